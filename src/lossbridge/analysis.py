@@ -1,0 +1,377 @@
+"""The public entry point :func:`fit` and the :class:`Analysis` results object.
+
+``fit`` runs the pipeline of DESIGN.md: data -> validated design -> model specs ->
+PyMC models -> MAP <-> exact baselines -> certificates and NLL decompositions.
+The results object holds plain data; its tables are pandas DataFrames and
+:meth:`Analysis.to_dict` gives the JSON contract.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .baselines import ExactFit, exact_fit
+from .certificate import Certificate, certify
+from .data import load_table
+from .datasets import BUNDLED
+from .design import Design, build_design
+from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning
+from .families import FAMILIES, get_family
+from .map_estimate import MapEstimate, find_map
+from .model import build_model
+from .nll import NllDecomposition, decompose_nll
+from .rotation import Rotation
+from .spec import PRIORS, SCALE_MODES, ModelSpec
+from .validation import check_choice, check_positive_float, check_seed
+
+SCALE_CHOICES = (*SCALE_MODES, "both")
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """One model's MAP, its exact baseline, certificate and NLL decomposition."""
+
+    spec: ModelSpec
+    map: MapEstimate
+    baseline: ExactFit
+    certificate: Certificate
+    nll: NllDecomposition
+
+    def as_dict(self, terms: Sequence[str]) -> dict:
+        family = self.spec.family
+        map_values = dict(zip(terms, map(float, self.map.coefficients), strict=True))
+        map_values[family.scale_name] = self.map.scale
+        fixed = None
+        if self.spec.scale == "fixed":
+            fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source}
+        return {
+            "model": self.spec.name,
+            "likelihood": self.spec.likelihood,
+            "scale": self.spec.scale,
+            "priors": self.spec.priors,
+            "loss": family.loss_name,
+            "fixed_scale": fixed,
+            "map": map_values,
+            "map_method": self.map.method,
+            "baseline": {
+                "method": self.baseline.method,
+                "solver": self.baseline.solver,
+                "coefficients": dict(
+                    zip(terms, map(float, self.baseline.coefficients), strict=True)
+                ),
+                "loss": self.baseline.loss,
+                "scale_mle": self.baseline.scale_mle,
+                "unique": self.baseline.unique,
+            },
+            "certificate": self.certificate.as_dict(),
+            "nll": self.nll.as_dict(),
+        }
+
+
+@dataclass(eq=False)
+class Analysis:
+    """Results of :func:`fit`: data description, one :class:`FitResult` per model, tables.
+
+    Attributes
+    ----------
+    design : Design
+    fits : list of FitResult
+    options : dict
+        The options the analysis ran with (echoed in JSON and reports).
+    warnings : list of dict
+        Named warnings: ``{"code", "model", "message"}``.
+    timings : dict
+        Seconds per stage.
+    """
+
+    design: Design
+    fits: list[FitResult]
+    options: dict
+    warnings: list[dict] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    started_at: str = ""
+
+    @property
+    def models(self) -> list[str]:
+        return [f.spec.name for f in self.fits]
+
+    @property
+    def all_certified(self) -> bool:
+        return all(f.certificate.certified for f in self.fits)
+
+    def fit_for(self, model: str) -> FitResult:
+        for result in self.fits:
+            if result.spec.name == model:
+                return result
+        raise KeyError(f"no model {model!r}; models: {', '.join(self.models)}")
+
+    # ------------------------------------------------------------------ tables
+    def coefficients(self) -> pd.DataFrame:
+        """MAP of every model beside the exact fits: rows are terms and scales."""
+        terms = list(self.design.terms)
+        columns: dict[str, pd.Series] = {}
+        baselines_done: set[str] = set()
+        for result in self.fits:
+            base = result.baseline
+            if base.method not in baselines_done:
+                baselines_done.add(base.method)
+                columns[base.method.upper()] = pd.Series(base.coefficients, index=terms)
+            family = result.spec.family
+            values = pd.Series(result.map.coefficients, index=terms)
+            values[family.scale_name] = result.map.scale
+            columns[result.spec.name] = values
+        table = pd.DataFrame(columns)
+        order = terms + [s for s in ("sigma", "b") if s in table.index]
+        return table.loc[order]
+
+    def differences(self) -> pd.DataFrame:
+        """Relative difference of each model's MAP coefficient from its exact fit."""
+        from .certificate import relative_coefficient_differences
+
+        data = {
+            r.spec.name: relative_coefficient_differences(
+                r.map.coefficients, r.baseline.coefficients, self.design
+            )
+            for r in self.fits
+        }
+        return pd.DataFrame(data, index=list(self.design.terms))
+
+    def certificates(self) -> pd.DataFrame:
+        """One row per model: losses, gaps, coefficient and scale checks, certified."""
+        rows = {}
+        for r in self.fits:
+            c = r.certificate
+            rows[r.spec.name] = {
+                "loss": c.loss_name,
+                "loss_map": c.loss_map,
+                "loss_exact": c.loss_exact,
+                "loss_rel_gap": c.loss_relative_gap,
+                "max_rel_coef_diff": c.max_relative_coefficient_difference,
+                "scale": c.scale_name,
+                "scale_map": c.scale_map,
+                "scale_rel_diff": c.scale_relative_difference,
+                "lp_dual_gap": None if c.dual is None else c.dual["relative_gap"],
+                "unique": c.unique,
+                "certified": c.certified,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def nll_table(self) -> pd.DataFrame:
+        """NLL at the MAP = constant + scaled loss, beside PyMC's own value."""
+        rows = {}
+        for r in self.fits:
+            d = r.nll
+            rows[r.spec.name] = {
+                "loss": d.loss_name,
+                "loss_value": d.loss,
+                "scale": f"{d.scale_name} = {d.scale:.6g}",
+                "constant": d.constant,
+                "constant_formula": d.constant_formula,
+                "loss_term": d.loss_term,
+                "loss_term_formula": d.loss_term_formula,
+                "nll": d.nll,
+                "pymc_nll": d.pymc_nll,
+                "rel_diff": d.relative_difference,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict:
+        """The JSON contract (see README): data, options, fits, warnings, timing."""
+        terms = list(self.design.terms)
+        return {
+            "data": self.design.summary(),
+            "options": dict(self.options),
+            "all_certified": self.all_certified,
+            "fits": [r.as_dict(terms) for r in self.fits],
+            "warnings": list(self.warnings),
+            "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
+        }
+
+    def summary(self) -> str:
+        """Readable tables, as the CLI prints them."""
+        from .text import format_analysis
+
+        return format_analysis(self)
+
+    def __repr__(self) -> str:
+        status = "all certified" if self.all_certified else "NOT all certified"
+        return (
+            f"<Analysis {self.design.formula!r} on {self.design.source}: n={self.design.n}, "
+            f"k={self.design.k}, models {', '.join(self.models)}; {status}>"
+        )
+
+
+def resolve_formula(data, formula: str | None) -> str:
+    """The formula to use: the one given, or a bundled dataset's default."""
+    if formula is not None:
+        return formula
+    if isinstance(data, (str, Path)) and str(data) in BUNDLED and not Path(str(data)).exists():
+        return BUNDLED[str(data)].formula
+    raise InputError("formula is required for this data (e.g. --formula 'y ~ x1 + x2')")
+
+
+def _normalise_likelihoods(likelihoods: str | Iterable[str] | None) -> list[str]:
+    if likelihoods is None:
+        return list(FAMILIES)
+    if isinstance(likelihoods, str):
+        likelihoods = [likelihoods]
+    names = list(likelihoods)
+    if not names:
+        raise InputError(f"likelihoods must name at least one of {', '.join(FAMILIES)}")
+    for name in names:
+        get_family(name)
+    return list(dict.fromkeys(names))
+
+
+def _normalise_scales(scales: str | Iterable[str]) -> list[str]:
+    if isinstance(scales, str):
+        check_choice("scale", scales, SCALE_CHOICES)
+        return list(SCALE_MODES) if scales == "both" else [scales]
+    names = list(scales)
+    for name in names:
+        check_choice("scale", name, SCALE_MODES)
+    if not names:
+        raise InputError(f"scale must be one of {', '.join(SCALE_CHOICES)}")
+    return list(dict.fromkeys(names))
+
+
+def fit(
+    data: str | Path | pd.DataFrame,
+    formula: str | None = None,
+    *,
+    likelihoods: str | Iterable[str] | None = None,
+    scales: str | Iterable[str] = "both",
+    sigma: float | None = None,
+    priors: str = "flat",
+    sample: bool = False,
+    seed: int | None = None,
+    dropna: bool = False,
+) -> Analysis:
+    """Fit every requested likelihood x scale mode and certify each MAP.
+
+    Parameters
+    ----------
+    data : str, Path or DataFrame
+        A CSV path, a bundled dataset name (``"engel"``) or a DataFrame.
+    formula : str, optional
+        formulaic formula, e.g. ``"foodexp ~ income"``; defaults to the bundled
+        dataset's usual formula.
+    likelihoods : str or list of str, optional
+        Any of ``"normal"``, ``"laplace"``; default both.
+    scales : {"both", "learned", "fixed"} or list, default "both"
+    sigma : float, optional
+        Value of every fixed scale; by default the plug-in MLE of the exact fit
+        (``sqrt(RSS/n)`` for Normal, ``SAD/n`` for Laplace).
+    priors : {"flat"}
+    sample : bool, default False
+        Posterior sampling (NUTS); not available yet, only ``False`` is accepted.
+    seed : int, optional
+        Random seed, recorded for reproducibility.
+    dropna : bool, default False
+        Drop rows with missing values in the used columns instead of raising.
+
+    Returns
+    -------
+    Analysis
+    """
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    formula = resolve_formula(data, formula)
+    names = _normalise_likelihoods(likelihoods)
+    modes = _normalise_scales(scales)
+    check_choice("priors", priors, PRIORS)
+    fixed_value = None if sigma is None else check_positive_float("sigma", sigma)
+    seed = check_seed(seed)
+    if sample:
+        raise InputError("posterior sampling is not available yet; use sample=False (--no-sample)")
+    design = build_design(load_table(data), formula, dropna=dropna)
+    timings["data"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    baselines = {name: exact_fit(name, design) for name in names}
+    timings["exact_fits"] = time.perf_counter() - clock
+    _refuse_perfect_fit(design, baselines)
+
+    specs = [
+        _make_spec(name, mode, fixed_value, baselines[name], priors)
+        for name in names
+        for mode in modes
+    ]
+    rotation = Rotation.from_design(design.X, design.y)
+    clock = time.perf_counter()
+    fits: list[FitResult] = []
+    notes: list[dict] = []
+    for spec in specs:
+        model = build_model(spec, design, rotation)
+        estimate = find_map(model, spec, design, rotation)
+        certificate = certify(spec, design, estimate, baselines[spec.likelihood])
+        fits.append(
+            FitResult(spec, estimate, baselines[spec.likelihood], certificate,
+                      decompose_nll(spec, design, estimate))
+        )
+        notes.extend(_fit_warnings(fits[-1]))
+    timings["models_and_map"] = time.perf_counter() - clock
+    options = {
+        "likelihoods": names,
+        "scales": modes,
+        "sigma": fixed_value,
+        "priors": priors,
+        "sample": sample,
+        "seed": seed,
+        "dropna": dropna,
+    }
+    return Analysis(design, fits, options, notes, timings, started)
+
+
+def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactFit,
+               priors: str) -> ModelSpec:
+    if mode == "learned":
+        return ModelSpec(name, "learned", priors=priors)
+    family = get_family(name)
+    if fixed_value is not None:
+        return ModelSpec(name, "fixed", fixed_value, "user value (--sigma)", priors)
+    closed_form = "sqrt(RSS/n)" if family.baseline == "ols" else "SAD/n"
+    source = f"plug-in MLE of the exact {family.baseline.upper()} fit, {closed_form}"
+    return ModelSpec(name, "fixed", baseline.scale_mle, source, priors)
+
+
+def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
+    size = float(np.linalg.norm(design.y)) or 1.0
+    for base in baselines.values():
+        if base.scale_mle <= 1e-12 * size / np.sqrt(design.n):
+            raise InputError(
+                f"the formula fits {design.response!r} exactly (the {base.method.upper()} "
+                "residuals are all zero), so a likelihood scale has no maximum: there is "
+                "nothing to estimate; check that the response is not also a predictor"
+            )
+
+
+def _fit_warnings(result: FitResult) -> list[dict]:
+    out = []
+    name = result.spec.name
+    if not result.certificate.certified:
+        message = f"{name}: MAP not certified against the exact fit: {result.certificate.explanation}"
+        warnings.warn(message, CertificateWarning, stacklevel=3)
+        out.append({"code": "map_not_certified", "model": name, "message": message})
+    if not result.certificate.unique:
+        message = (
+            f"{name}: the LAD solution is not unique (a flat face of the LP); the MAP is "
+            "certified on the sum of absolute deviations, not on each coefficient"
+        )
+        warnings.warn(message, NonUniqueSolutionWarning, stacklevel=3)
+        out.append({"code": "lad_not_unique", "model": name, "message": message})
+    if not result.nll.matches_pymc:
+        message = f"{name}: NLL decomposition differs from PyMC's log-likelihood by {result.nll.relative_difference:.1e}"
+        warnings.warn(message, CertificateWarning, stacklevel=3)
+        out.append({"code": "nll_mismatch", "model": name, "message": message})
+    return out

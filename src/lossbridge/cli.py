@@ -1,0 +1,135 @@
+"""Command-line interface: a thin layer over :func:`lossbridge.fit`.
+
+Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+
+from .errors import InputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage dumps."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--formula", "-f", help="formulaic formula, e.g. 'foodexp ~ income' "
+                        "(optional for bundled datasets)")
+    parser.add_argument("--likelihood", action="append", dest="likelihoods", metavar="NAME",
+                        help="normal or laplace; repeat for several (default: both)")
+    parser.add_argument("--scale", default="both", metavar="MODE",
+                        help="learned, fixed or both (default: both)")
+    parser.add_argument("--sigma", metavar="VALUE",
+                        help="value of every fixed scale (default: plug-in MLE of the exact fit)")
+    parser.add_argument("--priors", default="flat", help="flat (default)")
+    parser.add_argument("--no-sample", action="store_true",
+                        help="MAP and exact fits only (sampling arrives in a later release)")
+    parser.add_argument("--seed", metavar="N", help="random seed")
+    parser.add_argument("--dropna", action="store_true",
+                        help="drop rows with missing values in the used columns")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lossbridge", description=(
+        "Every regression loss is a likelihood: fit Normal and Laplace likelihoods in PyMC "
+        "and certify their MAP against exact OLS/LAD."))
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fit_parser = sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset")
+    fit_parser.add_argument("data", help="CSV path or bundled dataset name (see 'lossbridge datasets')")
+    _add_fit_options(fit_parser)
+    fit_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    fit_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml)")
+    run_parser.add_argument("spec", help="path to the TOML spec")
+    run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    sub.add_parser("datasets", help="list the bundled datasets")
+    return parser
+
+
+def _fit_kwargs(args: argparse.Namespace) -> dict:
+    return {
+        "formula": args.formula,
+        "likelihoods": args.likelihoods,
+        "scales": args.scale,
+        "sigma": args.sigma,
+        "priors": args.priors,
+        "sample": False,
+        "seed": args.seed,
+        "dropna": args.dropna,
+    }
+
+
+def _emit(analysis, as_json: bool, header: str | None = None) -> None:
+    if as_json:
+        json.dump(analysis.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        if header:
+            print(header)
+        print(analysis.summary())
+
+
+def _run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from . import analysis as api
+    from .datasets import BUNDLED
+
+    if args.command == "datasets":
+        for name, info in BUNDLED.items():
+            print(f"{name:10s} {info.formula}\n{'':10s} {info.title}")
+        return EXIT_OK
+    # Warnings are collected in the analysis and printed with the tables, not twice.
+    warnings.filterwarnings("ignore", module="lossbridge")
+    if args.command == "fit":
+        analysis = api.fit(args.data, **_fit_kwargs(args))
+        _emit(analysis, args.json)
+    else:
+        from .runspec import run_spec
+
+        spec, analysis = run_spec(args.spec)
+        _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ._quiet import quiet_imports
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        quiet_imports()
+        return _run(args)
+    except InputError as exc:
+        print(f"lossbridge: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("lossbridge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # one line, never a traceback unless --debug
+        if debug:
+            traceback.print_exc()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"lossbridge: internal error: {type(exc).__name__}: {message} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Reading the user's table: a CSV path, a bundled dataset name, or a DataFrame.
+
+Every failure raises :class:`InputError` with one line that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .datasets import BUNDLED, bundled_path
+from .errors import InputError
+
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = [",", ";", "\t", "|"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A raw table and a short label saying where it came from."""
+
+    frame: pd.DataFrame
+    source: str
+    path: Path | None = None
+
+
+def load_table(data: str | Path | pd.DataFrame) -> Table:
+    """Load ``data``: a DataFrame, a bundled dataset name, or a CSV file path."""
+    if isinstance(data, pd.DataFrame):
+        _check_unique_columns([str(c) for c in data.columns], "the DataFrame")
+        return Table(data.copy(), "DataFrame")
+    if not isinstance(data, (str, Path)):
+        raise InputError(
+            f"data must be a CSV path, a bundled dataset name or a pandas DataFrame; "
+            f"got {type(data).__name__}"
+        )
+    text = str(data)
+    path = Path(text)
+    if text in BUNDLED and not path.exists():
+        path = bundled_path(text)
+        return Table(read_csv(path), f"{text} (bundled)", path)
+    return Table(read_csv(path), str(path), path)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV file, detecting ``,``/``;``/tab delimiters, BOM and CRLF line ends."""
+    if not path.exists():
+        hint = f" (bundled datasets: {', '.join(sorted(BUNDLED))})" if path.suffix == "" else ""
+        raise InputError(f"data file {str(path)!r} does not exist{hint}")
+    if path.is_dir():
+        raise InputError(f"data path {str(path)!r} is a directory; pass a CSV file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read data file {str(path)!r}: {exc.strerror}") from None
+    if not raw.strip():
+        raise InputError(f"data file {str(path)!r} is empty; it needs a header row and data rows")
+    if b"\x00" in raw[:_SNIFF_BYTES]:
+        raise InputError(f"data file {str(path)!r} is binary, not a CSV text file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+            raise InputError(f"data file {str(path)!r} is not UTF-8 text") from None
+    delimiter = _sniff_delimiter(text[:_SNIFF_BYTES])
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    _check_unique_columns([h.strip() for h in header], f"data file {str(path)!r}")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        first = str(exc).strip().splitlines()[-1]
+        raise InputError(
+            f"data file {str(path)!r} is not a well-formed CSV ({first}); "
+            "every row needs the same number of fields as the header"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    if not lines:
+        return ","
+    # A delimiter is plausible when it appears in the header and equally often in each line.
+    best, best_count = ",", 0
+    for delimiter in _DELIMITERS:
+        counts = {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
+        width = len(next(csv.reader([lines[0]], delimiter=delimiter)))
+        if len(counts) == 1 and width > best_count:
+            best, best_count = delimiter, width
+    return best
+
+
+def _check_unique_columns(names: list[str], where: str) -> None:
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise InputError(
+            f"{where} has duplicate column names {', '.join(repr(d) for d in duplicated)}; "
+            "rename them so each column is unique"
+        )

@@ -1,0 +1,277 @@
+"""From a table and a formula to a validated design (y, X, term names).
+
+The formula is parsed by formulaic, so transforms (``np.log(x)``), categoricals
+(``C(g)``) and backtick-quoted names work as formulaic documents them. Validation
+happens here, once: unknown columns, missing or infinite values, a non-numeric
+response, too few rows and rank deficiency each raise :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+from formulaic import Formula, model_matrix
+from formulaic.errors import FormulaicError
+
+from .data import Table
+from .errors import InputError
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A validated regression design.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n,)
+        Response, float64.
+    X : ndarray of shape (n, k)
+        Design matrix, float64, full column rank.
+    terms : tuple of str
+        Column names of ``X`` as formulaic names them (``Intercept``, ``income``...).
+    response : str
+        Name of the response as formulaic names it (``foodexp``, ``np.log(weight)``).
+    formula, source : str
+        The formula and where the data came from.
+    dropped_rows : int
+        Rows removed because of missing values (only with ``dropna=True``).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    terms: tuple[str, ...]
+    response: str
+    formula: str
+    source: str
+    dropped_rows: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def y_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of y as little-endian float64: identifies the data."""
+        data = np.ascontiguousarray(self.y, dtype="<f8").tobytes()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    @property
+    def has_intercept(self) -> bool:
+        return "Intercept" in self.terms
+
+    def summary(self) -> dict:
+        """Plain description of the data for tables, JSON and the report."""
+        y = self.y
+        return {
+            "source": self.source,
+            "formula": self.formula,
+            "response": self.response,
+            "terms": list(self.terms),
+            "n": self.n,
+            "k": self.k,
+            "y_hash": self.y_hash,
+            "dropped_rows": self.dropped_rows,
+            "y_summary": {
+                "mean": float(np.mean(y)),
+                "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
+                "min": float(np.min(y)),
+                "median": float(np.median(y)),
+                "max": float(np.max(y)),
+            },
+        }
+
+
+def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
+    """Validate ``table`` against ``formula`` and return the design.
+
+    Parameters
+    ----------
+    table : Table
+        The raw data.
+    formula : str
+        A formulaic formula with one response, e.g. ``"foodexp ~ income"``.
+    dropna : bool, default False
+        Drop rows with missing values in the columns the formula uses (reported in
+        ``Design.dropped_rows``) instead of raising.
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise InputError(
+            f"formula must look like 'response ~ term + term'; got {formula!r}"
+        )
+    parsed = _parse(formula)
+    frame = table.frame
+    lhs_vars = set(parsed.lhs.required_variables)
+    rhs_vars = set(parsed.rhs.required_variables)
+    if not lhs_vars:
+        raise InputError(f"formula {formula!r} has no response on the left of '~'")
+    _check_names_exist(formula, lhs_vars | rhs_vars, frame)
+    used = sorted(lhs_vars | rhs_vars, key=list(frame.columns).index)
+    frame, dropped = _check_missing(frame, used, formula, dropna)
+    for name in sorted(lhs_vars):
+        _check_numeric_response(frame[name], name)
+    if len(frame) == 0:
+        raise InputError(f"data from {table.source} has no rows; it needs at least 3")
+    try:
+        matrices = model_matrix(parsed, frame, na_action="raise")
+    except (FormulaicError, ValueError, TypeError, NameError) as exc:
+        raise InputError(
+            f"cannot evaluate formula {formula!r}: {_one_line(exc)}"
+        ) from None
+    lhs, rhs = matrices.lhs, matrices.rhs
+    if lhs.shape[1] != 1:
+        raise InputError(
+            f"formula {formula!r} must have exactly one response column; "
+            f"its left side gives {lhs.shape[1]} ({', '.join(map(str, lhs.columns))})"
+        )
+    response = str(lhs.columns[0])
+    try:
+        y = np.asarray(lhs.to_numpy(dtype=float)).ravel()
+        X = np.asarray(rhs.to_numpy(dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"formula {formula!r} gives non-numeric values: {_one_line(exc)}") from None
+    terms = tuple(str(c) for c in rhs.columns)
+    _check_finite(y[:, None], (response,), formula, "response")
+    _check_finite(X, terms, formula, "term")
+    n, k = X.shape
+    if k == 0:
+        raise InputError(f"formula {formula!r} has no terms on the right; add '1' for an intercept")
+    if n <= k + 1:
+        raise InputError(
+            f"too few rows: {n} rows for {k} coefficients; the fits need more rows than "
+            f"coefficients plus one (n > k + 1), so add rows or remove terms"
+        )
+    _check_rank(X, terms)
+    return Design(
+        y=np.ascontiguousarray(y),
+        X=np.ascontiguousarray(X),
+        terms=terms,
+        response=response,
+        formula=formula,
+        source=table.source,
+        dropped_rows=dropped,
+    )
+
+
+def _parse(formula: str) -> Formula:
+    try:
+        parsed = Formula(formula)
+    except FormulaicError as exc:
+        raise InputError(f"formula {formula!r} does not parse: {_one_line(exc)}") from None
+    except Exception as exc:  # formulaic raises plain exceptions for some malformed input
+        raise InputError(f"formula {formula!r} does not parse: {_one_line(exc)}") from None
+    if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
+        raise InputError(f"formula {formula!r} must look like 'response ~ term + term'")
+    return parsed
+
+
+def _one_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m|[⧛⧚]", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+def _check_names_exist(formula: str, names: set[str], frame: pd.DataFrame) -> None:
+    columns = [str(c) for c in frame.columns]
+    for name in sorted(names):
+        if name in columns:
+            continue
+        if re.search(rf"(?<![\w.`]){re.escape(name)}\s*\(", formula):
+            raise InputError(
+                f"formula {formula!r} calls unknown function {name!r}; use numpy functions "
+                "such as np.log, np.sqrt, or formulaic's C(), I(), center(), scale(), poly()"
+            )
+        close = difflib.get_close_matches(name, columns, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        shown = ", ".join(repr(c) for c in columns[:20]) + (" ..." if len(columns) > 20 else "")
+        raise InputError(
+            f"column {name!r} used in formula {formula!r} is not in the data{hint} "
+            f"(columns: {shown}; quote names with spaces in backticks)"
+        )
+
+
+def _check_missing(
+    frame: pd.DataFrame, used: list[str], formula: str, dropna: bool
+) -> tuple[pd.DataFrame, int]:
+    subset = frame[used]
+    missing = subset.isna()
+    numeric = subset.select_dtypes(include="number")
+    infinite = pd.DataFrame(False, index=subset.index, columns=subset.columns)
+    if not numeric.empty:
+        infinite[numeric.columns] = ~np.isfinite(numeric.to_numpy(dtype=float)) & ~numeric.isna()
+    if infinite.any().any():
+        cols = [c for c in used if infinite[c].any()]
+        rows = int(infinite.any(axis=1).sum())
+        raise InputError(
+            f"{rows} row(s) have infinite values in column(s) {', '.join(map(repr, cols))}; "
+            "remove or correct them"
+        )
+    bad_rows = missing.any(axis=1)
+    if not bad_rows.any():
+        return frame, 0
+    count = int(bad_rows.sum())
+    if dropna:
+        return frame.loc[~bad_rows].reset_index(drop=True), count
+    cols = [c for c in used if missing[c].any()]
+    raise InputError(
+        f"{count} row(s) have missing values in column(s) {', '.join(map(repr, cols))} "
+        f"used by the formula; pass --dropna (dropna=True) to drop them, or fill them in"
+    )
+
+
+def _check_numeric_response(column: pd.Series, name: str) -> None:
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return
+    converted = pd.to_numeric(column, errors="coerce")
+    bad = column[converted.isna()]
+    example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
+    raise InputError(
+        f"response column {name!r} is not numeric{example}; regression needs a numeric response"
+    )
+
+
+def _check_finite(matrix: np.ndarray, names: tuple[str, ...], formula: str, what: str) -> None:
+    finite = np.isfinite(matrix)
+    if finite.all():
+        return
+    cols = [names[j] for j in range(matrix.shape[1]) if not finite[:, j].all()]
+    rows = int((~finite).any(axis=1).sum())
+    raise InputError(
+        f"{what} {', '.join(map(repr, cols))} of formula {formula!r} is NaN or infinite in "
+        f"{rows} row(s) (e.g. log of zero or a negative value); transform or filter the data"
+    )
+
+
+def _check_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    norms = np.linalg.norm(X, axis=0)
+    zero = [terms[j] for j in np.flatnonzero(norms == 0)]
+    if zero:
+        raise InputError(
+            f"term(s) {', '.join(map(repr, zero))} are zero in every row; remove them from the formula"
+        )
+    scaled = X / norms
+    _, r, perm = scipy.linalg.qr(scaled, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    tol = diag[0] * max(X.shape) * np.finfo(float).eps
+    rank = int(np.sum(diag > tol))
+    if rank == X.shape[1]:
+        return
+    independent = perm[:rank]
+    dependent = perm[rank]
+    coef, *_ = np.linalg.lstsq(scaled[:, independent], scaled[:, dependent], rcond=None)
+    partners = [terms[independent[i]] for i in np.argsort(-np.abs(coef)) if abs(coef[i]) > 1e-8]
+    raise InputError(
+        f"the design is rank-deficient (rank {rank} < {X.shape[1]} columns): "
+        f"{terms[dependent]!r} is a linear combination of "
+        f"{', '.join(map(repr, partners)) or 'other columns'}; remove one of these terms"
+    )

@@ -1,0 +1,27 @@
+"""Exception and warning classes.
+
+Every problem with the user's input raises :class:`InputError`; the CLI prints its
+message as one line on stderr and exits with status 2. Statistical caveats that do
+not stop the analysis are warnings of their own classes so callers can filter them.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input: a file, column, formula or option value that cannot be used.
+
+    The message names the problem, the value received and what would be valid.
+    """
+
+
+class LossbridgeWarning(UserWarning):
+    """Base class of every warning lossbridge emits."""
+
+
+class CertificateWarning(LossbridgeWarning):
+    """A MAP estimate could not be certified against its exact baseline."""
+
+
+class NonUniqueSolutionWarning(LossbridgeWarning):
+    """The least-absolute-deviation fit is not unique (a flat face of the LP)."""

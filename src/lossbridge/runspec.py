@@ -1,0 +1,76 @@
+"""TOML analysis specs (``models/NAME.toml``): one analysis per file.
+
+A spec holds the arguments of :func:`lossbridge.fit` as top-level keys::
+
+    name = "engel"
+    data = "engel"                 # bundled name, or a CSV path relative to the spec file
+    formula = "foodexp ~ income"
+    likelihoods = ["normal", "laplace"]
+    scales = "both"
+    priors = "flat"
+    seed = 20261201
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .datasets import BUNDLED
+from .errors import InputError
+
+FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "priors", "sample", "seed", "dropna")
+ALLOWED_KEYS = ("name", "description", "data", *FIT_KEYS)
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A parsed TOML spec: its name, the data it points at and the fit options."""
+
+    name: str
+    data: str
+    options: dict = field(default_factory=dict)
+    description: str = ""
+    path: Path | None = None
+
+
+def load_spec(path: str | Path) -> AnalysisSpec:
+    """Read and validate a TOML analysis spec."""
+    path = Path(path)
+    if not path.is_file():
+        where = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(f"analysis spec {str(path)!r} {where}; pass a models/NAME.toml file")
+    try:
+        content = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"analysis spec {str(path)!r} is not valid TOML: {exc}") from None
+    unknown = sorted(set(content) - set(ALLOWED_KEYS))
+    if unknown:
+        raise InputError(
+            f"analysis spec {str(path)!r} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"valid keys: {', '.join(ALLOWED_KEYS)}"
+        )
+    if "data" not in content:
+        raise InputError(f"analysis spec {str(path)!r} needs a 'data' key (bundled name or CSV path)")
+    data = str(content["data"])
+    if data not in BUNDLED:
+        candidate = Path(data)
+        if not candidate.is_absolute():
+            candidate = path.parent / candidate
+        data = str(candidate)
+    return AnalysisSpec(
+        name=str(content.get("name", path.stem)),
+        data=data,
+        options={key: content[key] for key in FIT_KEYS if key in content},
+        description=str(content.get("description", "")),
+        path=path,
+    )
+
+
+def run_spec(path: str | Path):
+    """Load the spec at ``path`` and run :func:`lossbridge.fit` with it."""
+    from .analysis import fit
+
+    spec = load_spec(path)
+    return spec, fit(spec.data, **spec.options)
