@@ -11,8 +11,8 @@ Tolerances, and why:
   relative to ``max(|beta_j|, 1e-6 * ||y|| / ||x_j||)``: a coefficient whose whole
   effect on the fit is below a millionth of the response's size counts as zero.
 * loss: the MAP's loss may exceed the exact fit's by at most the rounding bound of
-  evaluating it, ``10 eps (n L + 2 sum_i |r_i| (|y_i| + sum_j |x_ij beta_j|))`` (the
-  sum of n terms, each residual computed with cancellation). The check is one-sided:
+  evaluating the two losses (:func:`lossbridge.rounding.loss_error_bound`: a sum of n
+  terms, each residual computed with cancellation). The check is one-sided:
   a MAP whose loss is *below* the reference solver's means the reference is the less
   accurate of the two, which the explanation says.
 * learned scale: 1e-8 relative to its closed form ``sqrt(RSS/n)`` or ``SAD/n``.
@@ -29,6 +29,7 @@ import numpy as np
 from .baselines import ExactFit
 from .design import Design
 from .map_estimate import MapEstimate
+from .rounding import loss_error_bound
 from .spec import ModelSpec
 
 COEFFICIENT_RTOL = 1e-8
@@ -36,12 +37,6 @@ SCALE_RTOL = 1e-8
 ZERO_EFFECT = 1e-6
 
 
-def loss_rtol(design: Design, beta: np.ndarray, loss: float) -> float:
-    """Rounding bound of evaluating a loss at ``beta``, relative to ``loss``."""
-    residuals = design.y - design.X @ beta
-    sizes = np.abs(design.y) + np.abs(design.X) @ np.abs(beta)
-    bound = 10.0 * np.finfo(float).eps * (design.n * loss + 2.0 * np.sum(np.abs(residuals) * sizes))
-    return float(bound / loss) if loss > 0 else float(bound)
 
 
 @dataclass(frozen=True)
@@ -103,8 +98,11 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     loss_map = family.loss(residuals)
     scale = exact.loss if exact.loss > 0 else 1.0
     gap = (loss_map - exact.loss) / scale
-    tol = max(loss_rtol(design, estimate.coefficients, loss_map),
-              loss_rtol(design, exact.coefficients, exact.loss))
+    X, y, name = design.X, design.y, family.loss_symbol
+    tol = (
+        loss_error_bound(X, y, estimate.coefficients, name)
+        + loss_error_bound(X, y, exact.coefficients, name)
+    ) / scale
     coefficient_diff = float(
         np.max(relative_coefficient_differences(estimate.coefficients, exact.coefficients, design))
     )

@@ -72,8 +72,10 @@ def read_csv(path: Path) -> pd.DataFrame:
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES])
     header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     _check_unique_columns([h.strip() for h in header], f"data file {str(path)!r}")
+    _check_rectangular(text, delimiter, len(header), path)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True,
+                            index_col=False)
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1]
         raise InputError(
@@ -84,17 +86,33 @@ def read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
+def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> None:
+    """Every non-blank row must have as many fields as the header."""
+    if '"' in text:
+        rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+        widths = (len(row) if any(f.strip() for f in row) else width for row in rows)
+    else:  # fast path: without quoting, fields are delimiters plus one
+        lines = text.splitlines()
+        widths = (line.count(delimiter) + 1 if line.strip() else width for line in lines)
+    for number, count in enumerate(widths, start=1):
+        if count != width:
+            raise InputError(
+                f"data file {str(path)!r} is not a well-formed CSV: line {number} has "
+                f"{count} field(s) but the header has {width}; every row needs the same number "
+                "of fields (is a delimiter missing or a text field unquoted?)"
+            )
+
+
 def _sniff_delimiter(sample: str) -> str:
+    """The delimiter that splits the header and the first rows into equally many fields (>1)."""
     lines = [line for line in sample.splitlines() if line.strip()][:50]
-    if not lines:
-        return ","
-    # A delimiter is plausible when it appears in the header and equally often in each line.
-    best, best_count = ",", 0
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may cut the last line short
+    best, best_width = ",", 1
     for delimiter in _DELIMITERS:
-        counts = {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
-        width = len(next(csv.reader([lines[0]], delimiter=delimiter)))
-        if len(counts) == 1 and width > best_count:
-            best, best_count = delimiter, width
+        widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = delimiter, width
     return best
 
 

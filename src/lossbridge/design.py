@@ -123,7 +123,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     if len(frame) == 0:
         raise InputError(f"data from {table.source} has no rows; it needs at least 3")
     try:
-        matrices = model_matrix(parsed, frame, na_action="raise")
+        # NaN from transforms (log of zero...) is reported by _check_finite below.
+        with np.errstate(all="ignore"):
+            matrices = model_matrix(parsed, frame, na_action="ignore")
     except (FormulaicError, ValueError, TypeError, NameError) as exc:
         raise InputError(
             f"cannot evaluate formula {formula!r}: {_one_line(exc)}"
@@ -171,7 +173,10 @@ def _parse(formula: str) -> Formula:
     except Exception as exc:  # formulaic raises plain exceptions for some malformed input
         raise InputError(f"formula {formula!r} does not parse: {_one_line(exc)}") from None
     if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
-        raise InputError(f"formula {formula!r} must look like 'response ~ term + term'")
+        raise InputError(
+            f"formula {formula!r} has no response on the left of '~'; "
+            "write it as 'response ~ term + term'"
+        )
     return parsed
 
 

@@ -23,6 +23,7 @@ import scipy.sparse
 from scipy.optimize import linprog
 
 from .errors import InputError
+from .rounding import dot_error_bound, loss_error_bound
 
 DUAL_TOL = 1e-9  # |d_i| may exceed 1 by this much from rounding in solving X_B' d_B = ...
 STATIONARITY_TOL = 1e-9  # max_j |x_j'd| / ||x_j||, i.e. relative to a unit-norm column
@@ -42,8 +43,7 @@ class DualCertificate:
     relative_gap : float
         ``(sad - y'd) / sad``.
     gap_tolerance : float
-        Rounding bound of ``sad - y'd`` relative to ``sad``: ``10 n eps`` times the sizes
-        of the summed terms, ``sum |y_i d_i| + sum |r_i|``.
+        Rounding bound of ``sad - y'd`` relative to ``sad`` (:mod:`lossbridge.rounding`).
     max_abs_dual : float
         ``max |d_i|``; at most 1 for a feasible dual.
     stationarity : float
@@ -102,12 +102,12 @@ def dual_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray, d: np.ndarr
     scale = sad if sad > 0 else 1.0
     norms = np.linalg.norm(X, axis=0)
     stationarity = float(np.max(np.abs(X.T @ d) / norms))
-    summed = float(np.sum(np.abs(y * d)) + np.sum(np.abs(residuals)))
+    gap_bound = loss_error_bound(X, y, beta, "SAD") + dot_error_bound(y, d)
     return DualCertificate(
         sad=sad,
         dual_objective=dual_objective,
         relative_gap=(sad - dual_objective) / scale,
-        gap_tolerance=10.0 * len(y) * np.finfo(float).eps * summed / scale,
+        gap_tolerance=gap_bound / scale,
         max_abs_dual=float(np.max(np.abs(d))),
         stationarity=stationarity,
         unique=unique,

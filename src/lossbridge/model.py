@@ -37,14 +37,18 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
     family = spec.family
     coords = {"term": list(design.terms), "rotated_term": list(range(design.k))}
     with pm.Model(coords=coords) as model:
+        # Data enter as shared variables, not constants, so that PyTensor's compiled
+        # code depends only on the model's structure and is reused across datasets.
+        q = pm.Data("rotated_design", rotation.Q)
+        to_beta = pm.Data("beta_from_theta", rotation.beta_from_theta_matrix)
+        y_scale = pm.Data("y_scale", np.float64(rotation.y_scale))
+        y = pm.Data("y_observed", design.y)
         theta = pm.Flat(ROTATED, dims="rotated_term")
-        pm.Deterministic(
-            COEFFICIENTS, pt.dot(pt.as_tensor(rotation.beta_from_theta_matrix), theta), dims="term"
-        )
-        mu = rotation.y_scale * pt.dot(pt.as_tensor(rotation.Q), theta)
+        pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
+        mu = y_scale * pt.dot(q, theta)
         if spec.scale == "learned":
             scale = pm.HalfFlat(family.scale_name)
         else:
-            scale = pt.as_tensor(np.float64(spec.fixed_scale))
-        family.distribution(OBSERVED, mu=mu, observed=design.y, **{family.scale_name: scale})
+            scale = pm.Data(f"fixed_{family.scale_name}", np.float64(spec.fixed_scale))
+        family.distribution(OBSERVED, mu=mu, observed=y, **{family.scale_name: scale})
     return model

@@ -1,0 +1,34 @@
+"""Shared fixtures: bundled-data analyses are fitted once per test session."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lossbridge
+from lossbridge.datasets import BUNDLED
+
+
+@pytest.fixture(scope="session")
+def map_analyses() -> dict[str, lossbridge.Analysis]:
+    """All four models, MAP only, on every bundled dataset."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lossbridge.CertificateWarning)
+        return {name: lossbridge.fit(name) for name in BUNDLED}
+
+
+@pytest.fixture
+def simple_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=40)
+    g = np.array(list("abcd") * 10)
+    y = 1.0 + 2.0 * x + (g == "b") * 0.5 + rng.laplace(size=40)
+    return pd.DataFrame({"y": y, "x": x, "g": g, "my col": rng.uniform(1, 2, size=40)})
+
+
+def write_csv(path, text: str, encoding: str = "utf-8") -> str:
+    path.write_bytes(text.encode(encoding))
+    return str(path)
