@@ -12,7 +12,7 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -283,10 +283,9 @@ def fit(
     -------
     Analysis
     """
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    formula = resolve_formula(data, formula)
     names = _normalise_likelihoods(likelihoods)
     modes = _normalise_scales(scales)
     check_choice("priors", priors, PRIORS)
@@ -294,7 +293,8 @@ def fit(
     seed = check_seed(seed)
     if sample:
         raise InputError("posterior sampling is not available yet; use sample=False (--no-sample)")
-    design = build_design(load_table(data), formula, dropna=dropna)
+    table = load_table(data)
+    design = build_design(table, resolve_formula(data, formula), dropna=dropna)
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -371,7 +371,10 @@ def _fit_warnings(result: FitResult) -> list[dict]:
         warnings.warn(message, NonUniqueSolutionWarning, stacklevel=3)
         out.append({"code": "lad_not_unique", "model": name, "message": message})
     if not result.nll.matches_pymc:
-        message = f"{name}: NLL decomposition differs from PyMC's log-likelihood by {result.nll.relative_difference:.1e}"
+        message = (
+            f"{name}: NLL decomposition differs from PyMC's log-likelihood by "
+            f"{result.nll.relative_difference:.1e}"
+        )
         warnings.warn(message, CertificateWarning, stacklevel=3)
         out.append({"code": "nll_mismatch", "model": name, "message": message})
     return out

@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 
@@ -76,8 +75,9 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
 
 def _emit(analysis, as_json: bool, header: str | None = None) -> None:
     if as_json:
-        json.dump(analysis.to_dict(), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
+        from .jsonio import dumps
+
+        sys.stdout.write(dumps(analysis.to_dict()) + "\n")
     else:
         if header:
             print(header)

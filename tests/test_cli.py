@@ -1,0 +1,167 @@
+"""The command line: output contract, shipped specs and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lossbridge.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "models").glob("*.toml"))
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fit_json_contract(capsys):
+    code, out, err = run_cli(capsys, "fit", "engel", "--formula", "foodexp ~ income", "--json",
+                             "--no-sample", "--seed", "3")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) >= {"data", "fits", "options", "warnings", "timing", "all_certified"}
+    assert doc["data"]["n"] == 235 and doc["data"]["terms"] == ["Intercept", "income"]
+    assert len(doc["data"]["y_hash"]) == 16
+    assert [(f["likelihood"], f["scale"]) for f in doc["fits"]] == [
+        ("normal", "learned"), ("normal", "fixed"), ("laplace", "learned"), ("laplace", "fixed")]
+    for f in doc["fits"]:
+        scale = "sigma" if f["likelihood"] == "normal" else "b"
+        assert set(f["map"]) == {"Intercept", "income", scale}
+        assert f["baseline"]["method"] == ("ols" if f["likelihood"] == "normal" else "lad")
+        assert set(f["baseline"]["coefficients"]) == {"Intercept", "income"}
+        assert isinstance(f["baseline"]["loss"], float)
+        assert f["certificate"]["certified"] is True
+        assert {"constant", "loss_term", "nll", "pymc_nll"} <= set(f["nll"])
+        if f["scale"] == "fixed":
+            assert "plug-in MLE" in f["fixed_scale"]["source"]
+            assert f["map"][scale] == f["fixed_scale"]["value"]
+        # JSON numbers equal the Python API's values exactly (no rounding in transit).
+        assert np.isfinite(list(f["map"].values())).all()
+    assert doc["options"]["seed"] == 3
+
+
+def test_fit_tables_say_what_was_certified(capsys):
+    code, out, _ = run_cli(capsys, "fit", "stackloss", "--likelihood", "laplace", "--scale", "fixed",
+                           "--sigma", "2.5")
+    assert code == 0
+    assert "laplace-fixed" in out and "normal" not in out.split("MAP estimates")[1].split("\n")[1]
+    assert "fixed b for laplace-fixed: 2.5 (user value (--sigma))" in out
+    assert "All 1 MAP estimates certified" in out
+    assert "NLL = n log(2b) + SAD / b" in out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_run_every_shipped_spec(capsys, spec):
+    code, out, err = run_cli(capsys, "run", str(spec), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["all_certified"] is True
+    assert len(doc["fits"]) == 4
+
+
+def test_there_is_a_spec_per_bundled_dataset():
+    from lossbridge.datasets import BUNDLED
+
+    assert {s.stem for s in SPECS} >= set(BUNDLED)
+
+
+def test_datasets_command_lists_bundled_data(capsys):
+    code, out, _ = run_cli(capsys, "datasets")
+    assert code == 0 and "engel" in out and "foodexp ~ income" in out
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30)
+    # z = 2x exactly in binary floating point (doubling is exact): collinear, perfect fit.
+    lines = ["y,x,z,label"] + [f"{1 + 2 * a + rng.normal():.6f},{a:.3f},{2 * float(f'{a:.3f}')!r},t{i}"
+                                 for i, a in enumerate(x)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+BAD_INPUTS = {
+    "missing-file": (["fit", "nope.csv", "-f", "y ~ x"], "does not exist"),
+    "unknown-dataset-name": (["fit", "engle"], "does not exist (bundled datasets: "),
+    "no-formula-for-csv": (["fit", "{csv}"], "formula is required"),
+    "unknown-column": (["fit", "{csv}", "-f", "y ~ w"], "column 'w' used in formula"),
+    "non-numeric-target": (["fit", "{csv}", "-f", "label ~ x"], "response column 'label' is not numeric"),
+    "rank-deficient": (["fit", "{csv}", "-f", "y ~ x + z"], "rank-deficient"),
+    "bad-likelihood": (["fit", "{csv}", "-f", "y ~ x", "--likelihood", "cauchy"],
+                       "likelihood must be one of 'normal', 'laplace'; got 'cauchy'"),
+    "bad-scale": (["fit", "{csv}", "-f", "y ~ x", "--scale", "free"],
+                  "scale must be one of 'learned', 'fixed', 'both'; got 'free'"),
+    "negative-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "-1"], "sigma must be a positive finite number; got '-1'"),
+    "zero-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "0"], "sigma must be a positive finite number"),
+    "nan-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "nan"], "sigma must be a positive finite number"),
+    "text-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "abc"], "sigma must be a positive number; got 'abc'"),
+    "bad-priors": (["fit", "{csv}", "-f", "y ~ x", "--priors", "cauchy"], "priors must be one of"),
+    "bad-seed": (["fit", "{csv}", "-f", "y ~ x", "--seed", "-3"], "seed must be a non-negative integer"),
+    "perfect-fit": (["fit", "{csv}", "-f", "z ~ x"], "fits 'z' exactly"),
+    "unknown-option": (["fit", "{csv}", "--bogus"], "unrecognized arguments: --bogus"),
+    "missing-spec": (["run", "models/nope.toml"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_one_line_and_exit_2(capsys, csv_file, case):
+    argv, message = BAD_INPUTS[case]
+    argv = [a.replace("{csv}", str(csv_file)) for a in argv]
+    with pytest.raises(SystemExit) if case == "unknown-option" else _no_raise() as info:
+        code, out, err = run_cli(capsys, *argv)
+    if case == "unknown-option":
+        code = info.value.code
+        err = capsys.readouterr().err
+        out = ""
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+class _no_raise:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_bad_spec_files(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('data = "engel"\nformla = "foodexp ~ income"\n')
+    code, _, err = run_cli(capsys, "run", str(bad))
+    assert code == 2 and "unknown key(s) 'formla'" in err
+    bad.write_text("data = \n")
+    code, _, err = run_cli(capsys, "run", str(bad))
+    assert code == 2 and "not valid TOML" in err
+    rel = tmp_path / "rel.toml"
+    (tmp_path / "mine.csv").write_text("a,b\n1,2\n2,3\n3,5\n4,4\n5,7\n")
+    rel.write_text('data = "mine.csv"\nformula = "b ~ a"\nscales = "learned"\n')
+    code, out, err = run_cli(capsys, "run", str(rel))
+    assert code == 0, err  # data paths are relative to the spec file
+
+
+def test_real_process_exit_codes_and_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    exe = [sys.executable, "-m", "lossbridge.cli"]
+    bad = subprocess.run([*exe, "fit", str(tmp_path / "none.csv"), "-f", "y ~ x"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "Traceback" not in bad.stderr
+    good = subprocess.run([*exe, "fit", "stackloss", "--json"], capture_output=True, text=True,
+                          env=env)
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["all_certified"] is True

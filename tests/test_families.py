@@ -1,0 +1,42 @@
+"""The likelihood registry and its closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lossbridge.errors import InputError
+from lossbridge.families import FAMILIES, get_family
+
+
+def test_lookup_error_lists_valid_names():
+    with pytest.raises(InputError, match=r"likelihood must be one of 'normal', 'laplace'; got 'l2'"):
+        get_family("l2")
+    assert isinstance(InputError("x"), ValueError)  # the registry raises a ValueError
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_nll_split_equals_scipy_negative_log_likelihood(name):
+    rng = np.random.default_rng(1)
+    r = rng.standard_t(5, size=101) * 3
+    family = get_family(name)
+    scale = 2.7
+    nll = family.nll_constant(r.size, scale) + family.nll_loss_term(family.loss(r), scale)
+    dist = stats.norm if name == "normal" else stats.laplace
+    assert nll == pytest.approx(-dist.logpdf(r, scale=scale).sum(), rel=1e-13)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_scale_mle_maximises_the_likelihood(name):
+    rng = np.random.default_rng(2)
+    r = rng.normal(size=57)
+    family = get_family(name)
+    mle = family.scale_mle(family.loss(r), r.size)
+    dist = stats.norm if name == "normal" else stats.laplace
+    # scipy's own MLE of the scale with the location fixed at zero.
+    _, scipy_mle = dist.fit(r, floc=0)
+    assert mle == pytest.approx(scipy_mle, rel=1e-6)  # scipy optimises numerically
+    assert mle == pytest.approx(
+        np.sqrt(np.mean(r**2)) if name == "normal" else np.mean(np.abs(r)), rel=1e-15
+    )
