@@ -17,7 +17,7 @@ def map_analyses() -> dict[str, lossbridge.Analysis]:
     """All four models, MAP only, on every bundled dataset."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", lossbridge.CertificateWarning)
-        return {name: lossbridge.fit(name) for name in BUNDLED}
+        return {name: lossbridge.fit(name, sample=False) for name in BUNDLED}
 
 
 @pytest.fixture
@@ -32,3 +32,9 @@ def simple_frame() -> pd.DataFrame:
 def write_csv(path, text: str, encoding: str = "utf-8") -> str:
     path.write_bytes(text.encode(encoding))
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def sampled_engel() -> lossbridge.Analysis:
+    """The default four-model analysis of Engel, sampled once per session."""
+    return lossbridge.fit("engel", seed=20261201, progress=False)

@@ -51,7 +51,7 @@ def test_fit_json_contract(capsys):
 
 def test_fit_tables_say_what_was_certified(capsys):
     code, out, _ = run_cli(capsys, "fit", "stackloss", "--likelihood", "laplace", "--scale", "fixed",
-                           "--sigma", "2.5")
+                           "--sigma", "2.5", "--no-sample")
     assert code == 0
     assert "laplace-fixed" in out and "normal" not in out.split("MAP estimates")[1].split("\n")[1]
     assert "fixed b for laplace-fixed: 2.5 (user value (--sigma))" in out
@@ -59,13 +59,21 @@ def test_fit_tables_say_what_was_certified(capsys):
     assert "NLL = n log(2b) + SAD / b" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
 def test_run_every_shipped_spec(capsys, spec):
-    code, out, err = run_cli(capsys, "run", str(spec), "--json")
+    """Every bundled dataset: four certified MAPs, four posteriors, no diagnostic warning."""
+    code, out, err = run_cli(capsys, "run", str(spec), "--json", "--quiet")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["all_certified"] is True
     assert len(doc["fits"]) == 4
+    assert all(f["posterior"] is not None for f in doc["fits"])
+    assert doc["warnings"] == []
+    assert doc["comparison"][0]["rank"] == 0
+    for f in doc["fits"]:
+        if f["likelihood"] == "normal":
+            assert f["oracle"]["passed"] is True
 
 
 def test_there_is_a_spec_per_bundled_dataset():
@@ -108,6 +116,15 @@ BAD_INPUTS = {
     "text-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "abc"], "sigma must be a positive number; got 'abc'"),
     "bad-priors": (["fit", "{csv}", "-f", "y ~ x", "--priors", "cauchy"], "priors must be one of"),
     "bad-seed": (["fit", "{csv}", "-f", "y ~ x", "--seed", "-3"], "seed must be a non-negative integer"),
+    "zero-draws": (["fit", "{csv}", "-f", "y ~ x", "--draws", "0"], "--draws must be a positive integer (>= 1); got '0'"),
+    "text-tune": (["fit", "{csv}", "-f", "y ~ x", "--tune", "many"], "--tune must be a positive integer; got 'many'"),
+    "negative-chains": (["fit", "{csv}", "-f", "y ~ x", "--chains", "-2"], "--chains must be a positive integer"),
+    "zero-cores": (["fit", "{csv}", "-f", "y ~ x", "--cores", "0"], "--cores must be a positive integer"),
+    "hdi-prob-one": (["fit", "{csv}", "-f", "y ~ x", "--hdi-prob", "1"], "--hdi-prob must be strictly between 0 and 1; got '1'"),
+    "hdi-prob-text": (["fit", "{csv}", "-f", "y ~ x", "--hdi-prob", "wide"], "--hdi-prob must be a number in (0, 1)"),
+    "save-no-sample": (["fit", "{csv}", "-f", "y ~ x", "--no-sample", "--save", "{tmp}/out"], "cannot be used with --no-sample"),
+    "save-existing": (["fit", "{csv}", "-f", "y ~ x", "--save", "{tmp}"], "already exists"),
+    "save-missing-parent": (["fit", "{csv}", "-f", "y ~ x", "--save", "{tmp}/a/b"], "does not exist"),
     "perfect-fit": (["fit", "{csv}", "-f", "z ~ x"], "fits 'z' exactly"),
     "unknown-option": (["fit", "{csv}", "--bogus"], "unrecognized arguments: --bogus"),
     "missing-spec": (["run", "models/nope.toml"], "does not exist"),
@@ -117,7 +134,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_gives_one_line_and_exit_2(capsys, csv_file, case):
     argv, message = BAD_INPUTS[case]
-    argv = [a.replace("{csv}", str(csv_file)) for a in argv]
+    argv = [a.replace("{csv}", str(csv_file)).replace("{tmp}", str(csv_file.parent)) for a in argv]
     with pytest.raises(SystemExit) if case == "unknown-option" else _no_raise() as info:
         code, out, err = run_cli(capsys, *argv)
     if case == "unknown-option":
@@ -149,7 +166,7 @@ def test_bad_spec_files(capsys, tmp_path):
     assert code == 2 and "not valid TOML" in err
     rel = tmp_path / "rel.toml"
     (tmp_path / "mine.csv").write_text("a,b\n1,2\n2,3\n3,5\n4,4\n5,7\n")
-    rel.write_text('data = "mine.csv"\nformula = "b ~ a"\nscales = "learned"\n')
+    rel.write_text('data = "mine.csv"\nformula = "b ~ a"\nscales = "learned"\nsample = false\n')
     code, out, err = run_cli(capsys, "run", str(rel))
     assert code == 0, err  # data paths are relative to the spec file
 
@@ -161,7 +178,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "Traceback" not in bad.stderr
-    good = subprocess.run([*exe, "fit", "stackloss", "--json"], capture_output=True, text=True,
-                          env=env)
+    good = subprocess.run([*exe, "fit", "stackloss", "--json", "--no-sample"], capture_output=True,
+                          text=True, env=env)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["all_certified"] is True

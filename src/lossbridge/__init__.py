@@ -14,13 +14,16 @@ from ._quiet import quiet_imports
 quiet_imports()
 
 from .analysis import Analysis, FitResult, fit  # noqa: E402
+from .comparison import Comparison, compare  # noqa: E402
 from .errors import (  # noqa: E402
     CertificateWarning,
     InputError,
     LossbridgeWarning,
     NonUniqueSolutionWarning,
+    SamplingWarning,
 )
 from .families import FAMILIES, get_family  # noqa: E402
+from .persistence import SavedAnalysis, load  # noqa: E402
 from .spec import ModelSpec  # noqa: E402
 
 __version__ = "0.1.0"
@@ -28,6 +31,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Analysis",
     "CertificateWarning",
+    "Comparison",
+    "SamplingWarning",
+    "SavedAnalysis",
+    "compare",
+    "load",
     "FAMILIES",
     "FitResult",
     "InputError",

@@ -1,13 +1,15 @@
 """The public entry point :func:`fit` and the :class:`Analysis` results object.
 
 ``fit`` runs the pipeline of DESIGN.md: data -> validated design -> model specs ->
-PyMC models -> MAP <-> exact baselines -> certificates and NLL decompositions.
+PyMC models -> MAP <-> exact baselines -> certificates and NLL decompositions ->
+NUTS posteriors -> diagnostics, exact-posterior oracle, PPC -> PSIS-LOO comparison.
 The results object holds plain data; its tables are pandas DataFrames and
 :meth:`Analysis.to_dict` gives the JSON contract.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,30 +22,43 @@ import pandas as pd
 
 from .baselines import ExactFit, exact_fit
 from .certificate import Certificate, certify
+from .comparison import Comparison, compare_models
 from .data import load_table
 from .datasets import BUNDLED
 from .design import Design, build_design
-from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning
+from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning, SamplingWarning
 from .families import FAMILIES, get_family
 from .map_estimate import MapEstimate, find_map
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
+from .posterior import PosteriorResult, analyse_posterior
+from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
+from .sampling import SamplerOptions, sample_posterior
 from .spec import PRIORS, SCALE_MODES, ModelSpec
-from .validation import check_choice, check_positive_float, check_seed
+from .validation import check_choice, check_positive_float, check_probability, check_seed
 
 SCALE_CHOICES = (*SCALE_MODES, "both")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class FitResult:
-    """One model's MAP, its exact baseline, certificate and NLL decomposition."""
+    """One model's MAP, exact baseline, certificate, NLL decomposition and posterior.
+
+    ``certificate`` is None under weak priors (the MAP is then a penalised fit, not the
+    loss minimiser); ``posterior`` is None when sampling was not requested.
+    """
 
     spec: ModelSpec
     map: MapEstimate
     baseline: ExactFit
-    certificate: Certificate
+    certificate: Certificate | None
     nll: NllDecomposition
+    posterior: PosteriorResult | None = None
+
+    @property
+    def certified(self) -> bool | None:
+        return None if self.certificate is None else self.certificate.certified
 
     def as_dict(self, terms: Sequence[str]) -> dict:
         family = self.spec.family
@@ -71,8 +86,17 @@ class FitResult:
                 "scale_mle": self.baseline.scale_mle,
                 "unique": self.baseline.unique,
             },
-            "certificate": self.certificate.as_dict(),
+            "certificate": None if self.certificate is None else self.certificate.as_dict(),
+            "certificate_note": None if self.certificate is not None else (
+                "not applicable: under weak priors the MAP is a penalised fit, not the "
+                "minimiser of the loss"
+            ),
             "nll": self.nll.as_dict(),
+            "posterior": None if self.posterior is None else self.posterior.summary_dict(),
+            "diagnostics": None if self.posterior is None else self.posterior.diagnostics_dict(),
+            "loo": None if self.posterior is None else self.posterior.loo_dict(),
+            "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
+            "oracle": None if self.posterior is None else self.posterior.oracle,
         }
 
 
@@ -98,14 +122,21 @@ class Analysis:
     warnings: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     started_at: str = ""
+    comparison: Comparison | None = None
 
     @property
     def models(self) -> list[str]:
         return [f.spec.name for f in self.fits]
 
     @property
-    def all_certified(self) -> bool:
-        return all(f.certificate.certified for f in self.fits)
+    def all_certified(self) -> bool | None:
+        """True when every MAP is certified; None when no certificate applies (weak priors)."""
+        states = [f.certified for f in self.fits if f.certified is not None]
+        return all(states) if states else None
+
+    @property
+    def sampled(self) -> bool:
+        return all(f.posterior is not None for f in self.fits)
 
     def fit_for(self, model: str) -> FitResult:
         for result in self.fits:
@@ -149,6 +180,8 @@ class Analysis:
         rows = {}
         for r in self.fits:
             c = r.certificate
+            if c is None:
+                continue
             rows[r.spec.name] = {
                 "loss": c.loss_name,
                 "loss_map": c.loss_map,
@@ -183,15 +216,60 @@ class Analysis:
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
+    def posterior_summary(self, model: str | None = None) -> pd.DataFrame:
+        """ArviZ summary (mean, sd, HDI, MCSE, ESS, R-hat) of one model, or all stacked."""
+        sampled = [r for r in self.fits if r.posterior is not None]
+        if not sampled:
+            raise InputError("no posterior: the analysis ran without sampling (--no-sample)")
+        if model is not None:
+            result = self.fit_for(model)
+            if result.posterior is None:
+                raise InputError(f"model {model!r} was not sampled")
+            return result.posterior.summary
+        return pd.concat({r.spec.name: r.posterior.summary for r in sampled}, names=["model", "parameter"])
+
+    def oracle_table(self) -> pd.DataFrame:
+        """Sampled versus exact posterior (Normal likelihood, flat priors), per parameter."""
+        frames = {
+            r.spec.name: pd.DataFrame(r.posterior.oracle["parameters"]).T
+            for r in self.fits
+            if r.posterior is not None and r.posterior.oracle is not None
+        }
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, names=["model", "parameter"])
+
+    def loo_results(self) -> dict[str, dict]:
+        """PSIS-LOO (with exact refits) of every sampled model, for :func:`lossbridge.compare`."""
+        return {r.spec.name: {"y_hash": self.design.y_hash, "loo": r.posterior.loo}
+                for r in self.fits if r.posterior is not None}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write one netCDF per model and a manifest into a new folder; see :func:`lossbridge.load`."""
+        from .persistence import save_analysis
+
+        return save_analysis(self, directory)
+
+    def comparison_table(self) -> pd.DataFrame:
+        """``az.compare`` table with Pareto k counts (needs at least two sampled models)."""
+        if self.comparison is None:
+            raise InputError("no comparison: it needs at least two sampled models")
+        return self.comparison.table
+
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict:
-        """The JSON contract (see README): data, options, fits, warnings, timing."""
+        """The JSON contract (see README): data, options, fits, comparison, warnings, timing.
+
+        Everything except ``timing`` depends only on the data, the options and the seed.
+        """
         terms = list(self.design.terms)
         return {
             "data": self.design.summary(),
             "options": dict(self.options),
             "all_certified": self.all_certified,
             "fits": [r.as_dict(terms) for r in self.fits],
+            "comparison": None if self.comparison is None else self.comparison.as_records(),
+            "comparison_summary": None if self.comparison is None else self.comparison.sentences,
             "warnings": list(self.warnings),
             "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
         }
@@ -252,11 +330,17 @@ def fit(
     scales: str | Iterable[str] = "both",
     sigma: float | None = None,
     priors: str = "flat",
-    sample: bool = False,
+    sample: bool = True,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
     seed: int | None = None,
+    hdi_prob: float = 0.94,
     dropna: bool = False,
+    progress: bool | None = None,
 ) -> Analysis:
-    """Fit every requested likelihood x scale mode and certify each MAP.
+    """Fit every requested likelihood x scale mode, certify each MAP, sample and compare.
 
     Parameters
     ----------
@@ -271,13 +355,23 @@ def fit(
     sigma : float, optional
         Value of every fixed scale; by default the plug-in MLE of the exact fit
         (``sqrt(RSS/n)`` for Normal, ``SAD/n`` for Laplace).
-    priors : {"flat"}
-    sample : bool, default False
-        Posterior sampling (NUTS); not available yet, only ``False`` is accepted.
+    priors : {"flat", "weak"}, default "flat"
+        ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
+        autoscaled weakly informative priors (:mod:`lossbridge.priors`).
+    sample : bool, default True
+        Sample every model with NUTS, then summarise, check and compare them.
+    draws, tune, chains : int, default 1000, 1000, 4
+    cores : int, optional
+        Parallel chains (default: all cores, at most ``chains``).
     seed : int, optional
-        Random seed, recorded for reproducibility.
+        Random seed; a fresh one is drawn and recorded in ``options`` when omitted, so
+        every run can be repeated exactly.
+    hdi_prob : float, default 0.94
+        Probability mass of the highest-density intervals.
     dropna : bool, default False
         Drop rows with missing values in the used columns instead of raising.
+    progress : bool, optional
+        Progress bars (default: only on a terminal).
 
     Returns
     -------
@@ -291,8 +385,10 @@ def fit(
     check_choice("priors", priors, PRIORS)
     fixed_value = None if sigma is None else check_positive_float("sigma", sigma)
     seed = check_seed(seed)
-    if sample:
-        raise InputError("posterior sampling is not available yet; use sample=False (--no-sample)")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**32)
+    hdi_prob = check_probability("hdi_prob", hdi_prob)
+    sampler = SamplerOptions(draws=draws, tune=tune, chains=chains, cores=cores, progress=progress)
     table = load_table(data)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna)
     timings["data"] = time.perf_counter() - clock
@@ -308,29 +404,77 @@ def fit(
         for mode in modes
     ]
     rotation = Rotation.from_design(design.X, design.y)
-    clock = time.perf_counter()
+    model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
     notes: list[dict] = []
-    for spec in specs:
+    for key in ("map", "sampling", "posterior_checks"):
+        timings[key] = 0.0
+    for spec, model_seed in zip(specs, model_seeds, strict=True):
+        clock = time.perf_counter()
         model = build_model(spec, design, rotation)
         estimate = find_map(model, spec, design, rotation)
-        certificate = certify(spec, design, estimate, baselines[spec.likelihood])
-        fits.append(
-            FitResult(spec, estimate, baselines[spec.likelihood], certificate,
-                      decompose_nll(spec, design, estimate))
+        baseline = baselines[spec.likelihood]
+        certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
+        result = FitResult(spec, estimate, baseline, certificate,
+                           decompose_nll(spec, design, estimate))
+        timings["map"] += time.perf_counter() - clock
+        if sample:
+            _progress(progress, f"sampling {spec.name} ({sampler.chains} chains x "
+                      f"{sampler.tune} tune + {sampler.draws} draws)")
+            clock = time.perf_counter()
+            idata = sample_posterior(model, spec, design, rotation, estimate, sampler, model_seed)
+            timings["sampling"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            ols = baselines.get("normal")
+            result.posterior = analyse_posterior(idata, spec, design, rotation, ols, hdi_prob,
+                                                 refit=(sampler, model_seed + 1))
+            timings["posterior_checks"] += time.perf_counter() - clock
+        fits.append(result)
+        notes.extend(_fit_warnings(result))
+    comparison = None
+    if sample and len(fits) >= 2:
+        clock = time.perf_counter()
+        plug_in = frozenset(r.spec.name for r in fits
+                            if r.spec.scale == "fixed" and fixed_value is None)
+        comparison = compare_models(
+            {r.spec.name: {"y_hash": design.y_hash, "loo": r.posterior.loo} for r in fits}, plug_in
         )
-        notes.extend(_fit_warnings(fits[-1]))
-    timings["models_and_map"] = time.perf_counter() - clock
+        timings["comparison"] = time.perf_counter() - clock
     options = {
         "likelihoods": names,
         "scales": modes,
         "sigma": fixed_value,
         "priors": priors,
+        "prior_details": {r.spec.name: _describe_priors(r.spec, design) for r in fits},
         "sample": sample,
+        "draws": sampler.draws,
+        "tune": sampler.tune,
+        "chains": sampler.chains,
+        "cores": sampler.resolved_cores,
+        "target_accept": sampler.target_accept,
+        "sampler": "pymc-nuts",
         "seed": seed,
+        "hdi_prob": hdi_prob,
         "dropna": dropna,
     }
-    return Analysis(design, fits, options, notes, timings, started)
+    return Analysis(design, fits, options, notes, timings, started, comparison)
+
+
+def _progress(progress: bool | None, message: str) -> None:
+    show = sys.stderr.isatty() if progress is None else progress
+    if show:
+        print(f"lossbridge: {message}", file=sys.stderr, flush=True)
+
+
+def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
+    scale_name = spec.family.scale_name
+    if spec.priors == "weak":
+        described = WeakPriors.from_design(design).describe(design.terms, scale_name)
+    else:
+        described = describe_flat(design.terms, scale_name)
+    if spec.scale == "fixed":
+        described[scale_name] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
+    return described
 
 
 def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactFit,
@@ -357,8 +501,12 @@ def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
 
 
 def _fit_warnings(result: FitResult) -> list[dict]:
-    out = []
+    out = list(result.posterior.warnings) if result.posterior is not None else []
+    for note in out:
+        warnings.warn(note["message"], SamplingWarning, stacklevel=3)
     name = result.spec.name
+    if result.certificate is None:
+        return out
     if not result.certificate.certified:
         message = f"{name}: MAP not certified against the exact fit: {result.certificate.explanation}"
         warnings.warn(message, CertificateWarning, stacklevel=3)

@@ -30,12 +30,22 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
                         help="learned, fixed or both (default: both)")
     parser.add_argument("--sigma", metavar="VALUE",
                         help="value of every fixed scale (default: plug-in MLE of the exact fit)")
-    parser.add_argument("--priors", default="flat", help="flat (default)")
+    parser.add_argument("--priors", default="flat",
+                        help="flat (default: MAP = maximum likelihood) or weak (autoscaled, rstanarm-style)")
     parser.add_argument("--no-sample", action="store_true",
-                        help="MAP and exact fits only (sampling arrives in a later release)")
-    parser.add_argument("--seed", metavar="N", help="random seed")
+                        help="MAP and exact fits only: no NUTS, no LOO comparison")
+    parser.add_argument("--draws", default=1000, metavar="N", help="posterior draws per chain (1000)")
+    parser.add_argument("--tune", default=1000, metavar="N", help="tuning steps per chain (1000)")
+    parser.add_argument("--chains", default=4, metavar="N", help="chains (4)")
+    parser.add_argument("--cores", default=None, metavar="N", help="parallel chains (all cores)")
+    parser.add_argument("--seed", metavar="N", help="random seed (default: drawn and recorded)")
+    parser.add_argument("--hdi-prob", default=0.94, metavar="P",
+                        help="mass of the highest-density intervals (0.94)")
     parser.add_argument("--dropna", action="store_true",
                         help="drop rows with missing values in the used columns")
+    parser.add_argument("--save", metavar="DIR",
+                        help="write one netCDF per model and a manifest into the new folder DIR")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml)")
     run_parser.add_argument("spec", help="path to the TOML spec")
     run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run_parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     run_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     sub.add_parser("datasets", help="list the bundled datasets")
@@ -61,15 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fit_kwargs(args: argparse.Namespace) -> dict:
+    from .validation import check_positive_int, check_probability
+
     return {
         "formula": args.formula,
         "likelihoods": args.likelihoods,
         "scales": args.scale,
         "sigma": args.sigma,
         "priors": args.priors,
-        "sample": False,
+        "sample": not args.no_sample,
+        "draws": check_positive_int("--draws", args.draws),
+        "tune": check_positive_int("--tune", args.tune),
+        "chains": check_positive_int("--chains", args.chains),
+        "cores": None if args.cores is None else check_positive_int("--cores", args.cores),
         "seed": args.seed,
+        "hdi_prob": check_probability("--hdi-prob", args.hdi_prob),
         "dropna": args.dropna,
+        "progress": False if args.quiet else None,
     }
 
 
@@ -97,12 +116,21 @@ def _run(args: argparse.Namespace) -> int:
     # Warnings are collected in the analysis and printed with the tables, not twice.
     warnings.filterwarnings("ignore", module="lossbridge")
     if args.command == "fit":
-        analysis = api.fit(args.data, **_fit_kwargs(args))
+        from .persistence import check_new_folder
+
+        kwargs = _fit_kwargs(args)
+        if args.save:
+            if args.no_sample:
+                raise InputError("--save stores posteriors: it cannot be used with --no-sample")
+            check_new_folder(args.save)  # fail before the expensive part
+        analysis = api.fit(args.data, **kwargs)
+        if args.save:
+            analysis.save(args.save)
         _emit(analysis, args.json)
     else:
         from .runspec import run_spec
 
-        spec, analysis = run_spec(args.spec)
+        spec, analysis = run_spec(args.spec, progress=False if args.quiet else None)
         _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
     return EXIT_OK
 

@@ -70,6 +70,17 @@ class Design:
     def has_intercept(self) -> bool:
         return "Intercept" in self.terms
 
+    def without_rows(self, rows) -> Design:
+        """The same design with ``rows`` removed (for exact leave-one-out refits)."""
+        keep = np.ones(self.n, dtype=bool)
+        keep[np.asarray(rows)] = False
+        X = self.X[keep]
+        _check_rank(X, self.terms)
+        return Design(
+            y=self.y[keep], X=X, terms=self.terms, response=self.response,
+            formula=self.formula, source=f"{self.source} without rows {list(np.atleast_1d(rows))}",
+        )
+
     def summary(self) -> dict:
         """Plain description of the data for tables, JSON and the report."""
         y = self.y

@@ -25,3 +25,7 @@ class CertificateWarning(LossbridgeWarning):
 
 class NonUniqueSolutionWarning(LossbridgeWarning):
     """The least-absolute-deviation fit is not unique (a flat face of the LP)."""
+
+
+class SamplingWarning(LossbridgeWarning):
+    """A sampler or LOO diagnostic failed (divergences, R-hat, ESS, E-BFMI, Pareto k, oracle)."""

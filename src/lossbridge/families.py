@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+from scipy import stats
 
 from .errors import InputError
 
@@ -45,6 +46,8 @@ class Family:
         ``nll_loss_term(loss, scale) -> float``: the loss, divided by what the scale implies.
     constant_formula, loss_term_formula : str
         The two parts written out, for tables and the report.
+    logpdf : callable
+        ``logpdf(y, mu, scale)``: pointwise log-density (scipy.stats), for exact LOO refits.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Family:
     nll_loss_term: Callable[[float, float], float]
     constant_formula: str
     loss_term_formula: str
+    logpdf: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _rss(residuals: np.ndarray) -> float:
@@ -85,6 +89,7 @@ FAMILIES: dict[str, Family] = {
             nll_loss_term=lambda loss, sigma: loss / (2.0 * sigma**2),
             constant_formula="(n/2) log(2π σ²)",
             loss_term_formula="RSS / (2σ²)",
+            logpdf=lambda y, mu, scale: stats.norm.logpdf(y, loc=mu, scale=scale),
         ),
         Family(
             name="laplace",
@@ -99,6 +104,7 @@ FAMILIES: dict[str, Family] = {
             nll_loss_term=lambda loss, b: loss / b,
             constant_formula="n log(2b)",
             loss_term_formula="SAD / b",
+            logpdf=lambda y, mu, scale: stats.laplace.logpdf(y, loc=mu, scale=scale),
         ),
     )
 }

@@ -56,10 +56,13 @@ class MapEstimate:
     evaluations : int
         Log-density evaluations used by the optimisers.
     vertex : LadVertex or None
-        The exact LAD vertex (Laplace likelihood only).
+        The exact LAD vertex (Laplace likelihood with flat priors only).
+    theta : ndarray of shape (k,)
+        The MAP in the model's rotated coordinates (where sampling starts).
     """
 
     coefficients: np.ndarray
+    theta: np.ndarray
     scale: float
     log_density: float
     log_likelihood: float
@@ -143,18 +146,26 @@ def find_map(
     else:
         start_scale = np.mean(np.abs(y)) or 1.0
     x0 = density.flat(np.zeros(k), np.log(start_scale) if learned else None)
+    vertex = None
     if spec.likelihood == "normal":
         x, method = _newton(density, x0)
-        vertex = None
-        theta = x[:k]
-        beta = rotation.to_beta(theta)
-    else:
+        beta = rotation.to_beta(x[:k])
+    elif spec.priors == "flat":
         x, method, vertex = _lad_map(density, x0, design, rotation, learned)
         beta = vertex.coefficients
+    else:
+        # Laplace likelihood plus smooth priors: the optimum is no longer an LP vertex.
+        x = _lbfgs(density, x0).x
+        beta = rotation.to_beta(x[:k])
+        method = (
+            "L-BFGS on the PyMC log-density (approximate: the objective is not smooth at "
+            "zero residuals and, with priors, has no exact vertex to polish to)"
+        )
     logp, _, loglik = density(x)
     scale = float(np.exp(x[k])) if learned else float(spec.fixed_scale)
     return MapEstimate(
         coefficients=beta,
+        theta=np.asarray(x[:k]).copy(),
         scale=scale,
         log_density=logp,
         log_likelihood=loglik,
@@ -205,16 +216,19 @@ def _newton_polish(density: LogDensity, x: np.ndarray, coords: slice | None = No
     return x
 
 
-def _lad_map(density, x0, design, rotation, learned):
-    k = design.k
-    result = minimize(
+def _lbfgs(density: LogDensity, x0: np.ndarray):
+    return minimize(
         lambda x: -density(x)[0],
         x0,
         jac=lambda x: -density(x)[1],
         method="L-BFGS-B",
-        # Only a starting point for the exact vertex polish: default-level tolerances.
         options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-10},
     )
+
+
+def _lad_map(density, x0, design, rotation, learned):
+    k = design.k
+    result = _lbfgs(density, x0)  # only a starting point for the exact vertex polish
     stage1_logp = density(result.x)[0]
     stage1_beta = rotation.to_beta(result.x[:k])
     vertex = polish_to_vertex(design.X, design.y, stage1_beta)

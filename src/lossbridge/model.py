@@ -1,9 +1,11 @@
 """Build the PyMC model of one :class:`~lossbridge.spec.ModelSpec` on a design.
 
 Coefficients live in the rotated parameterisation of :mod:`lossbridge.rotation`
-(free variable ``theta``); ``beta`` on the original scale is a Deterministic. The
-scale is a HalfFlat random variable when learned, a constant when fixed. The observed
-variable is called ``y`` so ArviZ's log-likelihood group has one name for every model.
+(free variable ``theta``, flat); ``beta`` on the original scale is a Deterministic.
+Weak priors on ``beta`` enter as a Potential: the map from theta to beta is linear, so
+this is exactly the prior on beta. A learned scale is HalfFlat (flat priors) or
+Exponential (weak priors); a fixed scale is a constant. The observed variable is
+called ``y`` so ArviZ's log-likelihood group has one name for every model.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .design import Design
+from .priors import WeakPriors
 from .rotation import Rotation
 from .spec import ModelSpec
 
@@ -44,11 +47,29 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         y_scale = pm.Data("y_scale", np.float64(rotation.y_scale))
         y = pm.Data("y_observed", design.y)
         theta = pm.Flat(ROTATED, dims="rotated_term")
-        pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
+        beta = pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
         mu = y_scale * pt.dot(q, theta)
-        if spec.scale == "learned":
+        weak = WeakPriors.from_design(design) if spec.priors == "weak" else None
+        if weak is not None:
+            pm.Potential("coefficient_prior", _weak_coefficient_logp(beta, weak))
+        if spec.scale == "learned" and weak is not None:
+            scale = pm.Exponential(family.scale_name, lam=weak.scale_rate)
+        elif spec.scale == "learned":
             scale = pm.HalfFlat(family.scale_name)
         else:
             scale = pm.Data(f"fixed_{family.scale_name}", np.float64(spec.fixed_scale))
         family.distribution(OBSERVED, mu=mu, observed=y, **{family.scale_name: scale})
     return model
+
+
+def _weak_coefficient_logp(beta, weak: WeakPriors):
+    """Log-density of the autoscaled Normal priors at ``beta`` (a PyTensor vector)."""
+    slopes = [j for j in range(len(weak.coefficient_sd)) if j != weak.intercept_index]
+    terms = []
+    if slopes:
+        index = np.array(slopes)
+        terms.append(pm.logp(pm.Normal.dist(0.0, weak.coefficient_sd[index]), beta[index]).sum())
+    if weak.intercept_index is not None:
+        centred = beta[weak.intercept_index] + pt.dot(pt.as_tensor(weak.predictor_means), beta)
+        terms.append(pm.logp(pm.Normal.dist(weak.intercept_mean, weak.intercept_sd), centred))
+    return pt.add(*terms) if len(terms) > 1 else terms[0]

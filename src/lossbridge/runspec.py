@@ -20,7 +20,8 @@ from pathlib import Path
 from .datasets import BUNDLED
 from .errors import InputError
 
-FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "priors", "sample", "seed", "dropna")
+FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "priors", "sample", "draws", "tune",
+            "chains", "cores", "seed", "hdi_prob", "dropna")
 ALLOWED_KEYS = ("name", "description", "data", *FIT_KEYS)
 
 
@@ -68,9 +69,9 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     )
 
 
-def run_spec(path: str | Path):
+def run_spec(path: str | Path, progress: bool | None = None):
     """Load the spec at ``path`` and run :func:`lossbridge.fit` with it."""
     from .analysis import fit
 
     spec = load_spec(path)
-    return spec, fit(spec.data, **spec.options)
+    return spec, fit(spec.data, progress=progress, **spec.options)

@@ -9,7 +9,7 @@ from .families import get_family
 from .validation import check_choice, check_positive_float
 
 SCALE_MODES = ("learned", "fixed")
-PRIORS = ("flat",)
+PRIORS = ("flat", "weak")
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ class ModelSpec:
         The scale value when ``scale == "fixed"``.
     fixed_scale_source : str or None
         Where the fixed value came from, said in every output.
-    priors : {"flat"}
+    priors : {"flat", "weak"}
         ``flat``: flat on all coefficients (and HalfFlat on a learned scale), so the
-        MAP is the maximum-likelihood estimate.
+        MAP is the maximum-likelihood estimate. ``weak``: autoscaled weakly informative
+        priors (:mod:`lossbridge.priors`).
     """
 
     likelihood: str

@@ -58,12 +58,60 @@ def format_analysis(analysis) -> str:
     lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
     lines += [f"  exact {r.baseline.method.upper()}: {r.baseline.solver}"
               for r in {r.baseline.method: r for r in analysis.fits}.values()]
+    lines += _posterior_sections(analysis)
     lines.append("")
-    if analysis.all_certified:
+    if analysis.all_certified is None:
+        lines.append("MAP certificates do not apply under weak priors (the MAP is a penalised fit).")
+    elif analysis.all_certified:
         lines.append(f"All {len(analysis.fits)} MAP estimates certified against the exact fits.")
     else:
-        failed = [r.spec.name for r in analysis.fits if not r.certificate.certified]
+        failed = [r.spec.name for r in analysis.fits if r.certified is False]
         lines.append(f"!!! NOT CERTIFIED: {', '.join(failed)} -- see the certificates table !!!")
+    if not analysis.options.get("sample"):
+        lines.append("No posterior sampling (--no-sample): MAP and exact fits only.")
     for warning in analysis.warnings:
         lines.append(f"warning [{warning['code']}]: {warning['message']}")
+    if analysis.sampled and not analysis.warnings:
+        lines.append("No diagnostic warnings.")
     return "\n".join(lines)
+
+
+def _posterior_sections(analysis) -> list[str]:
+    if not analysis.sampled:
+        return []
+    opts = analysis.options
+    hdi = f"{100 * opts['hdi_prob']:g}% HDI"
+    lines = ["", f"Posterior ({opts['chains']} chains x {opts['draws']} draws after {opts['tune']} "
+             f"tuning steps, seed {opts['seed']}; hdi_low/hdi_high: {hdi})"]
+    for result in analysis.fits:
+        table = result.posterior.summary.drop(columns=["mcse_sd"])
+        lines += [f"  {result.spec.name}", _indent(_table(table))]
+    oracle = analysis.oracle_table()
+    if not oracle.empty:
+        columns = ["exact_mean", "sampled_mean", "z_mean", "exact_sd", "sampled_sd", "z_sd"]
+        verdicts = [
+            f"{r.spec.name}: {'passed' if r.posterior.oracle['passed'] else 'FAILED'} "
+            f"(max |z| = {r.posterior.oracle['max_abs_z']:.2f}, exact posterior "
+            f"{r.posterior.oracle['distribution']})"
+            for r in analysis.fits if r.posterior.oracle is not None
+        ]
+        lines += ["", "Exact-posterior oracle (Normal likelihood, flat priors): z in Monte Carlo "
+                  "standard errors, limit 4", _table(oracle[columns]), *("  " + v for v in verdicts)]
+    diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
+                          "loo": r.posterior.loo_dict()["method"]} for r in analysis.fits}
+    lines += ["", "Sampler diagnostics (min E-BFMI over chains)",
+              _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
+    ppc = pd.DataFrame({r.spec.name: r.posterior.ppc_dict()["p_values"] for r in analysis.fits}).T
+    ppc["loo_pit_ks"] = [r.posterior.ppc["loo_pit_ks_distance"] for r in analysis.fits]
+    reference = analysis.fits[0].posterior.ppc["loo_pit_ks_reference_95"]
+    lines += ["", "Posterior predictive p-values P(T(y_rep) >= T(y)); LOO-PIT distance from uniform "
+              f"(heuristic 95% reference {reference:.3f})", _table(ppc)]
+    if analysis.comparison is not None:
+        table = analysis.comparison.table.drop(columns=["pareto_warning"])
+        lines += ["", "Model comparison by PSIS-LOO (az.compare, stacking weights; elpd: higher is better)",
+                  _table(table), *("  " + s for s in analysis.comparison.sentences)]
+    return lines
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
