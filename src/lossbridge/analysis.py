@@ -379,7 +379,7 @@ def fit(
     """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = run_clock = time.perf_counter()
     names = _normalise_likelihoods(likelihoods)
     modes = _normalise_scales(scales)
     check_choice("priors", priors, PRIORS)
@@ -407,8 +407,7 @@ def fit(
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
     notes: list[dict] = []
-    for key in ("map", "sampling", "posterior_checks"):
-        timings[key] = 0.0
+    timings["map"] = 0.0
     for spec, model_seed in zip(specs, model_seeds, strict=True):
         clock = time.perf_counter()
         model = build_model(spec, design, rotation)
@@ -421,14 +420,12 @@ def fit(
         if sample:
             _progress(progress, f"sampling {spec.name} ({sampler.chains} chains x "
                       f"{sampler.tune} tune + {sampler.draws} draws)")
-            clock = time.perf_counter()
-            idata = sample_posterior(model, spec, design, rotation, estimate, sampler, model_seed)
-            timings["sampling"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            ols = baselines.get("normal")
-            result.posterior = analyse_posterior(idata, spec, design, rotation, ols, hdi_prob,
-                                                 refit=(sampler, model_seed + 1))
-            timings["posterior_checks"] += time.perf_counter() - clock
+            idata = sample_posterior(model, spec, design, rotation, estimate, sampler, model_seed,
+                                     timings=timings)
+            result.posterior = analyse_posterior(
+                idata, spec, design, rotation, baselines.get("normal"), hdi_prob,
+                refit=(sampler, model_seed + 1), timings=timings,
+            )
         fits.append(result)
         notes.extend(_fit_warnings(result))
     comparison = None
@@ -457,6 +454,7 @@ def fit(
         "hdi_prob": hdi_prob,
         "dropna": dropna,
     }
+    timings["total"] = time.perf_counter() - run_clock
     return Analysis(design, fits, options, notes, timings, started, comparison)
 
 

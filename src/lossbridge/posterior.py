@@ -3,6 +3,7 @@ posterior predictive checks and PSIS-LOO."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,26 +70,37 @@ class PosteriorResult:
 
 def analyse_posterior(idata, spec: ModelSpec, design: Design, rotation: Rotation,
                       ols: ExactFit | None, hdi_prob: float,
-                      refit: tuple[SamplerOptions, int] | None = None) -> PosteriorResult:
+                      refit: tuple[SamplerOptions, int] | None = None,
+                      timings: dict[str, float] | None = None) -> PosteriorResult:
     """Summarise ``idata`` and run every check that applies to ``spec``.
 
     With ``refit = (sampler options, seed)``, observations whose Pareto k exceeds 0.7
     get exact leave-one-out values from refits (at most ``MAX_REFITS`` per model).
+    Seconds are added to ``timings`` under ``loo`` (PSIS and refits) and ``checks``.
     """
+    timings = {} if timings is None else timings
+    for key in ("loo", "checks"):
+        timings.setdefault(key, 0.0)
+    clock = time.perf_counter()
     scale_name = spec.family.scale_name if spec.scale == "learned" else None
     summary = arviz_bridge.posterior_summary(idata, list(design.terms), scale_name, hdi_prob)
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
     draws = int(np.prod(idata.sample_stats["diverging"].shape))
     bfmi = arviz_bridge.bfmi(idata)
+    timings["checks"] += time.perf_counter() - clock
+    clock = time.perf_counter()
     loo = arviz_bridge.loo(idata)
     bad = np.flatnonzero(loo["pareto_k"] > PARETO_K_LIMIT)
     if refit is not None and 0 < bad.size <= MAX_REFITS:
         exact = exact_loo_values(spec, design, bad, *refit)
         if exact:
             loo = arviz_bridge.with_exact_pointwise(loo, exact, loo["pareto_k"])
+    timings["loo"] += time.perf_counter() - clock
+    clock = time.perf_counter()
     exact = exact_posterior(spec, design, rotation, ols) if ols is not None else None
     oracle = check_against_exact(summary, exact) if exact is not None else None
     ppc = posterior_predictive_checks(idata, design.y)
+    timings["checks"] += time.perf_counter() - clock
     notes = (
         sampler_warnings(spec.name, summary, divergences, draws, bfmi)
         + loo_warnings(spec.name, loo["pareto_k"], loo["refitted"])

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -75,17 +76,25 @@ def sample_posterior(
     seed: int,
     *,
     pointwise: bool = True,
+    timings: dict[str, float] | None = None,
 ):
     """Sample ``model`` with NUTS; return InferenceData with every group lossbridge uses.
 
     Groups: posterior (theta, beta, scale), sample_stats, observed_data, and with
     ``pointwise`` also log_likelihood (pointwise, for LOO) and posterior_predictive.
+    Seconds are added to ``timings``: ``nuts`` (the sampling loop, as PyMC measures
+    it), ``sampler_setup`` (the rest of ``pm.sample``: compilation, worker processes,
+    pointwise log-likelihood) and ``posterior_predictive``.
     """
+    timings = {} if timings is None else timings
+    for key in ("nuts", "sampler_setup", "posterior_predictive"):
+        timings.setdefault(key, 0.0)
     rng = np.random.default_rng(seed)
     cores = options.resolved_cores
     if cores > 1:
         single_threaded_blas_for_workers()
     initvals = _dispersed_starts(spec, design, rotation, estimate, options.chains, rng)
+    clock = time.perf_counter()
     with model, _quiet_pymc_logger():
         idata = pm.sample(
             draws=options.draws,
@@ -101,8 +110,13 @@ def sample_posterior(
             idata_kwargs={"log_likelihood": pointwise},
             compute_convergence_checks=False,
         )
+        total = time.perf_counter() - clock
+        nuts = float(idata.posterior.attrs.get("sampling_time", 0.0))
+        timings["nuts"] += nuts
+        timings["sampler_setup"] += total - nuts
         if not pointwise:
             return idata
+        clock = time.perf_counter()
         with warnings.catch_warnings():
             # Weak priors are a Potential on beta; predictions given posterior draws do not
             # depend on it, so PyMC's warning about ignored Potentials does not apply.
@@ -114,6 +128,7 @@ def sample_posterior(
                 progressbar=False,
                 extend_inferencedata=True,
             )
+        timings["posterior_predictive"] += time.perf_counter() - clock
     return idata
 
 
