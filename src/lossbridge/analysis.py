@@ -250,6 +250,17 @@ class Analysis:
 
         return save_analysis(self, directory)
 
+    def to_html(self, path: str | Path, command: str | None = None) -> Path:
+        """Write the self-contained HTML report to ``path`` (atomically)."""
+        from .report import write_report
+
+        return write_report(self, path, command)
+
+    def _repr_html_(self) -> str:
+        from .report import render_html
+
+        return render_html(self, fragment=True)
+
     def comparison_table(self) -> pd.DataFrame:
         """``az.compare`` table with Pareto k counts (needs at least two sampled models)."""
         if self.comparison is None:

@@ -61,8 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml)")
+    report_parser = sub.add_parser("report", help="fit, then write the self-contained HTML report")
+    report_parser.add_argument("data", help="CSV path or bundled dataset name")
+    _add_fit_options(report_parser)
+    report_parser.add_argument("--out", "-o", required=True, metavar="PATH.html", help="report file")
+    report_parser.add_argument("--json", action="store_true", help="also print the JSON document")
+    report_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and "
+                                "write reports/NAME.html")
     run_parser.add_argument("spec", help="path to the TOML spec")
+    run_parser.add_argument("--out", "-o", metavar="PATH.html",
+                            help="report file (default: reports/NAME.html)")
     run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run_parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     run_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -92,6 +102,13 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
     }
 
 
+def _command_line(argv: list[str] | None) -> str:
+    import shlex
+
+    words = sys.argv[1:] if argv is None else argv
+    return shlex.join(["lossbridge", *words])
+
+
 def _emit(analysis, as_json: bool, header: str | None = None) -> None:
     if as_json:
         from .jsonio import dumps
@@ -103,7 +120,7 @@ def _emit(analysis, as_json: bool, header: str | None = None) -> None:
         print(analysis.summary())
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, command: str) -> int:
     import warnings
 
     from . import analysis as api
@@ -115,23 +132,46 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     # Warnings are collected in the analysis and printed with the tables, not twice.
     warnings.filterwarnings("ignore", module="lossbridge")
-    if args.command == "fit":
+    from .report import check_report_path
+
+    if args.command in ("fit", "report"):
         from .persistence import check_new_folder
 
         kwargs = _fit_kwargs(args)
+        # Fail on unusable output paths before the expensive part.
         if args.save:
             if args.no_sample:
                 raise InputError("--save stores posteriors: it cannot be used with --no-sample")
-            check_new_folder(args.save)  # fail before the expensive part
+            check_new_folder(args.save)
+        if args.command == "report":
+            check_report_path(args.out)
         analysis = api.fit(args.data, **kwargs)
         if args.save:
             analysis.save(args.save)
-        _emit(analysis, args.json)
-    else:
-        from .runspec import run_spec
+        if args.command == "report":
+            path = analysis.to_html(args.out, command=command)
+            if args.json:
+                _emit(analysis, True)
+            else:
+                print(f"report written to {path}")
+        else:
+            _emit(analysis, args.json)
+        return EXIT_OK
 
-        spec, analysis = run_spec(args.spec, progress=False if args.quiet else None)
-        _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
+    from pathlib import Path
+
+    from .runspec import load_spec, run_spec
+
+    spec = load_spec(args.spec)
+    out = Path(args.out) if args.out else Path("reports") / f"{spec.name}.html"
+    if not args.out:
+        out.parent.mkdir(exist_ok=True)
+    check_report_path(out)
+    spec, analysis = run_spec(args.spec, progress=False if args.quiet else None)
+    path = analysis.to_html(out, command=command)
+    _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
+    if not args.json:
+        print(f"\nreport written to {path}")
     return EXIT_OK
 
 
@@ -143,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     try:
         quiet_imports()
-        return _run(args)
+        return _run(args, _command_line(argv))
     except InputError as exc:
         print(f"lossbridge: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,0 +1,141 @@
+"""The HTML report: structure, degradation without sampling, escaping, atomic writes."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lossbridge
+from lossbridge.cli import main
+from lossbridge.errors import InputError
+
+SECTIONS = ["verdict", "data", "likelihood", "map", "posterior", "fixed-vs-learned", "fit",
+            "comparison", "oracle"]
+HOSTILE = "<script>alert(1)</script>"
+
+
+class Collector(HTMLParser):
+    """Collects ids, image sources, every src/href, scripts and visible text."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.links, self.scripts, self.text = [], [], [], 0, []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs)
+        for key in ("src", "href"):
+            if key in attrs:
+                self.links.append(attrs[key])
+        if tag == "script":
+            self.scripts += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> Collector:
+    collector = Collector()
+    collector.feed(html)
+    return collector
+
+
+def test_full_report_structure(sampled_engel, tmp_path):
+    path = sampled_engel.to_html(tmp_path / "engel.html", command="lossbridge run models/engel.toml")
+    html = path.read_text(encoding="utf-8")
+    doc = parse(html)
+    assert [s for s in SECTIONS if s in doc.ids] == SECTIONS
+    # forest, scales, fixed-vs-learned, residuals, ppc, loo-pit, comparison
+    assert len(doc.images) == 7
+    assert all(img["src"].startswith("data:image/") and img.get("alt") for img in doc.images)
+    assert doc.scripts == 0
+    assert all(link.startswith("data:") for link in doc.links)  # nothing fetched from a network
+    text = " ".join(doc.text)
+    assert "The data prefer the Laplace likelihood (absolute error)" in text
+    assert "Every MAP estimate is certified" in text
+    assert "lossbridge run models/engel.toml" in text and "20261201" in text
+    assert "pymc 5." in text and "arviz 0." in text
+    # The numbers in the report are the analysis' numbers.
+    ols = sampled_engel.fit_for("normal-learned").baseline.coefficients
+    assert f"{ols[1]:.8g}" in text
+
+
+def test_no_sample_report_says_map_only(tmp_path):
+    analysis = lossbridge.fit("stackloss", sample=False)
+    html = analysis.to_html(tmp_path / "r.html").read_text()
+    doc = parse(html)
+    assert {"verdict", "data", "likelihood", "map"} <= set(doc.ids)
+    assert not {"fixed-vs-learned", "comparison", "oracle"} & set(doc.ids)
+    text = " ".join(doc.text)
+    assert "MAP estimates only" in text and "--no-sample" in text
+    assert len(doc.images) == 2  # forest (MAP and exact fits) and residuals
+
+
+def test_hostile_names_are_text_not_markup(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    frame = pd.DataFrame({HOSTILE: x, "price$": rng.normal(size=40), "y": 1 + x + rng.normal(size=40)})
+    data = tmp_path / "<img src=x onerror=alert(1)>.csv"
+    frame.to_csv(data, index=False)
+    formula = f"y ~ `{HOSTILE}` + `price$`"
+    out = tmp_path / "hostile.html"
+    code = main(["report", str(data), "--formula", formula, "--out", str(out), "--draws", "100",
+                 "--tune", "100", "--chains", "2", "--seed", "1", "-q"])
+    assert code == 0
+    html = out.read_text()
+    assert "<script" not in html.lower()
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in html
+    assert parse(html).scripts == 0
+
+
+def test_report_is_written_atomically(sampled_engel, tmp_path, monkeypatch):
+    target = tmp_path / "report.html"
+    target.write_text("previous report")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lossbridge.report.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sampled_engel.to_html(target)
+    assert target.read_text() == "previous report"  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary left
+
+
+def test_report_path_errors(sampled_engel, tmp_path):
+    with pytest.raises(InputError, match="is a directory"):
+        sampled_engel.to_html(tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        sampled_engel.to_html(tmp_path / "missing" / "r.html")
+
+
+def test_report_cli_checks_the_output_before_fitting(capsys, tmp_path):
+    code = main(["report", "engel", "--out", str(tmp_path / "nope" / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_notebook_representation_is_a_fragment(sampled_engel):
+    fragment = sampled_engel._repr_html_()
+    assert "<html" not in fragment and 'id="verdict"' in fragment
+
+
+def test_same_seed_gives_the_same_report_body(tmp_path):
+    """Figures and tables are deterministic for a seed; only the footer's times differ."""
+    reports = []
+    for i in range(2):
+        analysis = lossbridge.fit("stackloss", likelihoods="laplace", scales="fixed", seed=5,
+                                  draws=200, tune=200, chains=2, progress=False)
+        reports.append(analysis.to_html(tmp_path / f"r{i}.html").read_text())
+    body = [re.sub(r"<footer>.*</footer>", "", r, flags=re.S) for r in reports]
+    assert body[0] == body[1]
