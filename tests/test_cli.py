@@ -61,9 +61,10 @@ def test_fit_tables_say_what_was_certified(capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
-def test_run_every_shipped_spec(capsys, spec):
-    """Every bundled dataset: four certified MAPs, four posteriors, no diagnostic warning."""
-    code, out, err = run_cli(capsys, "run", str(spec), "--json", "--quiet")
+def test_run_every_shipped_spec(capsys, spec, tmp_path):
+    """Every bundled dataset: four certified MAPs, four posteriors, no diagnostic warning, a report."""
+    report = tmp_path / f"{spec.stem}.html"
+    code, out, err = run_cli(capsys, "run", str(spec), "--json", "--quiet", "--out", str(report))
     assert code == 0, err
     doc = json.loads(out)
     assert doc["all_certified"] is True
@@ -74,6 +75,8 @@ def test_run_every_shipped_spec(capsys, spec):
     for f in doc["fits"]:
         if f["likelihood"] == "normal":
             assert f["oracle"]["passed"] is True
+    html = report.read_text(encoding="utf-8")
+    assert 'id="verdict"' in html and 'id="oracle"' in html and html.count("<img ") == 7
 
 
 def test_there_is_a_spec_per_bundled_dataset():
@@ -167,8 +170,9 @@ def test_bad_spec_files(capsys, tmp_path):
     rel = tmp_path / "rel.toml"
     (tmp_path / "mine.csv").write_text("a,b\n1,2\n2,3\n3,5\n4,4\n5,7\n")
     rel.write_text('data = "mine.csv"\nformula = "b ~ a"\nscales = "learned"\nsample = false\n')
-    code, out, err = run_cli(capsys, "run", str(rel))
+    code, out, err = run_cli(capsys, "run", str(rel), "--out", str(tmp_path / "rel.html"))
     assert code == 0, err  # data paths are relative to the spec file
+    assert (tmp_path / "rel.html").is_file()
 
 
 def test_real_process_exit_codes_and_no_traceback(tmp_path):
