@@ -128,25 +128,56 @@ def test_loo_recovers_the_true_noise_distribution(noise, winner):
     assert pair["better"] == winner and pair["clear"], pair
 
 
-def test_exact_loo_refit_matches_the_closed_form(sampled_engel):
-    """Normal, fixed sigma, flat prior: y_i | y_-i ~ N(x_i'b_-i, sigma^2 (1 + x_i'(X_-i'X_-i)^-1 x_i))."""
-    result = sampled_engel.fit_for("normal-fixed")
-    refitted = result.posterior.loo["refitted"]
-    assert refitted, "Engel's outlying household should need an exact refit"
+def brute_force_normal_loo(design, row, sigma=None):
+    """log p(y_i | y_-i) by refitting OLS without row i (independent of lossbridge.loo)."""
+    keep = np.arange(design.n) != row
+    X, y = design.X[keep], design.y[keep]
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    x = design.X[row]
+    v = x @ np.linalg.solve(X.T @ X, x)
+    if sigma is not None:  # fixed sigma: Normal predictive
+        return stats.norm.logpdf(design.y[row], x @ beta, np.sqrt(sigma**2 * (1 + v)))
+    nu = X.shape[0] - X.shape[1] - 1  # HalfFlat sigma with n - 1 rows: t with n-1-k-1 dof
+    rss = np.sum((y - X @ beta) ** 2)
+    return stats.t.logpdf(design.y[row], df=nu, loc=x @ beta, scale=np.sqrt(rss / nu * (1 + v)))
+
+
+def test_closed_form_loo_equals_brute_force_refits(sampled_engel):
     d = sampled_engel.design
+    for model in ("normal-fixed", "normal-learned"):
+        result = sampled_engel.fit_for(model)
+        assert result.posterior.loo["method"].startswith("exact LOO in closed form")
+        sigma = result.spec.fixed_scale
+        for row in (0, 5, 137, int(np.argmax(np.abs(d.X[:, 1] - d.X[:, 1].mean())))):
+            expected = brute_force_normal_loo(d, row, sigma)
+            assert result.posterior.loo["elpd_pointwise"][row] == pytest.approx(expected, rel=1e-10)
+
+
+def test_exact_refit_machinery_matches_the_closed_form(sampled_engel):
+    """Refit without the outlying household by NUTS; compare with the exact closed form.
+
+    Normal, fixed sigma, flat prior: y_i | y_-i ~ N(x_i'b_-i, sigma^2 (1 + x_i'(X_-i'X_-i)^-1 x_i)).
+    """
+    from lossbridge.loo_refit import exact_loo_values
+    from lossbridge.sampling import SamplerOptions
+
+    result = sampled_engel.fit_for("normal-fixed")
+    d = sampled_engel.design
+    row = int(np.argmax(d.X[:, 1]))  # the richest household: Pareto k > 0.7 under PSIS
+    value = exact_loo_values(result.spec, d, np.array([row]),
+                             SamplerOptions(progress=False), seed=3)[row]
     sigma = result.spec.fixed_scale
-    for row in refitted:
-        keep = np.arange(d.n) != row
-        X, y = d.X[keep], d.y[keep]
-        beta = np.linalg.lstsq(X, y, rcond=None)[0]
-        tau2 = sigma**2 * d.X[row] @ np.linalg.solve(X.T @ X, d.X[row])
-        mean_p = stats.norm.pdf(d.y[row], d.X[row] @ beta, np.sqrt(sigma**2 + tau2))
-        # E[p^2] for p = N(y; x'beta_s, sigma^2), x'beta_s ~ N(m, tau2):
-        second = stats.norm.pdf(d.y[row], d.X[row] @ beta, np.sqrt(sigma**2 / 2 + tau2)) / (
-            2 * sigma * np.sqrt(np.pi))
-        # MC error of log(mean p) with S = 4000 draws and ESS >= 1000 (conservative).
-        se = np.sqrt((second - mean_p**2) / 1000) / mean_p
-        assert result.posterior.loo["elpd_pointwise"][row] == pytest.approx(np.log(mean_p), abs=4 * se)
+    keep = np.arange(d.n) != row
+    beta = np.linalg.lstsq(d.X[keep], d.y[keep], rcond=None)[0]
+    tau2 = sigma**2 * d.X[row] @ np.linalg.solve(d.X[keep].T @ d.X[keep], d.X[row])
+    mean_p = stats.norm.pdf(d.y[row], d.X[row] @ beta, np.sqrt(sigma**2 + tau2))
+    # E[p^2] for p = N(y; x'beta_s, sigma^2), x'beta_s ~ N(m, tau2):
+    second = stats.norm.pdf(d.y[row], d.X[row] @ beta, np.sqrt(sigma**2 / 2 + tau2)) / (
+        2 * sigma * np.sqrt(np.pi))
+    # MC error of log(mean p) with S = 4000 draws and ESS >= 1000 (conservative).
+    se = np.sqrt((second - mean_p**2) / 1000) / mean_p
+    assert value == pytest.approx(np.log(mean_p), abs=4 * se)
+    assert value == pytest.approx(brute_force_normal_loo(d, row, sigma), abs=4 * se)
 
 
 def test_default_engel_analysis_contract(sampled_engel, tmp_path):

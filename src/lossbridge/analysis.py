@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,15 @@ from .datasets import BUNDLED
 from .design import Design, build_design
 from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning, SamplingWarning
 from .families import FAMILIES, get_family
+from .loo import FULL_LOO_MAX_N, SUBSAMPLE_SIZE
+from .loo_refit import exact_loo_values
 from .map_estimate import MapEstimate, find_map
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
 from .posterior import PosteriorResult, analyse_posterior
 from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
-from .sampling import SamplerOptions, sample_posterior
+from .sampling import SamplerOptions, sample_models
 from .spec import PRIORS, SCALE_MODES, ModelSpec
 from .validation import check_choice, check_positive_float, check_probability, check_seed
 
@@ -418,26 +421,34 @@ def fit(
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
     notes: list[dict] = []
-    timings["map"] = 0.0
-    for spec, model_seed in zip(specs, model_seeds, strict=True):
-        clock = time.perf_counter()
+    clock = time.perf_counter()
+    for spec in specs:
+        _progress(progress, f"MAP of {spec.name}")
         model = build_model(spec, design, rotation)
         estimate = find_map(model, spec, design, rotation)
         baseline = baselines[spec.likelihood]
         certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
-        result = FitResult(spec, estimate, baseline, certificate,
-                           decompose_nll(spec, design, estimate))
-        timings["map"] += time.perf_counter() - clock
-        if sample:
-            _progress(progress, f"sampling {spec.name} ({sampler.chains} chains x "
-                      f"{sampler.tune} tune + {sampler.draws} draws)")
-            idata = sample_posterior(model, spec, design, rotation, estimate, sampler, model_seed,
-                                     timings=timings)
+        fits.append(FitResult(spec, estimate, baseline, certificate,
+                              decompose_nll(spec, design, estimate)))
+    timings["map"] = time.perf_counter() - clock
+    if sample:
+        _progress(progress, f"sampling {len(specs)} model(s) jointly with NUTS ({sampler.chains} "
+                  f"chains x {sampler.tune} tune + {sampler.draws} draws)")
+        draws = sample_models(specs, design, rotation, [f.map for f in fits], sampler,
+                              model_seeds[0], timings)
+        subsample = None
+        if design.n > FULL_LOO_MAX_N:
+            rng = np.random.default_rng(model_seeds[-1])
+            subsample = np.sort(rng.choice(design.n, size=min(SUBSAMPLE_SIZE, design.n), replace=False))
+        _progress(progress, "leave-one-out and posterior checks")
+        for result, model_seed in zip(fits, model_seeds, strict=True):
+            spec = result.spec
+            refit = partial(exact_loo_values, spec, design, options=sampler, seed=model_seed + 1)
             result.posterior = analyse_posterior(
-                idata, spec, design, rotation, baselines.get("normal"), hdi_prob,
-                refit=(sampler, model_seed + 1), timings=timings,
+                spec, design, rotation, draws[spec.name], baselines.get("normal"), hdi_prob,
+                subsample=subsample, refit=refit, seed=model_seed + 2, timings=timings,
             )
-        fits.append(result)
+    for result in fits:
         notes.extend(_fit_warnings(result))
     comparison = None
     if sample and len(fits) >= 2:
@@ -460,7 +471,7 @@ def fit(
         "chains": sampler.chains,
         "cores": sampler.resolved_cores,
         "target_accept": sampler.target_accept,
-        "sampler": "pymc-nuts",
+        "sampler": "pymc-nuts (all models in one joint run)",
         "seed": seed,
         "hdi_prob": hdi_prob,
         "dropna": dropna,

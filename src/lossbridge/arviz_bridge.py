@@ -44,58 +44,110 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
     return out.astype(float)
 
 
+def inference_data(*, posterior: dict, sample_stats, observed: np.ndarray, terms: list[str],
+                   log_likelihood: np.ndarray | None = None,
+                   posterior_predictive: np.ndarray | None = None):
+    """Assemble one model's InferenceData from arrays shaped (chain, draw, ...).
+
+    ``posterior`` maps names to arrays; ``beta`` and ``theta`` get the ``term`` dimension.
+    ``sample_stats`` is the xarray Dataset of the NUTS run.
+    """
+    dims = {"beta": ["term"], "theta": ["rotated_term"], "y": ["obs_id"]}
+    coords = {"term": list(terms), "rotated_term": list(range(len(terms))),
+              "obs_id": np.arange(observed.size)}
+    stats = {name: np.asarray(sample_stats[name]) for name in sample_stats.data_vars}
+    kwargs = {}
+    if log_likelihood is not None:
+        kwargs["log_likelihood"] = {"y": log_likelihood}
+    if posterior_predictive is not None:
+        kwargs["posterior_predictive"] = {"y": posterior_predictive}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return az.from_dict(posterior=posterior, sample_stats=stats, observed_data={"y": observed},
+                            coords=coords, dims=dims, **kwargs)
+
+
+def elpd_data(pointwise: np.ndarray, p_loo: float, n_samples: int, pareto_k: np.ndarray):
+    """ArviZ's ELPDData for leave-one-out values computed outside ``az.loo`` (exact LOO)."""
+    import xarray as xr
+    from arviz.stats.stats import ELPDData
+
+    n = pointwise.size
+    loo_i = xr.DataArray(pointwise, dims=["obs_id"], name="loo_i")
+    khat = xr.DataArray(pareto_k, dims=["obs_id"], name="pareto_shape")
+    total = float(pointwise.sum())
+    se = float((n * np.var(pointwise)) ** 0.5)
+    return ELPDData(
+        data=[total, se, float(p_loo), int(n_samples), n, False, loo_i, khat, "log", 0.7],
+        index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning", "loo_i",
+               "pareto_k", "scale", "good_k"],
+    )
+
+
 def bfmi(idata) -> np.ndarray:
     """Bayesian fraction of missing information, one value per chain."""
     return np.asarray(az.bfmi(idata), dtype=float)
 
 
-def loo(idata) -> dict:
-    """PSIS-LOO: elpd_loo, its se, p_loo, pointwise elpd and Pareto k.
+def psis(log_lik: np.ndarray, posterior: dict) -> dict:
+    """Pareto-smoothed importance sampling for leave-one-out, as ``az.loo`` does it.
 
-    ``elpd_data`` keeps ArviZ's own object, which :func:`compare` takes.
+    ``log_lik`` is (chain, draw, rows); ``posterior`` the draws it came from (ArviZ's
+    relative efficiency r_eff is their mean ESS over the number of draws). Returns the
+    pointwise elpd, Pareto k, the normalised log weights (draws, rows) for LOO-PIT, and
+    the pointwise log predictive density lppd.
     """
+    from scipy.special import logsumexp
+
+    chains, draws, rows = log_lik.shape
+    n_samples = chains * draws
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = az.loo(idata, pointwise=True, scale="log")
-    return _loo_dict(result, refitted=[])
-
-
-def _loo_dict(result, refitted: list[int]) -> dict:
+        ess = az.ess(az.convert_to_dataset(posterior), method="mean")
+        reff = float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+        flat = log_lik.reshape(n_samples, rows)
+        log_weights, pareto_k = az.psislw(-flat.T.copy(), reff=min(reff, 1.0))
+    log_weights = np.asarray(log_weights, dtype=float).T
     return {
-        "elpd_loo": float(result["elpd_loo"]),
-        "se": float(result["se"]),
-        "p_loo": float(result["p_loo"]),
-        "n_samples": int(result["n_samples"]),
-        "n_data_points": int(result["n_data_points"]),
-        "pareto_k": np.asarray(result["pareto_k"], dtype=float),
-        "elpd_pointwise": np.asarray(result["loo_i"], dtype=float),
-        "refitted": list(refitted),
-        "elpd_data": result,
+        "elpd_pointwise": logsumexp(log_weights + flat, axis=0),
+        "pareto_k": np.asarray(pareto_k, dtype=float),
+        "log_weights": log_weights,
+        "lppd_pointwise": logsumexp(flat, axis=0) - np.log(n_samples),
+        "n_samples": n_samples,
     }
 
 
-def with_exact_pointwise(loo_result: dict, exact: dict[int, float], pareto_k: np.ndarray) -> dict:
+def loo_result(pointwise: np.ndarray, lppd: float, n_samples: int, pareto_k: np.ndarray,
+               method: str, refitted: list[int] | None = None) -> dict:
+    """A leave-one-out result (JSON-able numbers plus ArviZ's ELPDData for ``compare``)."""
+    p_loo = float(lppd - pointwise.sum())
+    return {
+        "method": method,
+        "elpd_loo": float(pointwise.sum()),
+        "se": float((pointwise.size * np.var(pointwise)) ** 0.5),
+        "p_loo": p_loo,
+        "n_samples": int(n_samples),
+        "n_data_points": int(pointwise.size),
+        "pareto_k": np.asarray(pareto_k, dtype=float),
+        "elpd_pointwise": pointwise,
+        "refitted": sorted(refitted or []),
+        "elpd_data": elpd_data(pointwise, p_loo, n_samples, pareto_k),
+        "subsample": None,
+        "lppd": float(lppd),
+    }
+
+
+def with_exact_pointwise(result: dict, exact: dict[int, float]) -> dict:
     """Replace PSIS values by exact leave-one-out values, as ``az.reloo`` does.
 
-    Refitted observations get Pareto k 0 in ArviZ's object (they no longer rely on
-    importance sampling); ``elpd_loo``, its se and ``p_loo`` are recomputed.
+    Pareto k stays as measured (the diagnostic that triggered the refit); elpd_loo, its se
+    and p_loo are recomputed from the updated pointwise values.
     """
-    original = loo_result["elpd_data"]
-    updated = original.copy()
-    pointwise = updated.loo_i.copy()
-    khats = updated.pareto_k.copy()
+    pointwise = result["elpd_pointwise"].copy()
     for index, value in exact.items():
         pointwise[index] = value
-        khats[index] = 0.0
-    lppd = original.p_loo + original.elpd_loo
-    updated.loo_i = pointwise
-    updated.pareto_k = khats
-    updated.elpd_loo = float(pointwise.values.sum())
-    updated.se = float((pointwise.size * np.var(pointwise.values)) ** 0.5)
-    updated.p_loo = float(lppd - updated.elpd_loo)
-    out = _loo_dict(updated, refitted=sorted(exact))
-    out["pareto_k"] = np.asarray(pareto_k, dtype=float)  # keep the diagnostic as measured
-    return out
+    return loo_result(pointwise, result["lppd"], result["n_samples"], result["pareto_k"],
+                      result["method"], sorted(exact))
 
 
 def compare(loo_results: dict) -> pd.DataFrame:
@@ -108,11 +160,11 @@ def compare(loo_results: dict) -> pd.DataFrame:
     return table[["rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "pareto_warning"]]
 
 
-def loo_pit(idata) -> np.ndarray:
-    """LOO probability integral transform of each observation (uniform if calibrated)."""
+def summary_of_arrays(values: dict, hdi_prob: float) -> pd.DataFrame:
+    """``az.summary`` of named (chain, draw) arrays (used for models without InferenceData)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(az.loo_pit(idata=idata, y="y"), dtype=float)
+        return az.summary(az.convert_to_dataset(values), hdi_prob=hdi_prob, round_to="none")
 
 
 def save_netcdf(idata, path: Path) -> None:

@@ -18,6 +18,7 @@ from . import arviz_bridge
 from .diagnostics import pareto_k_counts
 from .errors import InputError
 from .families import get_family
+from .loo import difference_estimator
 
 CLEAR_SE = 2.0  # a difference under 2 standard errors is reported as not clear
 
@@ -44,7 +45,7 @@ class Comparison:
                 "se": float(row["se"]),
                 "elpd_diff": float(row["elpd_diff"]),
                 "dse": float(row["dse"]),
-                "weight": float(row["weight"]),
+                "weight": None if pd.isna(row["weight"]) else float(row["weight"]),
                 "p_loo": float(row["p_loo"]),
                 "pareto_k_counts": {k: int(row[k]) for k in _band_labels()},
             })
@@ -61,7 +62,7 @@ def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset
     Parameters
     ----------
     entries : dict
-        model name -> {"y_hash", "loo"} (``loo`` as from :func:`arviz_bridge.loo`).
+        model name -> {"y_hash", "loo"} (``loo`` as from :func:`lossbridge.loo.compute_loo`).
     plug_in : set of str
         Models whose fixed scale was estimated from these same data (plug-in MLE): their
         LOO uses the data twice, which the sentences point out.
@@ -75,7 +76,10 @@ def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset
             f"cannot compare models fitted to different data (y hashes differ: {listing}); "
             "compare only fits of the same response on the same rows"
         )
-    table = arviz_bridge.compare({name: entry["loo"] for name, entry in entries.items()})
+    if all(entry["loo"].get("elpd_data") is not None for entry in entries.values()):
+        table = arviz_bridge.compare({name: entry["loo"] for name, entry in entries.items()})
+    else:
+        table = _subsampled_table(entries)
     for label in _band_labels():
         table[label] = [pareto_k_counts(entries[m]["loo"]["pareto_k"])[label] for m in table.index]
     pairs = _likelihood_pairs(entries)
@@ -90,9 +94,37 @@ def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset
 
 
 def pairwise_difference(loo_a: dict, loo_b: dict) -> tuple[float, float]:
-    """elpd_a - elpd_b and its standard error from the pointwise values."""
-    diff = loo_a["elpd_pointwise"] - loo_b["elpd_pointwise"]
-    return float(diff.sum()), float(np.sqrt(diff.size * np.var(diff, ddof=1)))
+    """elpd_a - elpd_b and its standard error from the pointwise values.
+
+    Under subsampling both models share the subsample, and the difference estimator is
+    applied to the pointwise differences; its subsampling error is added to the se.
+    """
+    if loo_a.get("subsample") is None and loo_b.get("subsample") is None:
+        diff = loo_a["elpd_pointwise"] - loo_b["elpd_pointwise"]
+        return float(diff.sum()), float(np.sqrt(diff.size * np.var(diff, ddof=1)))
+    a, b = loo_a["subsample"], loo_b["subsample"]
+    if a is None or b is None or not np.array_equal(a["rows"], b["rows"]):
+        raise InputError("subsampled LOO results can only be compared on the same subsample")
+    estimate = difference_estimator(a["approximation"] - b["approximation"],
+                                    a["elpd_rows"] - b["elpd_rows"], a["rows"])
+    return estimate["total"], float(np.hypot(estimate["se"], estimate["subsampling_se"]))
+
+
+def _subsampled_table(entries: dict[str, dict]) -> pd.DataFrame:
+    """The comparison table when LOO was subsampled (az.compare needs every pointwise value).
+
+    Stacking weights need every pointwise value too, so ``weight`` is left empty.
+    """
+    ordered = sorted(entries, key=lambda name: -entries[name]["loo"]["elpd_loo"])
+    best = entries[ordered[0]]["loo"]
+    rows = {}
+    for rank, name in enumerate(ordered):
+        loo = entries[name]["loo"]
+        diff, dse = (0.0, 0.0) if rank == 0 else pairwise_difference(best, loo)
+        rows[name] = {"rank": rank, "elpd_loo": loo["elpd_loo"], "p_loo": loo["p_loo"],
+                      "elpd_diff": diff, "weight": np.nan, "se": loo["se"], "dse": dse,
+                      "pareto_warning": bool(np.any(loo["pareto_k"] > 0.7))}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _likelihood_pairs(entries: dict[str, dict]) -> list[dict]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
-from scipy import stats
 
 from .errors import InputError
 
@@ -47,7 +46,7 @@ class Family:
     constant_formula, loss_term_formula : str
         The two parts written out, for tables and the report.
     logpdf : callable
-        ``logpdf(y, mu, scale)``: pointwise log-density (scipy.stats), for exact LOO refits.
+        ``logpdf(y, mu, scale)``: pointwise log-density (broadcasting NumPy), for LOO and PPC.
     """
 
     name: str
@@ -89,7 +88,8 @@ FAMILIES: dict[str, Family] = {
             nll_loss_term=lambda loss, sigma: loss / (2.0 * sigma**2),
             constant_formula="(n/2) log(2π σ²)",
             loss_term_formula="RSS / (2σ²)",
-            logpdf=lambda y, mu, scale: stats.norm.logpdf(y, loc=mu, scale=scale),
+            logpdf=lambda y, mu, scale: (-0.5 * LOG_2PI - np.log(scale)
+                                         - 0.5 * ((y - mu) / scale) ** 2),
         ),
         Family(
             name="laplace",
@@ -104,7 +104,7 @@ FAMILIES: dict[str, Family] = {
             nll_loss_term=lambda loss, b: loss / b,
             constant_formula="n log(2b)",
             loss_term_formula="SAD / b",
-            logpdf=lambda y, mu, scale: stats.laplace.logpdf(y, loc=mu, scale=scale),
+            logpdf=lambda y, mu, scale: -np.log(2.0 * scale) - np.abs(y - mu) / scale,
         ),
     )
 }

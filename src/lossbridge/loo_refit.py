@@ -15,13 +15,10 @@ from scipy.special import logsumexp
 from .design import Design
 from .errors import InputError
 from .map_estimate import find_map
-from .model import COEFFICIENTS, build_model
+from .model import build_model
 from .rotation import Rotation
-from .sampling import SamplerOptions, sample_posterior
+from .sampling import SamplerOptions, sample_models
 from .spec import ModelSpec
-
-MAX_REFITS = 10  # per model; above this the PSIS values stay and the warning says so
-PARETO_K_LIMIT = 0.7
 
 
 def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
@@ -36,15 +33,9 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         except InputError:  # e.g. the only row of a category: the refit is not identified
             continue
         rotation = Rotation.from_design(reduced.X, reduced.y)
-        model = build_model(spec, reduced, rotation)
-        estimate = find_map(model, spec, reduced, rotation)
-        idata = sample_posterior(model, spec, reduced, rotation, estimate, options,
-                                 int(child.generate_state(1)[0]), pointwise=False)
-        beta = np.asarray(idata.posterior[COEFFICIENTS]).reshape(-1, design.k)
-        if spec.scale == "learned":
-            scale = np.asarray(idata.posterior[family.scale_name]).reshape(-1)
-        else:
-            scale = np.full(beta.shape[0], spec.fixed_scale)
-        log_density = family.logpdf(design.y[row], beta @ design.X[row], scale)
+        estimate = find_map(build_model(spec, reduced, rotation), spec, reduced, rotation)
+        draws = sample_models([spec], reduced, rotation, [estimate], options,
+                              int(child.generate_state(1)[0]))[spec.name]
+        log_density = family.logpdf(design.y[row], draws.flat_beta @ design.X[row], draws.flat_scale)
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

@@ -36,6 +36,9 @@ from .rotation import Rotation
 from .spec import ModelSpec
 
 NEWTON_POLISH_STEPS = 4
+# Below this many rows PyTensor's graph rewrites cost more than they save: the MAP
+# needs a few hundred evaluations at most, so compile without them (FAST_COMPILE).
+FAST_COMPILE_MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +82,7 @@ class LogDensity:
     PyTensor function; the Hessian is central differences of the exact gradient.
     """
 
-    def __init__(self, model: pm.Model):
+    def __init__(self, model: pm.Model, mode: str | None = None):
         start = model.initial_point()
         self.names = [v.name for v in model.value_vars]
         self.shapes = [np.shape(start[name]) for name in self.names]
@@ -92,7 +95,7 @@ class LogDensity:
         logp = graph_replace(model.logp(jacobian=False), replacements, strict=False)
         loglik = graph_replace(model.observedlogp, replacements, strict=False)
         grad = pt.grad(logp, flat)
-        self._function = pytensor.function([flat], [logp, grad, loglik])
+        self._function = pytensor.function([flat], [logp, grad, loglik], mode=mode)
         self.evaluations = 0
 
     @property
@@ -135,7 +138,7 @@ def find_map(
     model: pm.Model, spec: ModelSpec, design: Design, rotation: Rotation
 ) -> MapEstimate:
     """Maximise the log-density of ``model`` (built from ``spec`` on ``design``)."""
-    density = LogDensity(model)
+    density = LogDensity(model, "FAST_COMPILE" if design.n <= FAST_COMPILE_MAX_ROWS else None)
     if density.names[0] != ROTATED:
         raise RuntimeError(f"unexpected free variables {density.names}")
     learned = spec.scale == "learned"

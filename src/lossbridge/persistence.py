@@ -12,12 +12,53 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import arviz_bridge
 from .errors import InputError
 from .jsonio import dumps
 
 MANIFEST = "manifest.json"
+LOO_FILE = "loo.npz"
 FORMAT_VERSION = 1
+_LOO_ARRAYS = ("elpd_pointwise", "pareto_k")
+_SUBSAMPLE_ARRAYS = ("rows", "elpd_rows", "approximation")
+
+
+def _save_loo(analysis, path: Path) -> None:
+    """Every model's leave-one-out values as computed (closed form, PSIS + refits, or subsample)."""
+    arrays = {}
+    for r in analysis.fits:
+        loo = r.posterior.loo
+        for key in _LOO_ARRAYS:
+            if loo.get(key) is not None:
+                arrays[f"{r.spec.name}/{key}"] = np.asarray(loo[key])
+        if loo.get("subsample") is not None:
+            for key in _SUBSAMPLE_ARRAYS:
+                arrays[f"{r.spec.name}/subsample/{key}"] = np.asarray(loo["subsample"][key])
+    with open(path, "wb") as stream:
+        np.savez(stream, **arrays)
+
+
+def _loaded_loo(name: str, arrays, summary: dict, n_samples: int) -> dict:
+    """Rebuild a model's LOO result from the saved arrays and its JSON summary."""
+    result = {
+        "method": summary["method"],
+        "elpd_loo": summary["elpd_loo"],
+        "se": summary["se"],
+        "p_loo": summary["p_loo"],
+        "refitted": summary.get("refitted_rows", []),
+        "pareto_k": arrays[f"{name}/pareto_k"],
+        "elpd_pointwise": arrays.get(f"{name}/elpd_pointwise"),
+        "subsample": None,
+        "elpd_data": None,
+    }
+    if result["elpd_pointwise"] is not None:
+        result["elpd_data"] = arviz_bridge.elpd_data(result["elpd_pointwise"], summary["p_loo"],
+                                                     n_samples, result["pareto_k"])
+    else:
+        result["subsample"] = {key: arrays[f"{name}/subsample/{key}"] for key in _SUBSAMPLE_ARRAYS}
+    return result
 
 
 def check_new_folder(directory: str | Path) -> Path:
@@ -57,15 +98,10 @@ def save_analysis(analysis, directory: str | Path) -> Path:
             "lossbridge_version": __version__,
             "y_hash": analysis.design.y_hash,
             "models": files,
-            # exact leave-one-out values from refits, so a reload compares as the run did
-            "loo_exact": {
-                r.spec.name: {
-                    str(i): float(r.posterior.loo["elpd_pointwise"][i]) for i in r.posterior.loo["refitted"]
-                }
-                for r in analysis.fits
-            },
+            "loo_file": LOO_FILE,
             "analysis": analysis.to_dict(),
         }
+        _save_loo(analysis, temporary / LOO_FILE)
         (temporary / MANIFEST).write_text(dumps(manifest) + "\n", encoding="utf-8")
         os.rename(temporary, directory)
     except BaseException:
@@ -81,7 +117,7 @@ class SavedAnalysis:
     directory: Path
     document: dict
     posteriors: dict
-    loo_exact: dict
+    loo: dict
 
     @property
     def y_hash(self) -> str:
@@ -92,15 +128,8 @@ class SavedAnalysis:
         return list(self.posteriors)
 
     def loo_results(self) -> dict[str, dict]:
-        """PSIS-LOO of every model from the stored log-likelihood, with the run's exact refits."""
-        out = {}
-        for name, idata in self.posteriors.items():
-            result = arviz_bridge.loo(idata)
-            exact = {int(i): v for i, v in self.loo_exact.get(name, {}).items()}
-            if exact:
-                result = arviz_bridge.with_exact_pointwise(result, exact, result["pareto_k"])
-            out[name] = {"y_hash": self.y_hash, "loo": result}
-        return out
+        """Every model's leave-one-out result as the run computed it."""
+        return {name: {"y_hash": self.y_hash, "loo": loo} for name, loo in self.loo.items()}
 
 
 def load(directory: str | Path) -> SavedAnalysis:
@@ -121,4 +150,12 @@ def load(directory: str | Path) -> SavedAnalysis:
         if not path.is_file():
             raise InputError(f"saved posterior {str(path)!r} is missing")
         posteriors[name] = arviz_bridge.load_netcdf(path)
-    return SavedAnalysis(directory, manifest["analysis"], posteriors, manifest.get("loo_exact", {}))
+    loo_path = directory / manifest["loo_file"]
+    if not loo_path.is_file():
+        raise InputError(f"saved leave-one-out values {str(loo_path)!r} are missing")
+    fits = {f["model"]: f for f in manifest["analysis"]["fits"]}
+    n_samples = manifest["analysis"]["options"]["chains"] * manifest["analysis"]["options"]["draws"]
+    with np.load(loo_path) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    loo = {name: _loaded_loo(name, arrays, fits[name]["loo"], n_samples) for name in posteriors}
+    return SavedAnalysis(directory, manifest["analysis"], posteriors, loo)

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-PPC_DRAWS = 40  # replicated data sets overlaid in a posterior predictive plot
 HIST_BINS = 40
 
 
@@ -40,8 +39,7 @@ def scale_draws(analysis) -> dict[str, np.ndarray]:
     out = {}
     for result in analysis.fits:
         if result.posterior is not None and result.spec.scale == "learned":
-            name = result.spec.family.scale_name
-            out[result.spec.name] = np.asarray(result.posterior.idata.posterior[name]).ravel()
+            out[result.spec.name] = result.posterior.draws.flat_scale
     return out
 
 
@@ -79,28 +77,12 @@ def residual_densities(analysis, points: int = 400) -> list[dict]:
     return out
 
 
-def ppc_densities(analysis, seed: int = 0) -> dict[str, dict]:
-    """Per model: histogram of y and of a few replicated data sets, on common bins."""
-    y = analysis.design.y
-    low, high = np.quantile(y, [0.001, 0.999])
-    span = high - low or 1.0
-    edges = np.linspace(low - 0.1 * span, high + 0.1 * span, HIST_BINS + 1)
-    observed, _ = np.histogram(y, bins=edges, density=True)
-    rng = np.random.default_rng(seed)
-    out = {}
-    for result in analysis.fits:
-        if result.posterior is None:
-            continue
-        replicated = np.asarray(result.posterior.idata.posterior_predictive["y"])
-        replicated = replicated.reshape(-1, replicated.shape[-1])
-        chosen = rng.choice(replicated.shape[0], size=min(PPC_DRAWS, replicated.shape[0]), replace=False)
-        out[result.spec.name] = {
-            "edges": edges,
-            "observed": observed,
-            "replicated": np.array([np.histogram(replicated[i], bins=edges, density=True)[0]
-                                    for i in chosen]),
-        }
-    return out
+def ppc_densities(analysis) -> dict[str, dict]:
+    """Per model: histogram of y and of replicated data sets, on common bins (from the PPC)."""
+    return {r.spec.name: {"edges": r.posterior.ppc["histogram"]["edges"],
+                          "observed": r.posterior.ppc["histogram"]["observed"],
+                          "replicated": r.posterior.ppc["histogram"]["replicated"]}
+            for r in analysis.fits if r.posterior is not None}
 
 
 def loo_pit_curves(analysis) -> dict[str, dict]:

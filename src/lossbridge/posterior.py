@@ -1,5 +1,5 @@
-"""Everything computed from one model's posterior draws: summary, diagnostics, oracle,
-posterior predictive checks and PSIS-LOO."""
+"""Everything computed from one model's posterior draws: InferenceData, summary,
+diagnostics, exact-posterior oracle, leave-one-out and posterior predictive checks."""
 
 from __future__ import annotations
 
@@ -13,19 +13,29 @@ from . import arviz_bridge
 from .baselines import ExactFit
 from .design import Design
 from .diagnostics import loo_warnings, oracle_warnings, pareto_k_counts, sampler_warnings
-from .loo_refit import MAX_REFITS, PARETO_K_LIMIT, exact_loo_values
+from .loo import FULL_LOO_MAX_N, closed_form_applies, compute_loo
 from .oracle import check_against_exact, exact_posterior
-from .ppc import posterior_predictive_checks, ppc_as_dict
+from .pointwise import log_likelihood, replicate
+from .ppc import loo_pit_from_weights, posterior_predictive_checks, ppc_as_dict
 from .rotation import Rotation
-from .sampling import SamplerOptions
+from .sampling import ModelDraws
 from .spec import ModelSpec
 
 
 @dataclass(eq=False)
 class PosteriorResult:
-    """One model's posterior: InferenceData and what lossbridge computed from it."""
+    """One model's posterior draws and what lossbridge computed from them.
 
-    idata: object
+    ``idata`` (ArviZ InferenceData) is assembled on first use: groups posterior,
+    sample_stats and observed_data, plus the pointwise log_likelihood and a
+    posterior_predictive draw per posterior draw while n <= ``FULL_LOO_MAX_N`` (beyond
+    that an n x draws matrix is what lossbridge avoids holding).
+    """
+
+    draws: ModelDraws
+    spec: ModelSpec
+    design: Design
+    seed: int
     summary: pd.DataFrame
     hdi_prob: float
     divergences: int
@@ -34,6 +44,15 @@ class PosteriorResult:
     oracle: dict | None
     ppc: dict
     warnings: list[dict] = field(default_factory=list)
+    pointwise: dict = field(default_factory=dict)  # log_lik / y_rep arrays already computed
+    _idata: object = None
+
+    @property
+    def idata(self):
+        if self._idata is None:
+            self._idata = _inference_data(self.spec, self.design, self.draws, self.seed,
+                                          self.pointwise, full=True)
+        return self._idata
 
     def summary_dict(self) -> dict:
         """``{"<term or scale>": {"mean", "sd", "hdi_low", "hdi_high", "mcse_mean", ...}}``."""
@@ -50,60 +69,103 @@ class PosteriorResult:
         }
 
     def loo_dict(self) -> dict:
-        refitted = self.loo["refitted"]
-        return {
-            "method": (
-                f"PSIS-LOO with exact refits for {len(refitted)} observation(s) with Pareto k > "
-                f"{PARETO_K_LIMIT}" if refitted else "PSIS-LOO"
-            ),
-            "elpd_loo": self.loo["elpd_loo"],
-            "se": self.loo["se"],
-            "p_loo": self.loo["p_loo"],
-            "pareto_k_counts": pareto_k_counts(self.loo["pareto_k"]),
-            "max_pareto_k": float(np.max(self.loo["pareto_k"])),
-            "refitted_rows": [int(i) for i in refitted],
+        loo = self.loo
+        out = {
+            "method": loo["method"],
+            "elpd_loo": loo["elpd_loo"],
+            "se": loo["se"],
+            "p_loo": loo["p_loo"],
+            "pareto_k_counts": pareto_k_counts(loo["pareto_k"]),
+            "max_pareto_k": float(np.max(loo["pareto_k"])) if loo["pareto_k"].size else None,
+            "refitted_rows": [int(i) for i in loo["refitted"]],
         }
+        if loo.get("subsample") is not None:
+            out["subsample_size"] = int(loo["subsample"]["rows"].size)
+            out["subsampling_se"] = loo["subsample"]["subsampling_se"]
+        return out
 
     def ppc_dict(self) -> dict:
         return ppc_as_dict(self.ppc)
 
 
-def analyse_posterior(idata, spec: ModelSpec, design: Design, rotation: Rotation,
-                      ols: ExactFit | None, hdi_prob: float,
-                      refit: tuple[SamplerOptions, int] | None = None,
-                      timings: dict[str, float] | None = None) -> PosteriorResult:
-    """Summarise ``idata`` and run every check that applies to ``spec``.
+def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: int,
+                    pointwise: dict, full: bool):
+    """InferenceData of one model; with ``full`` also the n x draws groups (small n only)."""
+    posterior = {"theta": draws.theta, "beta": draws.beta}
+    if spec.scale == "learned":
+        posterior[spec.family.scale_name] = draws.scale
+    log_lik = y_rep = None
+    if full and design.n <= FULL_LOO_MAX_N:
+        shape = (*draws.beta.shape[:2], design.n)
+        log_lik = pointwise.get("log_lik")
+        if log_lik is None:
+            log_lik = log_likelihood(spec.family, design.X, design.y, draws.flat_beta,
+                                     draws.flat_scale).reshape(shape)
+        y_rep = pointwise.get("y_rep")
+        if y_rep is None:
+            rng = np.random.default_rng(seed)
+            y_rep = replicate(spec.family, design.X, draws.flat_beta, draws.flat_scale,
+                              rng).reshape(shape)
+    return arviz_bridge.inference_data(posterior=posterior, sample_stats=draws.sample_stats,
+                                       observed=design.y, terms=list(design.terms),
+                                       log_likelihood=log_lik, posterior_predictive=y_rep)
 
-    With ``refit = (sampler options, seed)``, observations whose Pareto k exceeds 0.7
-    get exact leave-one-out values from refits (at most ``MAX_REFITS`` per model).
-    Seconds are added to ``timings`` under ``loo`` (PSIS and refits) and ``checks``.
+
+def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
+                      ols: ExactFit | None, hdi_prob: float, *, subsample: np.ndarray | None,
+                      refit=None, seed: int = 0,
+                      timings: dict[str, float] | None = None) -> PosteriorResult:
+    """Summarise ``draws`` of ``spec`` and run every check that applies.
+
+    ``subsample``: rows for subsampled LOO when n exceeds ``FULL_LOO_MAX_N``.
+    ``refit(rows)``: exact leave-one-out values for rows with Pareto k > 0.7.
+    Seconds are added to ``timings`` under ``pointwise``, ``loo`` and ``checks``.
     """
     timings = {} if timings is None else timings
-    for key in ("loo", "checks"):
+    for key in ("pointwise", "loo", "checks"):
         timings.setdefault(key, 0.0)
+    rng = np.random.default_rng(seed)
+    family = spec.family
+    scale_name = family.scale_name if spec.scale == "learned" else None
+    exact_loo = closed_form_applies(spec, design, rotation)
+
     clock = time.perf_counter()
-    scale_name = spec.family.scale_name if spec.scale == "learned" else None
-    summary = arviz_bridge.posterior_summary(idata, list(design.terms), scale_name, hdi_prob)
-    divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
-    draws = int(np.prod(idata.sample_stats["diverging"].shape))
-    bfmi = arviz_bridge.bfmi(idata)
-    timings["checks"] += time.perf_counter() - clock
+    pointwise: dict = {}
+    if design.n <= FULL_LOO_MAX_N and not exact_loo:  # PSIS needs them; keep them for idata
+        shape = (*draws.beta.shape[:2], design.n)
+        pointwise["log_lik"] = log_likelihood(family, design.X, design.y, draws.flat_beta,
+                                              draws.flat_scale).reshape(shape)
+        pointwise["y_rep"] = replicate(family, design.X, draws.flat_beta, draws.flat_scale,
+                                       np.random.default_rng(seed + 1)).reshape(shape)
+    light = _inference_data(spec, design, draws, seed + 1, pointwise, full=False)
+    timings["pointwise"] += time.perf_counter() - clock
+
     clock = time.perf_counter()
-    loo = arviz_bridge.loo(idata)
-    bad = np.flatnonzero(loo["pareto_k"] > PARETO_K_LIMIT)
-    if refit is not None and 0 < bad.size <= MAX_REFITS:
-        exact = exact_loo_values(spec, design, bad, *refit)
-        if exact:
-            loo = arviz_bridge.with_exact_pointwise(loo, exact, loo["pareto_k"])
+    loo = compute_loo(spec, design, rotation, draws, pointwise.get("log_lik"), subsample, refit)
     timings["loo"] += time.perf_counter() - clock
+
     clock = time.perf_counter()
+    summary = arviz_bridge.posterior_summary(light, list(design.terms), scale_name, hdi_prob)
+    divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
+    total_draws = int(np.prod(draws.sample_stats["diverging"].shape))
+    bfmi = arviz_bridge.bfmi(light)
     exact = exact_posterior(spec, design, rotation, ols) if ols is not None else None
     oracle = check_against_exact(summary, exact) if exact is not None else None
-    ppc = posterior_predictive_checks(idata, design.y)
-    timings["checks"] += time.perf_counter() - clock
+    if loo.get("pit") is not None:  # exact, from the closed-form LOO predictive
+        pit = loo["pit"]
+    elif "y_rep" in pointwise:
+        pit = loo_pit_from_weights(design.y, pointwise["y_rep"].reshape(-1, design.n),
+                                   loo["log_weights"])
+    else:
+        rows = loo["subsample"]["rows"]
+        rows_rep = replicate(family, design.X[rows], draws.flat_beta, draws.flat_scale, rng)
+        pit = loo_pit_from_weights(design.y[rows], rows_rep, loo["subsample"]["log_weights"])
+    ppc = posterior_predictive_checks(spec, design, draws, rng, pit)
     notes = (
-        sampler_warnings(spec.name, summary, divergences, draws, bfmi)
+        sampler_warnings(spec.name, summary, divergences, total_draws, bfmi)
         + loo_warnings(spec.name, loo["pareto_k"], loo["refitted"])
         + oracle_warnings(spec.name, oracle)
     )
-    return PosteriorResult(idata, summary, hdi_prob, divergences, bfmi, loo, oracle, ppc, notes)
+    timings["checks"] += time.perf_counter() - clock
+    return PosteriorResult(draws, spec, design, seed + 1, summary, hdi_prob, divergences, bfmi,
+                           loo, oracle, ppc, notes, pointwise)

@@ -1,17 +1,27 @@
-"""Posterior predictive checks: discrepancy statistics and LOO-PIT, as data for plots.
+"""Posterior predictive checks: discrepancy statistics, histograms and LOO-PIT, as data.
 
-For each statistic T the posterior predictive p-value is P(T(y_rep) >= T(y)) over the
-posterior predictive draws; values near 0 or 1 flag a feature of the data the model
-does not reproduce. LOO-PIT values are uniform on (0, 1) for a calibrated model; their
-largest distance from the uniform CDF is reported with the 95 % Kolmogorov-Smirnov
-reference 1.36 / sqrt(n), a heuristic only (LOO-PIT values are not independent).
+For each statistic T the posterior predictive p-value is P(T(y_rep) >= T(y)) over
+replicated data sets; values near 0 or 1 flag a feature of the data the model does not
+reproduce. LOO-PIT values are uniform on (0, 1) for a calibrated model; their largest
+distance from the uniform CDF is reported with the 95 % Kolmogorov-Smirnov reference
+1.36 / sqrt(n), a heuristic only (LOO-PIT values are not independent).
+
+Replicated data sets are generated in chunks and only their statistics and histograms
+are kept, so memory does not grow with n x draws.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import arviz_bridge
+from .design import Design
+from .pointwise import CHUNK_ELEMENTS, replicate
+from .sampling import ModelDraws
+from .spec import ModelSpec
+
+PPC_ELEMENT_BUDGET = 40_000_000  # replicated values generated per model, at most
+HISTOGRAM_DRAWS = 40
+HIST_BINS = 40
 
 
 def _mad(values: np.ndarray, axis: int) -> np.ndarray:
@@ -29,30 +39,57 @@ STATISTICS = {
 }
 
 
-def posterior_predictive_checks(idata, y: np.ndarray) -> dict:
-    """Discrepancy p-values, replicated statistics and LOO-PIT values for one model."""
-    replicated = np.asarray(idata.posterior_predictive["y"])
-    replicated = replicated.reshape(-1, replicated.shape[-1])
+def histogram_edges(y: np.ndarray) -> np.ndarray:
+    low, high = np.quantile(y, [0.001, 0.999])
+    span = high - low or 1.0
+    return np.linspace(low - 0.1 * span, high + 0.1 * span, HIST_BINS + 1)
+
+
+def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDraws,
+                                rng: np.random.Generator, pit: np.ndarray) -> dict:
+    """Discrepancy p-values, replicated statistics, histograms and LOO-PIT for one model."""
+    y = design.y
+    beta, scale = draws.flat_beta, draws.flat_scale
+    total = beta.shape[0]
+    used = min(total, max(HISTOGRAM_DRAWS, PPC_ELEMENT_BUDGET // y.size))
+    chosen = np.sort(rng.choice(total, size=used, replace=False))
+    edges = histogram_edges(y)
+    replicated_stats = {name: np.empty(used) for name in STATISTICS}
+    histograms = []
+    step = max(1, CHUNK_ELEMENTS // y.size)
+    for start in range(0, used, step):
+        index = chosen[start:start + step]
+        y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng)
+        for name, statistic in STATISTICS.items():
+            replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
+        for row in y_rep[: max(0, HISTOGRAM_DRAWS - len(histograms))]:
+            histograms.append(np.histogram(row, bins=edges, density=True)[0])
     statistics = {}
     for name, statistic in STATISTICS.items():
         observed = float(statistic(y, axis=0))
-        draws = statistic(replicated, axis=1)
-        statistics[name] = {
-            "observed": observed,
-            "p_value": float(np.mean(draws >= observed)),
-            "replicated": draws,
-        }
-    pit = arviz_bridge.loo_pit(idata)
+        statistics[name] = {"observed": observed,
+                            "p_value": float(np.mean(replicated_stats[name] >= observed)),
+                            "replicated": replicated_stats[name]}
     ordered = np.sort(pit)
-    n = ordered.size
-    grid = np.arange(1, n + 1) / n
-    distance = float(max(np.max(grid - ordered), np.max(ordered - (grid - 1.0 / n))))
+    m = ordered.size
+    grid = np.arange(1, m + 1) / m
+    distance = float(max(np.max(grid - ordered), np.max(ordered - (grid - 1.0 / m))))
     return {
         "statistics": statistics,
+        "replicated_draws": used,
+        "histogram": {"edges": edges, "observed": np.histogram(y, bins=edges, density=True)[0],
+                      "replicated": np.array(histograms)},
         "loo_pit": pit,
         "loo_pit_ks_distance": distance,
-        "loo_pit_ks_reference_95": float(1.36 / np.sqrt(n)),
+        "loo_pit_ks_reference_95": float(1.36 / np.sqrt(m)),
     }
+
+
+def loo_pit_from_weights(y: np.ndarray, y_rep: np.ndarray, log_weights: np.ndarray) -> np.ndarray:
+    """LOO-PIT: sum_s w_is 1[y_rep_si <= y_i] with normalised PSIS weights, both (draws, rows)."""
+    weights = np.exp(log_weights - log_weights.max(axis=0))
+    weights /= weights.sum(axis=0)
+    return np.sum(weights * (y_rep <= y[None, :]), axis=0)
 
 
 def ppc_as_dict(ppc: dict) -> dict:
@@ -60,6 +97,7 @@ def ppc_as_dict(ppc: dict) -> dict:
     return {
         "p_values": {k: v["p_value"] for k, v in ppc["statistics"].items()},
         "observed": {k: v["observed"] for k, v in ppc["statistics"].items()},
+        "replicated_draws": ppc["replicated_draws"],
         "loo_pit_ks_distance": ppc["loo_pit_ks_distance"],
         "loo_pit_ks_reference_95": ppc["loo_pit_ks_reference_95"],
     }

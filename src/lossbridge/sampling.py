@@ -2,7 +2,8 @@
 
 PyMC's own NUTS (C backend) is used: measured on this 2-core machine, it finishes the
 four small-data models sooner end to end than nutpie, whose numba compilation costs
-several seconds per model (see README, "Sampler choice"). Chains start at small,
+several seconds per model (see README, "Sampler choice"). All models of an analysis
+are sampled in one run (:mod:`lossbridge.sampling_model`). Chains start at small,
 overdispersed perturbations of the MAP in the rotated coordinates, where the
 posterior is close to isotropic. With several worker processes, BLAS is kept
 single-threaded in each (PyMC's ``blas_cores`` plus the OpenBLAS/OpenMP environment
@@ -16,7 +17,6 @@ import logging
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +24,8 @@ import pymc as pm
 
 from .design import Design
 from .map_estimate import MapEstimate
-from .model import OBSERVED, ROTATED
 from .rotation import Rotation
+from .sampling_model import block_name, build_sampling_model
 from .spec import ModelSpec
 from .validation import check_positive_int
 
@@ -40,7 +40,7 @@ class SamplerOptions:
     tune: int = 1000
     chains: int = 4
     cores: int | None = None
-    target_accept: float = 0.9
+    target_accept: float = 0.8
     progress: bool | None = None  # None: show progress bars on a terminal only
 
     def __post_init__(self) -> None:
@@ -66,34 +66,54 @@ def single_threaded_blas_for_workers() -> None:
         os.environ[name] = "1"
 
 
-def sample_posterior(
-    model: pm.Model,
-    spec: ModelSpec,
+@dataclass(frozen=True, eq=False)
+class ModelDraws:
+    """One model's draws, shaped (chain, draw, ...), and the run's sampler statistics."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    scale: np.ndarray | None  # None for a fixed scale
+    sample_stats: object  # xarray Dataset of the (joint) NUTS run
+    fixed_scale: float | None = None
+
+    @property
+    def flat_beta(self) -> np.ndarray:
+        return self.beta.reshape(-1, self.beta.shape[-1])
+
+    @property
+    def flat_scale(self) -> np.ndarray:
+        if self.scale is not None:
+            return self.scale.reshape(-1)
+        return np.full(self.flat_beta.shape[0], self.fixed_scale)
+
+
+def sample_models(
+    specs: list[ModelSpec],
     design: Design,
     rotation: Rotation,
-    estimate: MapEstimate,
+    estimates: list[MapEstimate],
     options: SamplerOptions,
     seed: int,
-    *,
-    pointwise: bool = True,
     timings: dict[str, float] | None = None,
-):
-    """Sample ``model`` with NUTS; return InferenceData with every group lossbridge uses.
+) -> dict[str, ModelDraws]:
+    """Sample every model of ``specs`` in one NUTS run (see :mod:`lossbridge.sampling_model`).
 
-    Groups: posterior (theta, beta, scale), sample_stats, observed_data, and with
-    ``pointwise`` also log_likelihood (pointwise, for LOO) and posterior_predictive.
-    Seconds are added to ``timings``: ``nuts`` (the sampling loop, as PyMC measures
-    it), ``sampler_setup`` (the rest of ``pm.sample``: compilation, worker processes,
-    pointwise log-likelihood) and ``posterior_predictive``.
+    Seconds are added to ``timings``: ``nuts`` (the sampling loop, as PyMC measures it)
+    and ``sampler_setup`` (the rest of ``pm.sample``: compilation and worker processes).
     """
     timings = {} if timings is None else timings
-    for key in ("nuts", "sampler_setup", "posterior_predictive"):
+    for key in ("nuts", "sampler_setup"):
         timings.setdefault(key, 0.0)
     rng = np.random.default_rng(seed)
     cores = options.resolved_cores
     if cores > 1:
         single_threaded_blas_for_workers()
-    initvals = _dispersed_starts(spec, design, rotation, estimate, options.chains, rng)
+    model = build_sampling_model(specs, design, rotation)
+    initvals = [{} for _ in range(options.chains)]
+    for spec, estimate in zip(specs, estimates, strict=True):
+        for chain, start in enumerate(_dispersed_starts(spec, design, rotation, estimate,
+                                                        options.chains, rng)):
+            initvals[chain].update({block_name(spec, key): value for key, value in start.items()})
     clock = time.perf_counter()
     with model, _quiet_pymc_logger():
         idata = pm.sample(
@@ -107,29 +127,22 @@ def sample_posterior(
             random_seed=int(rng.integers(2**31)),
             progressbar=options.show_progress,
             blas_cores=cores,
-            idata_kwargs={"log_likelihood": pointwise},
             compute_convergence_checks=False,
         )
-        total = time.perf_counter() - clock
-        nuts = float(idata.posterior.attrs.get("sampling_time", 0.0))
-        timings["nuts"] += nuts
-        timings["sampler_setup"] += total - nuts
-        if not pointwise:
-            return idata
-        clock = time.perf_counter()
-        with warnings.catch_warnings():
-            # Weak priors are a Potential on beta; predictions given posterior draws do not
-            # depend on it, so PyMC's warning about ignored Potentials does not apply.
-            warnings.filterwarnings("ignore", message="The effect of Potentials")
-            pm.sample_posterior_predictive(
-                idata,
-                var_names=[OBSERVED],
-                random_seed=int(rng.integers(2**31)),
-                progressbar=False,
-                extend_inferencedata=True,
-            )
-        timings["posterior_predictive"] += time.perf_counter() - clock
-    return idata
+    total = time.perf_counter() - clock
+    nuts = float(idata.posterior.attrs.get("sampling_time", 0.0))
+    timings["nuts"] += nuts
+    timings["sampler_setup"] += total - nuts
+    out = {}
+    for spec in specs:
+        theta = np.asarray(idata.posterior[block_name(spec, "theta")])
+        scale = None
+        if spec.scale == "learned":
+            scale = np.asarray(idata.posterior[block_name(spec, spec.family.scale_name)])
+        out[spec.name] = ModelDraws(theta=theta, beta=rotation.to_beta(theta), scale=scale,
+                                    sample_stats=idata.sample_stats,
+                                    fixed_scale=spec.fixed_scale)
+    return out
 
 
 @contextlib.contextmanager
@@ -145,7 +158,7 @@ def _quiet_pymc_logger():
 
 
 def _dispersed_starts(spec, design, rotation, estimate, chains, rng) -> list[dict]:
-    """Per-chain starting points: MAP plus noise of about twice the posterior sd.
+    """Per-chain starting points (keys ``theta`` and the scale): MAP plus about twice the posterior sd.
 
     In rotated coordinates the likelihood's curvature is n (scale / y_scale)^-2 per axis
     (Q*'Q* = n I), so the posterior sd of each theta is about scale / (y_scale sqrt(n)).
@@ -153,7 +166,7 @@ def _dispersed_starts(spec, design, rotation, estimate, chains, rng) -> list[dic
     sd = estimate.scale / (rotation.y_scale * np.sqrt(design.n))
     starts = []
     for _ in range(chains):
-        start = {ROTATED: estimate.theta + 2.0 * sd * rng.standard_normal(design.k)}
+        start = {"theta": estimate.theta + 2.0 * sd * rng.standard_normal(design.k)}
         if spec.scale == "learned":
             spread = np.exp(rng.normal(0.0, 2.0 / np.sqrt(design.n)))
             start[spec.family.scale_name] = estimate.scale * spread
