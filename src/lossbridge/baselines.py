@@ -11,7 +11,13 @@ import numpy as np
 
 from .design import Design
 from .families import get_family
-from .lad import DualCertificate, dual_certificate, polish_to_vertex, solve_lad_lp
+from .lad import (
+    DualCertificate,
+    dual_certificate,
+    exact_lad_vertex,
+    polish_to_vertex,
+    solve_lad_lp,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,9 +65,27 @@ def exact_ols(design: Design) -> ExactFit:
     )
 
 
+LP_MAX_ROWS = 20_000  # above this the LP is replaced by the globbing simplex (much faster)
+
+
 def exact_lad(design: Design, form: str = "dual") -> ExactFit:
-    """LAD as a linear programme solved by HiGHS; certified by its own dual solution."""
+    """LAD, exactly: a HiGHS linear programme up to ``LP_MAX_ROWS`` rows, certified by its
+    own dual solution; beyond, Portnoy-Koenker globbing plus simplex pivots
+    (:func:`lossbridge.lad.exact_lad_vertex`), certified by the dual on all rows."""
     X, y = design.X, design.y
+    if design.n > LP_MAX_ROWS:
+        vertex = exact_lad_vertex(X, y)
+        sad = get_family("laplace").loss(y - X @ vertex.coefficients)
+        return ExactFit(
+            method="lad",
+            solver=("Portnoy-Koenker globbing + simplex pivots (lossbridge.lad), "
+                    "certified by the LP dual on all rows"),
+            coefficients=vertex.coefficients,
+            loss=sad,
+            scale_mle=get_family("laplace").scale_mle(sad, design.n),
+            unique=vertex.certificate.unique,
+            certificate=vertex.certificate,
+        )
     beta, d = solve_lad_lp(X, y, form=form)
     # Uniqueness is a property of the problem; read it off the exact vertex nearest the LP fit.
     unique = polish_to_vertex(X, y, beta).certificate.unique

@@ -202,6 +202,84 @@ def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
     return LadVertex(beta, np.sort(basis), d, certificate, pivots)
 
 
+GLOBBING_MIN_ROWS = 50_000  # above this, exact_lad_vertex globs sure-sign rows (Portnoy-Koenker)
+
+
+def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None = None,
+                     seed: int = 0) -> LadVertex:
+    """The exact LAD fit, certified by its LP dual on the full data, fast for large n.
+
+    Small n: simplex pivots (:func:`polish_to_vertex`) from ``beta_start`` (default: OLS).
+    Large n: the preprocessing of Portnoy and Koenker (1997), "The Gaussian hare and the
+    Laplacian tortoise", *Statistical Science* 12(4), section 4: a start (``beta_start``,
+    or the exact LAD fit of a random subsample of m = ((k + 1) n)^(2/3) rows) puts most
+    observations surely above or surely below the optimal hyperplane; each of the two
+    groups enters the LP as one summed pseudo-observation (its contribution is linear in
+    beta while its signs hold), the remaining band of about 0.8 m rows is solved exactly,
+    and misclassified rows are moved back into the band until every sign holds. The
+    result is then certified by the dual on all n rows (and polished there if needed).
+    """
+    n, k = X.shape
+    norms = np.linalg.norm(X, axis=0)
+    if beta_start is None and n <= GLOBBING_MIN_ROWS:
+        beta_start = np.linalg.lstsq(X / norms, y, rcond=None)[0] / norms
+    if n <= GLOBBING_MIN_ROWS:
+        return polish_to_vertex(X, y, beta_start)
+    rng = np.random.default_rng(seed)
+    m = int(((k + 1) * n) ** (2.0 / 3.0))
+    if beta_start is None:
+        rows = rng.choice(n, size=m, replace=False)
+        beta_start = exact_lad_vertex(X[rows], y[rows]).coefficients
+    # band_i = sqrt(x_i' (X'X)^-1 x_i), via a Cholesky factor of (D X'X D)^-1 (one n x k product)
+    factor = np.linalg.cholesky(np.linalg.inv((X.T @ X) / np.outer(norms, norms)))
+    band = np.sqrt(np.einsum("ij,ij->i", *(2 * [X @ (factor / norms[:, None])])))
+    residuals = y - X @ beta_start
+    half = 0.8 * m / (2 * n)
+    low, high = np.quantile(residuals / np.maximum(band, 1e-300),
+                            [max(1.0 / n, 0.5 - half), min(0.5 + half, (n - 1.0) / n)])
+    below = residuals < band * low
+    above = residuals > band * high
+    pivots = 0
+    beta = beta_start
+    for _ in range(50):
+        middle = np.flatnonzero(~below & ~above)
+        glob_low, glob_high = below.astype(float) @ X, above.astype(float) @ X
+        size = np.abs(y).sum() + (np.abs(glob_low) + np.abs(glob_high)) @ (10 * np.abs(beta) + 1)
+        huge = 1e3 * size
+        reduced_X = np.vstack([X[middle], glob_low, glob_high])
+        reduced_y = np.concatenate([y[middle], [-huge, huge]])
+        vertex = polish_to_vertex(reduced_X, reduced_y, beta)
+        pivots += vertex.pivots
+        beta = vertex.coefficients
+        residuals = y - X @ beta
+        wrong = (below & (residuals >= 0)) | (above & (residuals <= 0))
+        if not wrong.any():
+            break
+        below &= ~wrong
+        above &= ~wrong
+    basis = middle[vertex.basis]
+    full = _certify_vertex(X, y, basis, pivots)
+    if full is not None:
+        return full
+    return polish_to_vertex(X, y, beta)
+
+
+def _certify_vertex(X, y, basis, pivots) -> LadVertex | None:
+    """The vertex with zero residuals at ``basis``, if the dual proves it optimal on all rows."""
+    beta = np.linalg.solve(X[basis], y[basis])
+    residuals = _vertex_residuals(X, y, beta, basis)
+    d, d_basis = _dual_at_vertex(X, residuals, basis)
+    zero_rows = np.flatnonzero(residuals == 0.0)
+    if np.max(np.abs(d_basis)) > 1.0 + DUAL_TOL:
+        if zero_rows.size <= X.shape[1]:
+            return None
+        d = _degenerate_dual(X, residuals, zero_rows)
+        if d is None:
+            return None
+    unique = _is_unique(X, residuals, d, zero_rows, basis)
+    return LadVertex(beta, np.sort(basis), d, dual_certificate(X, y, beta, d, unique), pivots)
+
+
 def _vertex_residuals(X, y, beta, basis):
     """Residuals with the basis rows, and rows zero up to rounding (ties), set to exactly 0."""
     fitted = X @ beta
@@ -283,13 +361,35 @@ def _line_search(slopes: np.ndarray, residuals: np.ndarray) -> tuple[int, float]
         return None
     a = slopes[active]
     t = residuals[active] / a
-    weights = np.abs(a)
-    order = np.argsort(t, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    median = int(np.searchsorted(cumulative, 0.5 * cumulative[-1]))
-    length = t[order[median]]
+    length = _weighted_median(t, np.abs(a))
     tied = active[t == length]
     return int(tied.min()), float(length)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """Smallest value whose cumulative weight (in sorted order) reaches half the total.
+
+    Selection by repeated partitioning, O(n) on average: the line search runs once per
+    simplex pivot, and sorting all breakpoints every time dominated large problems.
+    """
+    index = np.arange(values.size)
+    target = 0.5 * weights.sum()
+    below = 0.0
+    while index.size > 512:
+        part = values[index]
+        kth = index.size // 2
+        order = np.argpartition(part, kth)
+        left = order[:kth]
+        left_weight = weights[index[left]].sum()
+        if below + left_weight >= target:
+            index = index[left]
+        else:
+            below += left_weight
+            index = index[order[kth:]]
+    order = np.argsort(values[index], kind="stable")
+    cumulative = below + np.cumsum(weights[index[order]])
+    position = min(int(np.searchsorted(cumulative, target)), order.size - 1)
+    return float(values[index[order[position]]])
 
 
 def _independent_rows(X: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:

@@ -5,7 +5,8 @@ four small-data models sooner end to end than nutpie, whose numba compilation co
 several seconds per model (see README, "Sampler choice"). All models of an analysis
 are sampled in one run (:mod:`lossbridge.sampling_model`). Chains start at small,
 overdispersed perturbations of the MAP in the rotated coordinates, where the
-posterior is close to isotropic. With several worker processes, BLAS is kept
+posterior is close to isotropic and standardised by the MAP scale. With several
+worker processes, BLAS is kept
 single-threaded in each (PyMC's ``blas_cores`` plus the OpenBLAS/OpenMP environment
 of the worker processes) so that parallel chains do not oversubscribe the cores.
 """
@@ -108,12 +109,15 @@ def sample_models(
     cores = options.resolved_cores
     if cores > 1:
         single_threaded_blas_for_workers()
-    model = build_sampling_model(specs, design, rotation)
+    model = build_sampling_model(specs, design, rotation, estimates)
     initvals = [{} for _ in range(options.chains)]
-    for spec, estimate in zip(specs, estimates, strict=True):
-        for chain, start in enumerate(_dispersed_starts(spec, design, rotation, estimate,
-                                                        options.chains, rng)):
-            initvals[chain].update({block_name(spec, key): value for key, value in start.items()})
+    for spec in specs:
+        for chain in range(options.chains):
+            # Overdispersed starts: about twice the posterior sd around the MAP.
+            start = {block_name(spec, "z"): 2.0 * rng.standard_normal(design.k)}
+            if spec.scale == "learned":
+                start[block_name(spec, "v")] = 2.0 * rng.standard_normal()
+            initvals[chain].update(start)
     clock = time.perf_counter()
     with model, _quiet_pymc_logger():
         idata = pm.sample(
@@ -155,20 +159,3 @@ def _quiet_pymc_logger():
         yield
     finally:
         logger.setLevel(level)
-
-
-def _dispersed_starts(spec, design, rotation, estimate, chains, rng) -> list[dict]:
-    """Per-chain starting points (keys ``theta`` and the scale): MAP plus about twice the posterior sd.
-
-    In rotated coordinates the likelihood's curvature is n (scale / y_scale)^-2 per axis
-    (Q*'Q* = n I), so the posterior sd of each theta is about scale / (y_scale sqrt(n)).
-    """
-    sd = estimate.scale / (rotation.y_scale * np.sqrt(design.n))
-    starts = []
-    for _ in range(chains):
-        start = {"theta": estimate.theta + 2.0 * sd * rng.standard_normal(design.k)}
-        if spec.scale == "learned":
-            spread = np.exp(rng.normal(0.0, 2.0 / np.sqrt(design.n)))
-            start[spec.family.scale_name] = estimate.scale * spread
-        starts.append(start)
-    return starts
