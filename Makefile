@@ -22,8 +22,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache reports/*.html

@@ -102,12 +102,24 @@ def pairwise_difference(loo_a: dict, loo_b: dict) -> tuple[float, float]:
     if loo_a.get("subsample") is None and loo_b.get("subsample") is None:
         diff = loo_a["elpd_pointwise"] - loo_b["elpd_pointwise"]
         return float(diff.sum()), float(np.sqrt(diff.size * np.var(diff, ddof=1)))
-    a, b = loo_a["subsample"], loo_b["subsample"]
-    if a is None or b is None or not np.array_equal(a["rows"], b["rows"]):
-        raise InputError("subsampled LOO results can only be compared on the same subsample")
+    rows = (loo_a["subsample"] or loo_b["subsample"])["rows"]
+    a, b = _on_subsample(loo_a, rows), _on_subsample(loo_b, rows)
     estimate = difference_estimator(a["approximation"] - b["approximation"],
                                     a["elpd_rows"] - b["elpd_rows"], a["rows"])
     return estimate["total"], float(np.hypot(estimate["se"], estimate["subsampling_se"]))
+
+
+def _on_subsample(loo: dict, rows: np.ndarray) -> dict:
+    """A LOO result as (approximation for every row, exact values on ``rows``).
+
+    Exact pointwise values (closed form or full PSIS) are their own approximation, with
+    zero error; a subsampled result must have used the same rows.
+    """
+    if loo.get("subsample") is None:
+        return {"approximation": loo["elpd_pointwise"], "elpd_rows": loo["elpd_pointwise"][rows]}
+    if not np.array_equal(loo["subsample"]["rows"], rows):
+        raise InputError("subsampled LOO results can only be compared on the same subsample")
+    return loo["subsample"]
 
 
 def _subsampled_table(entries: dict[str, dict]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from .pointwise import CHUNK_ELEMENTS, replicate
 from .sampling import ModelDraws
 from .spec import ModelSpec
 
-PPC_ELEMENT_BUDGET = 40_000_000  # replicated values generated per model, at most
+PPC_ELEMENT_BUDGET = 20_000_000  # replicated values per model, beyond HISTOGRAM_DRAWS data sets
 HISTOGRAM_DRAWS = 40
 HIST_BINS = 40
 

@@ -1,0 +1,405 @@
+"""lossbridge benchmark: lossbridge beside plain baselines, measured in one run.
+
+    python benchmarks/bench.py            # full run (make bench), about 20-30 minutes
+    python benchmarks/bench.py --quick    # tiny sizes, seconds; the test suite runs this
+
+Every measurement runs in a fresh Python process (so peak memory is per case and the
+import cost is the same for both sides); expensive cases get one warm-up run first
+(PyTensor's compile cache, as a user re-running an analysis has it) and the median of
+several repetitions is reported. Times are wall-clock seconds of the work inside the
+process, imports excluded. Results go to benchmarks/results/bench.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+K = 4  # columns of X: intercept + 3 predictors
+SEED = 20261201
+
+
+# ----------------------------------------------------------------------------- data
+def synthetic(n: int, noise: str, seed: int = SEED):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed + n)
+    predictors = rng.normal(size=(n, K - 1))
+    beta = np.array([1.0, 2.0, -3.0, 0.5])
+    eps = rng.laplace(size=n) if noise == "laplace" else rng.normal(size=n)
+    y = beta[0] + predictors @ beta[1:] + eps
+    frame = pd.DataFrame(predictors, columns=[f"x{j}" for j in range(1, K)])
+    frame["y"] = y
+    X = np.column_stack([np.ones(n), predictors])
+    return frame, "y ~ x1 + x2 + x3", X, y
+
+
+def peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0
+
+
+# ----------------------------------------------------------------------------- cases (children)
+def case_analysis(n, quick):
+    """Full default four-model analysis (MAP + NUTS + LOO), lossbridge."""
+    import numpy as np
+
+    import lossbridge
+
+    frame, formula, _, _ = synthetic(n, "laplace")
+    kwargs = {"draws": 50, "tune": 50} if quick else {}
+    start = time.perf_counter()
+    analysis = lossbridge.fit(frame, formula, seed=1, progress=False, **kwargs)
+    seconds = time.perf_counter() - start
+    ess = min(float(r.posterior.summary["ess_bulk"].min()) for r in analysis.fits)
+    return {"seconds": seconds, "min_ess_bulk": ess, "ess_per_second": ess / seconds,
+            "draws_per_model": analysis.options["chains"] * analysis.options["draws"],
+            "stages": analysis.timings, "certified": bool(analysis.all_certified),
+            "warnings": [w["code"] for w in analysis.warnings],
+            "preferred": analysis.comparison.preferred if analysis.comparison else None,
+            "elpd": {m: float(r["elpd_loo"]) for m, r in analysis.comparison.table.iterrows()}
+            if analysis.comparison is not None else None,
+            "check": float(np.isfinite(analysis.comparison.table["elpd_loo"]).all())}
+
+
+def case_plain_pymc(n, quick):
+    """The plain PyMC script: find_MAP + pm.sample() defaults + az.compare, four models."""
+    import arviz as az
+
+    sys.path.insert(0, str(HERE))
+    from plain_baselines import plain_pymc_four_models
+
+    _, _, X, y = synthetic(n, "laplace")
+    kwargs = {"draws": 50, "tune": 50} if quick else {}
+    start = time.perf_counter()
+    table, idatas = plain_pymc_four_models(X, y, seed=1, sample_kwargs=kwargs)
+    seconds = time.perf_counter() - start
+    ess = min(float(az.ess(idata).to_array().min()) for idata in idatas.values())
+    draws = int(next(iter(idatas.values())).posterior.sizes["chain"]
+                * next(iter(idatas.values())).posterior.sizes["draw"])
+    return {"seconds": seconds, "min_ess_bulk": ess, "ess_per_second": ess / seconds,
+            "draws_per_model": draws, "preferred": str(table.index[0])}
+
+
+def case_normal_fit(n, quick):
+    """Normal likelihood, learned sigma: design + exact OLS + MAP + NUTS (no LOO)."""
+    from lossbridge.baselines import exact_ols
+    from lossbridge.data import load_table
+    from lossbridge.design import build_design
+    from lossbridge.map_estimate import find_map
+    from lossbridge.model import build_model
+    from lossbridge.rotation import Rotation
+    from lossbridge.sampling import SamplerOptions, sample_models
+    from lossbridge.spec import ModelSpec
+
+    frame, formula, _, _ = synthetic(n, "normal")
+    options = SamplerOptions(draws=50, tune=50, progress=False) if quick else SamplerOptions(progress=False)
+    start = time.perf_counter()
+    design = build_design(load_table(frame), formula)
+    exact_ols(design)
+    rotation = Rotation.from_design(design.X, design.y)
+    spec = ModelSpec("normal", "learned")
+    estimate = find_map(build_model(spec, design, rotation), spec, design, rotation)
+    stages = {}
+    draws = sample_models([spec], design, rotation, [estimate], options, 1, stages)
+    seconds = time.perf_counter() - start
+    import arviz as az
+
+    ess = float(az.ess({"beta": draws[spec.name].beta}).to_array().min())
+    return {"seconds": seconds, "min_ess_bulk": ess, "stages": stages}
+
+
+def case_lad(n, quick):
+    """Exact certified LAD (lossbridge) versus statsmodels QuantReg(q=0.5)."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from plain_baselines import statsmodels_lad
+
+    from lossbridge.baselines import exact_lad
+    from lossbridge.data import load_table
+    from lossbridge.design import build_design
+
+    frame, formula, X, y = synthetic(n, "laplace")
+    design = build_design(load_table(frame), formula)
+    reps = 1 if quick else 5
+    ours, theirs = [], []
+    exact_lad(design)
+    statsmodels_lad(X, y)  # warm-up
+    for _ in range(reps):
+        start = time.perf_counter()
+        fit = exact_lad(design)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        params = statsmodels_lad(X, y)
+        theirs.append(time.perf_counter() - start)
+    sad_ours = float(np.sum(np.abs(y - X @ fit.coefficients)))
+    sad_theirs = float(np.sum(np.abs(y - X @ params)))
+    return {"seconds": statistics.median(ours), "baseline_seconds": statistics.median(theirs),
+            "certified": bool(fit.certificate.holds), "solver": fit.solver,
+            "max_abs_coef_diff": float(np.max(np.abs(fit.coefficients - params))),
+            "sad_ours": sad_ours, "sad_quantreg": sad_theirs}
+
+
+def case_ols(n, quick):
+    """lossbridge's exact OLS versus numpy.linalg.lstsq."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from plain_baselines import numpy_ols
+
+    from lossbridge.baselines import exact_ols
+    from lossbridge.data import load_table
+    from lossbridge.design import build_design
+
+    frame, formula, X, y = synthetic(n, "normal")
+    design = build_design(load_table(frame), formula)
+    reps = 1 if quick else 5
+    ours, theirs = [], []
+    exact_ols(design)
+    numpy_ols(X, y)
+    for _ in range(reps):
+        start = time.perf_counter()
+        fit = exact_ols(design)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        beta = numpy_ols(X, y)
+        theirs.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(ours), "baseline_seconds": statistics.median(theirs),
+            "max_rel_coef_diff": float(np.max(np.abs(fit.coefficients - beta) / np.abs(beta)))}
+
+
+def case_laplace_nuts(n, quick):
+    """Laplace likelihood, learned b: lossbridge's sampler versus pm.sample() defaults."""
+    import arviz as az
+
+    sys.path.insert(0, str(HERE))
+    from plain_baselines import plain_pymc_sample
+
+    from lossbridge.data import load_table
+    from lossbridge.design import build_design
+    from lossbridge.map_estimate import find_map
+    from lossbridge.model import build_model
+    from lossbridge.rotation import Rotation
+    from lossbridge.sampling import SamplerOptions, sample_models
+    from lossbridge.spec import ModelSpec
+
+    frame, formula, X, y = synthetic(n, "laplace")
+    options = SamplerOptions(draws=50, tune=50, progress=False) if quick else SamplerOptions(progress=False)
+    design = build_design(load_table(frame), formula)
+    rotation = Rotation.from_design(design.X, design.y)
+    spec = ModelSpec("laplace", "learned")
+    start = time.perf_counter()
+    estimate = find_map(build_model(spec, design, rotation), spec, design, rotation)
+    draws = sample_models([spec], design, rotation, [estimate], options, 1)[spec.name]
+    ours = time.perf_counter() - start
+    ess_ours = float(min(az.ess({"beta": draws.beta}).to_array().min(), az.ess({"b": draws.scale}).to_array().min()))
+    start = time.perf_counter()
+    if quick:
+        import pymc as pm
+
+        with pm.Model():
+            beta = pm.Flat("beta", shape=X.shape[1])
+            pm.Laplace("y", mu=pm.math.dot(X, beta), b=pm.HalfFlat("b"), observed=y)
+            idata = pm.sample(draws=50, tune=50, random_seed=1, progressbar=False)
+    else:
+        idata = plain_pymc_sample(X, y, "laplace", seed=1)
+    theirs = time.perf_counter() - start
+    ess_theirs = float(az.ess(idata).to_array().min())
+    return {"seconds": ours, "baseline_seconds": theirs, "min_ess_bulk": ess_ours,
+            "baseline_min_ess_bulk": ess_theirs, "ess_per_second": ess_ours / ours,
+            "baseline_ess_per_second": ess_theirs / theirs,
+            "blas_threads_per_worker": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
+
+
+def case_csv(n, quick):
+    """Reading the same data from CSV (reported separately from the fits)."""
+    from lossbridge.data import load_table
+
+    frame, _, _, _ = synthetic(n, "normal")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.csv"
+        frame.to_csv(path, index=False)
+        start = time.perf_counter()
+        load_table(str(path))
+        return {"seconds": time.perf_counter() - start}
+
+
+CASES = {
+    "analysis": case_analysis,
+    "plain_pymc": case_plain_pymc,
+    "normal_fit": case_normal_fit,
+    "lad": case_lad,
+    "ols": case_ols,
+    "laplace_nuts": case_laplace_nuts,
+    "csv": case_csv,
+}
+
+
+def child_main(case: str, n: int, quick: bool) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import lossbridge  # noqa: F401  (silences dependency import noise)
+
+    result = CASES[case](n, quick)
+    result["peak_mb"] = peak_mb()
+    print("BENCH-RESULT " + json.dumps(result, default=float))
+
+
+# ----------------------------------------------------------------------------- driver
+def run_child(case: str, n: int, quick: bool) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--n", str(n)]
+    if quick:
+        command.append("--quick")
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    wall = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH-RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"benchmark case {case} n={n} failed: {tail}")
+    result = json.loads(lines[-1][len("BENCH-RESULT "):])
+    result["process_seconds"] = wall
+    return result
+
+
+def measure(case: str, n: int, quick: bool, reps: int, warmup: bool) -> dict:
+    if warmup:
+        run_child(case, n, quick)
+    runs = [run_child(case, n, quick) for _ in range(reps)]
+    out = dict(runs[len(runs) // 2])
+    for key in ("seconds", "baseline_seconds", "ess_per_second", "baseline_ess_per_second", "peak_mb",
+                "process_seconds"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            out[key] = statistics.median(values)
+    out["repetitions"] = reps
+    return out
+
+
+def plan(quick: bool) -> list[tuple]:
+    if quick:
+        return [("analysis", 300, 1, False), ("plain_pymc", 300, 1, False), ("normal_fit", 300, 1, False),
+                ("normal_fit", 3000, 1, False), ("lad", 2000, 1, False), ("ols", 2000, 1, False),
+                ("laplace_nuts", 500, 1, False), ("csv", 2000, 1, False)]
+    return (
+        [("analysis", 1000, 3, True), ("plain_pymc", 1000, 3, True)]
+        + [("normal_fit", n, 3, True) for n in (1000, 1_000_000)]
+        + [("lad", n, 1, False) for n in (1000, 10_000, 100_000, 1_000_000)]
+        + [("ols", n, 1, False) for n in (1000, 10_000, 100_000, 1_000_000)]
+        + [("laplace_nuts", 100_000, 1, True)]
+        + [("csv", 1_000_000, 1, False)]
+        + [("analysis", 1_000_000, 1, False)]
+    )
+
+
+def summarise(results: dict) -> tuple[list[dict], list[str]]:
+    """Target rows and a Markdown table."""
+    def get(case, n):
+        return results.get(f"{case}@{n}")
+
+    rows = []
+    ours, plain = get("analysis", 1000), get("plain_pymc", 1000)
+    if ours and plain:
+        rows.append({"target": "full four-model analysis, n=1e3: lossbridge / plain PyMC wall time <= 1/3",
+                     "measured": ours["seconds"] / plain["seconds"], "goal": 1 / 3, "lower_is_better": True,
+                     "detail": f"{ours['seconds']:.1f} s vs {plain['seconds']:.1f} s; min ESS/s "
+                               f"{ours['ess_per_second']:.0f} vs {plain['ess_per_second']:.0f} "
+                               f"({ours['draws_per_model']} vs {plain['draws_per_model']} draws per model)"})
+    small, big = get("normal_fit", 1000), get("normal_fit", 1_000_000)
+    if small and big:
+        rows.append({"target": "Normal fit (MAP + NUTS): n=1e6 / n=1e3 time <= 2",
+                     "measured": big["seconds"] / small["seconds"], "goal": 2.0, "lower_is_better": True,
+                     "detail": f"{big['seconds']:.1f} s vs {small['seconds']:.1f} s"})
+    lad = get("lad", 1_000_000)
+    if lad:
+        rows.append({"target": "exact certified LAD, n=1e6: lossbridge / QuantReg time <= 1/5",
+                     "measured": lad["seconds"] / lad["baseline_seconds"], "goal": 0.2, "lower_is_better": True,
+                     "detail": f"{lad['seconds']:.2f} s vs {lad['baseline_seconds']:.2f} s; certified "
+                               f"{lad['certified']}; max |coef diff| {lad['max_abs_coef_diff']:.1e}; "
+                               f"SAD {lad['sad_ours']:.6f} vs {lad['sad_quantreg']:.6f}"})
+    nuts = get("laplace_nuts", 100_000)
+    if nuts:
+        rows.append({"target": "Laplace NUTS, n=1e5: min ESS-bulk/s vs PyMC default >= 2",
+                     "measured": nuts["ess_per_second"] / nuts["baseline_ess_per_second"], "goal": 2.0,
+                     "lower_is_better": False,
+                     "detail": f"{nuts['ess_per_second']:.0f} vs {nuts['baseline_ess_per_second']:.0f} ESS/s "
+                               f"({nuts['seconds']:.1f} s vs {nuts['baseline_seconds']:.1f} s); "
+                               "BLAS threads per chain process: 1"})
+    full = get("analysis", 1_000_000)
+    if full:
+        rows.append({"target": "peak memory, full analysis at n=1e6 <= 4 GB",
+                     "measured": full["peak_mb"] / 1024, "goal": 4.0, "lower_is_better": True,
+                     "detail": f"{full['peak_mb']:.0f} MB; run time {full['seconds']:.0f} s"})
+    for row in rows:
+        ok = row["measured"] <= row["goal"] if row["lower_is_better"] else row["measured"] >= row["goal"]
+        row["met"] = bool(ok)
+    lines = ["| target | measured | met | detail |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['target']} | {row['measured']:.3g} | {'yes' if row['met'] else 'NO'} | {row['detail']} |")
+    lines += ["", "| case | n | lossbridge s | baseline s | ratio | peak MB | notes |", "|---|---|---|---|---|---|---|"]
+    for key, r in results.items():
+        case, n = key.split("@")
+        base = r.get("baseline_seconds")
+        if case == "analysis" and get("plain_pymc", int(n)):
+            base = get("plain_pymc", int(n))["seconds"]
+        ratio = f"{r['seconds'] / base:.3g}" if base else ""
+        notes = []
+        if "min_ess_bulk" in r:
+            notes.append(f"min ESS {r['min_ess_bulk']:.0f}")
+        if "certified" in r:
+            notes.append(f"certified {r['certified']}")
+        lines.append(f"| {case} | {int(n):,} | {r['seconds']:.3f} | {'' if base is None else f'{base:.3f}'} | "
+                     f"{ratio} | {r['peak_mb']:.0f} | {'; '.join(notes)} |")
+    return rows, lines
+
+
+def write_atomic(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for bench.json / bench.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child, args.n, args.quick)
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for case, n, reps, warmup in plan(args.quick):
+        print(f"bench: {case} n={n:,} ({reps} repetition(s){', after a warm-up' if warmup else ''})",
+              file=sys.stderr, flush=True)
+        results[f"{case}@{n}"] = measure(case, n, args.quick, reps, warmup)
+    rows, lines = summarise(results)
+    document = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                            "platform": platform.platform()},
+                "quick": args.quick, "targets": rows, "cases": results}
+    write_atomic(out / "bench.json", json.dumps(document, indent=2, default=float) + "\n")
+    write_atomic(out / "bench.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The benchmark runs end to end in its quick mode, so it cannot rot (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_benchmark_quick_mode(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads((tmp_path / "bench.json").read_text())
+    assert document["quick"] is True
+    cases = document["cases"]
+    assert {key.split("@")[0] for key in cases} == {
+        "analysis", "plain_pymc", "normal_fit", "lad", "ols", "laplace_nuts", "csv"}
+    for result in cases.values():
+        assert result["seconds"] > 0 and result["peak_mb"] > 0
+    assert cases["lad@2000"]["certified"] is True
+    # The exact LAD is never worse than statsmodels' approximate one.
+    assert cases["lad@2000"]["sad_ours"] <= cases["lad@2000"]["sad_quantreg"] * (1 + 1e-12)
+    assert "| case | n |" in (tmp_path / "bench.md").read_text()
