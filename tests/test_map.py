@@ -11,6 +11,7 @@ from lossbridge.baselines import exact_lad
 from lossbridge.certificate import COEFFICIENT_RTOL, relative_coefficient_differences
 from lossbridge.datasets import BUNDLED
 from lossbridge.lad import solve_lad_lp
+from lossbridge.rounding import loss_error_bound
 
 from .reference.exact import rational_least_squares
 from .reference.published import ENGEL_LAD, LONGLEY_OLS, STACKLOSS_LAD
@@ -65,7 +66,11 @@ def test_laplace_map_equals_primal_lp_and_b_is_sad_over_n(map_analyses, name):
     sad_primal = np.sum(np.abs(d.y - d.X @ primal))
     learned = analysis.fit_for("laplace-learned")
     sad_map = np.sum(np.abs(d.y - d.X @ learned.map.coefficients))
-    assert sad_map <= sad_primal * (1 + 1e-12)  # never worse than the LP
+    # Never worse than the LP, up to the rounding of evaluating both sums of |residuals|
+    # (Longley's residuals cancel terms of size 1e7: the bound is about 1e-8 there).
+    rounding = (loss_error_bound(d.X, d.y, learned.map.coefficients, "SAD")
+                + loss_error_bound(d.X, d.y, primal, "SAD"))
+    assert sad_map <= sad_primal + rounding
     assert learned.map.scale == pytest.approx(sad_map / d.n, rel=1e-10)
     if learned.certificate.unique:
         diff = relative_coefficient_differences(learned.map.coefficients, primal, d)

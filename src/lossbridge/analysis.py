@@ -28,20 +28,18 @@ from .data import load_table
 from .datasets import BUNDLED
 from .design import Design, build_design
 from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning, SamplingWarning
-from .families import FAMILIES, get_family
+from .families import get_family
 from .loo import FULL_LOO_MAX_N, SUBSAMPLE_SIZE
 from .loo_refit import exact_loo_values
 from .map_estimate import MapEstimate, find_map
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
+from .options import validate_options
 from .posterior import PosteriorResult, analyse_posterior
 from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
 from .sampling import SamplerOptions, sample_models
-from .spec import PRIORS, SCALE_MODES, ModelSpec
-from .validation import check_choice, check_positive_float, check_probability, check_seed
-
-SCALE_CHOICES = (*SCALE_MODES, "both")
+from .spec import ModelSpec
 
 
 @dataclass(eq=False)
@@ -311,31 +309,6 @@ def resolve_formula(data, formula: str | None) -> str:
     raise InputError("formula is required for this data (e.g. --formula 'y ~ x1 + x2')")
 
 
-def _normalise_likelihoods(likelihoods: str | Iterable[str] | None) -> list[str]:
-    if likelihoods is None:
-        return list(FAMILIES)
-    if isinstance(likelihoods, str):
-        likelihoods = [likelihoods]
-    names = list(likelihoods)
-    if not names:
-        raise InputError(f"likelihoods must name at least one of {', '.join(FAMILIES)}")
-    for name in names:
-        get_family(name)
-    return list(dict.fromkeys(names))
-
-
-def _normalise_scales(scales: str | Iterable[str]) -> list[str]:
-    if isinstance(scales, str):
-        check_choice("scale", scales, SCALE_CHOICES)
-        return list(SCALE_MODES) if scales == "both" else [scales]
-    names = list(scales)
-    for name in names:
-        check_choice("scale", name, SCALE_MODES)
-    if not names:
-        raise InputError(f"scale must be one of {', '.join(SCALE_CHOICES)}")
-    return list(dict.fromkeys(names))
-
-
 def fit(
     data: str | Path | pd.DataFrame,
     formula: str | None = None,
@@ -394,15 +367,19 @@ def fit(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     clock = run_clock = time.perf_counter()
-    names = _normalise_likelihoods(likelihoods)
-    modes = _normalise_scales(scales)
-    check_choice("priors", priors, PRIORS)
-    fixed_value = None if sigma is None else check_positive_float("sigma", sigma)
-    seed = check_seed(seed)
-    if seed is None:
+    checked = validate_options({
+        "likelihoods": likelihoods, "scales": scales, "sigma": sigma, "priors": priors,
+        "sample": sample, "draws": draws, "tune": tune, "chains": chains, "cores": cores,
+        "seed": seed, "hdi_prob": hdi_prob, "dropna": dropna, "progress": progress,
+    })
+    names, modes, fixed_value = checked["likelihoods"], checked["scales"], checked["sigma"]
+    priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
+                                        checked["dropna"])
+    seed = checked["seed"]
+    if seed is None:  # draw one and record it, so the run can be repeated exactly
         seed = int(np.random.SeedSequence().entropy % 2**32)
-    hdi_prob = check_probability("hdi_prob", hdi_prob)
-    sampler = SamplerOptions(draws=draws, tune=tune, chains=chains, cores=cores, progress=progress)
+    sampler = SamplerOptions(draws=checked["draws"], tune=checked["tune"], chains=checked["chains"],
+                             cores=checked["cores"], progress=checked["progress"])
     table = load_table(data)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna)
     timings["data"] = time.perf_counter() - clock
@@ -510,6 +487,13 @@ def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactF
 
 
 def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
+    for base in baselines.values():
+        if not np.isfinite(base.loss) or not np.all(np.isfinite(base.coefficients)):
+            raise InputError(
+                f"the values of {design.response!r} or the predictors are so large that the "
+                f"{base.method.upper()} loss overflows double precision; rescale them (for "
+                "example divide by a power of ten) and fit again"
+            )
     size = float(np.linalg.norm(design.y)) or 1.0
     for base in baselines.values():
         if base.scale_mle <= 1e-12 * size / np.sqrt(design.n):

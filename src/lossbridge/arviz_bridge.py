@@ -160,13 +160,6 @@ def compare(loo_results: dict) -> pd.DataFrame:
     return table[["rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "pareto_warning"]]
 
 
-def summary_of_arrays(values: dict, hdi_prob: float) -> pd.DataFrame:
-    """``az.summary`` of named (chain, draw) arrays (used for models without InferenceData)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return az.summary(az.convert_to_dataset(values), hdi_prob=hdi_prob, round_to="none")
-
-
 def save_netcdf(idata, path: Path) -> None:
     idata.to_netcdf(str(path))
 

@@ -46,6 +46,8 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", metavar="DIR",
                         help="write one netCDF per model and a manifest into the new folder DIR")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    parser.add_argument("--progress", action="store_true",
+                        help="progress output even when stderr is not a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,14 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     fit_parser.add_argument("data", help="CSV path or bundled dataset name (see 'lossbridge datasets')")
     _add_fit_options(fit_parser)
     fit_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    fit_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    fit_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
 
     report_parser = sub.add_parser("report", help="fit, then write the self-contained HTML report")
     report_parser.add_argument("data", help="CSV path or bundled dataset name")
     _add_fit_options(report_parser)
     report_parser.add_argument("--out", "-o", required=True, metavar="PATH.html", help="report file")
     report_parser.add_argument("--json", action="store_true", help="also print the JSON document")
-    report_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    report_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help=argparse.SUPPRESS)
 
     run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and "
                                 "write reports/NAME.html")
@@ -75,31 +79,41 @@ def build_parser() -> argparse.ArgumentParser:
                             help="report file (default: reports/NAME.html)")
     run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run_parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    run_parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run_parser.add_argument("--progress", action="store_true",
+                            help="progress output even when stderr is not a terminal")
+    run_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
 
     sub.add_parser("datasets", help="list the bundled datasets")
     return parser
 
 
 def _fit_kwargs(args: argparse.Namespace) -> dict:
-    from .validation import check_positive_int, check_probability
+    """The command line's options, validated under their flag names (see lossbridge.options)."""
+    from .options import validate_options
 
-    return {
-        "formula": args.formula,
+    raw = {
         "likelihoods": args.likelihoods,
         "scales": args.scale,
         "sigma": args.sigma,
         "priors": args.priors,
         "sample": not args.no_sample,
-        "draws": check_positive_int("--draws", args.draws),
-        "tune": check_positive_int("--tune", args.tune),
-        "chains": check_positive_int("--chains", args.chains),
-        "cores": None if args.cores is None else check_positive_int("--cores", args.cores),
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "cores": args.cores,
         "seed": args.seed,
-        "hdi_prob": check_probability("--hdi-prob", args.hdi_prob),
+        "hdi_prob": args.hdi_prob,
         "dropna": args.dropna,
-        "progress": False if args.quiet else None,
+        "progress": _progress_flag(args),
     }
+    return {"formula": args.formula, **validate_options(raw, spelling="cli")}
+
+
+def _progress_flag(args: argparse.Namespace) -> bool | None:
+    if getattr(args, "quiet", False):
+        return False
+    return True if getattr(args, "progress", False) else None
 
 
 def _command_line(argv: list[str] | None) -> str:
@@ -167,7 +181,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
     if not args.out:
         out.parent.mkdir(exist_ok=True)
     check_report_path(out)
-    spec, analysis = run_spec(args.spec, progress=False if args.quiet else None)
+    spec, analysis = run_spec(spec, progress=_progress_flag(args))
     path = analysis.to_html(out, command=command)
     _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
     if not args.json:

@@ -127,12 +127,14 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     if not lhs_vars:
         raise InputError(f"formula {formula!r} has no response on the left of '~'")
     _check_names_exist(formula, lhs_vars | rhs_vars, frame)
+    if len(frame) == 0:
+        raise InputError(f"data from {table.source} has no rows (only a header?); it needs data rows")
     used = sorted(lhs_vars | rhs_vars, key=list(frame.columns).index)
     frame, dropped = _check_missing(frame, used, formula, dropna)
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
     if len(frame) == 0:
-        raise InputError(f"data from {table.source} has no rows; it needs at least 3")
+        raise InputError(f"no rows left after dropping missing values (--dropna) from {table.source}")
     try:
         # NaN from transforms (log of zero...) is reported by _check_finite below.
         with np.errstate(all="ignore"):
@@ -156,6 +158,13 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     terms = tuple(str(c) for c in rhs.columns)
     _check_finite(y[:, None], (response,), formula, "response")
     _check_finite(X, terms, formula, "term")
+    with np.errstate(over="ignore"):
+        squares_overflow = not (np.isfinite(y @ y) and np.isfinite(np.einsum("ij,ij->", X, X)))
+    if squares_overflow:
+        raise InputError(
+            f"the values of {response!r} or the predictors are so large that their squares "
+            "overflow double precision; rescale them (for example divide by a power of ten)"
+        )
     n, k = X.shape
     if k == 0:
         raise InputError(f"formula {formula!r} has no terms on the right; add '1' for an intercept")

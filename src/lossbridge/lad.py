@@ -23,7 +23,7 @@ import scipy.sparse
 from scipy.optimize import linprog
 
 from .errors import InputError
-from .rounding import dot_error_bound, loss_error_bound
+from .rounding import SAFETY, dot_error_bound, loss_error_bound, residual_errors
 
 DUAL_TOL = 1e-9  # |d_i| may exceed 1 by this much from rounding in solving X_B' d_B = ...
 STATIONARITY_TOL = 1e-9  # max_j |x_j'd| / ||x_j||, i.e. relative to a unit-norm column
@@ -281,11 +281,13 @@ def _certify_vertex(X, y, basis, pivots) -> LadVertex | None:
 
 
 def _vertex_residuals(X, y, beta, basis):
-    """Residuals with the basis rows, and rows zero up to rounding (ties), set to exactly 0."""
-    fitted = X @ beta
-    residuals = y - fitted
-    size = np.abs(y) + np.abs(X) @ np.abs(beta)
-    residuals[np.abs(residuals) <= 1e-10 * size] = 0.0
+    """Residuals with the basis rows, and rows zero up to rounding (ties), set to exactly 0.
+
+    "Zero up to rounding" is the residual's own rounding bound (:mod:`lossbridge.rounding`)
+    times its safety factor: a tie cannot be told from zero more finely than that.
+    """
+    residuals = y - X @ beta
+    residuals[np.abs(residuals) <= SAFETY * residual_errors(X, y, beta)] = 0.0
     residuals[basis] = 0.0
     return residuals
 
@@ -412,15 +414,11 @@ def _independent_rows(X: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
     raise InputError("the design has fewer than k linearly independent rows; LAD is not defined")
 
 
-def sum_abs(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
-    return float(np.sum(np.abs(y - X @ beta)))
-
-
 __all__ = [
     "DualCertificate",
     "LadVertex",
     "dual_certificate",
+    "exact_lad_vertex",
     "polish_to_vertex",
     "solve_lad_lp",
-    "sum_abs",
 ]

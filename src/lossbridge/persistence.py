@@ -104,6 +104,9 @@ def save_analysis(analysis, directory: str | Path) -> Path:
         _save_loo(analysis, temporary / LOO_FILE)
         (temporary / MANIFEST).write_text(dumps(manifest) + "\n", encoding="utf-8")
         os.rename(temporary, directory)
+    except OSError as exc:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise InputError(f"cannot save to {str(directory)!r}: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

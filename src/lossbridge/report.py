@@ -260,12 +260,27 @@ def write_report(analysis, path: str | Path, command: str | None = None) -> Path
     """Render and write the report atomically (temporary file in the same folder, then rename)."""
     path = check_report_path(path)
     html = render_html(analysis, command)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return write_text_atomically(path, html, what="report")
+
+
+def write_text_atomically(path: Path, text: str, what: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place.
+
+    An interruption (error, Ctrl-C) leaves ``path`` as it was and no temporary behind.
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(html)
+            stream.write(text)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .datasets import BUNDLED
 from .errors import InputError
+from .options import validate_options
 
 FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "priors", "sample", "draws", "tune",
             "chains", "cores", "seed", "hdi_prob", "dropna")
@@ -54,6 +55,13 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         )
     if "data" not in content:
         raise InputError(f"analysis spec {str(path)!r} needs a 'data' key (bundled name or CSV path)")
+    options = {key: content[key] for key in FIT_KEYS if key in content}
+    try:
+        validate_options({k: v for k, v in options.items() if k != "formula"}, spelling="toml")
+    except InputError as exc:
+        raise InputError(f"analysis spec {str(path)!r}: {exc}") from None
+    if "formula" in options and not isinstance(options["formula"], str):
+        raise InputError(f"analysis spec {str(path)!r}: formula must be a string; got {options['formula']!r}")
     data = str(content["data"])
     if data not in BUNDLED:
         candidate = Path(data)
@@ -63,15 +71,16 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     return AnalysisSpec(
         name=str(content.get("name", path.stem)),
         data=data,
-        options={key: content[key] for key in FIT_KEYS if key in content},
+        options=options,
         description=str(content.get("description", "")),
         path=path,
     )
 
 
-def run_spec(path: str | Path, progress: bool | None = None):
-    """Load the spec at ``path`` and run :func:`lossbridge.fit` with it."""
+def run_spec(spec: str | Path | AnalysisSpec, progress: bool | None = None):
+    """Run :func:`lossbridge.fit` with a spec (a loaded one, or the path of a TOML file)."""
     from .analysis import fit
 
-    spec = load_spec(path)
+    if not isinstance(spec, AnalysisSpec):
+        spec = load_spec(spec)
     return spec, fit(spec.data, progress=progress, **spec.options)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -119,20 +121,28 @@ def sample_models(
                 start[block_name(spec, "v")] = 2.0 * rng.standard_normal()
             initvals[chain].update(start)
     clock = time.perf_counter()
-    with model, _quiet_pymc_logger():
-        idata = pm.sample(
-            draws=options.draws,
-            tune=options.tune,
-            chains=options.chains,
-            cores=cores,
-            init="adapt_diag",
-            initvals=initvals,
-            target_accept=options.target_accept,
-            random_seed=int(rng.integers(2**31)),
-            progressbar=options.show_progress,
-            blas_cores=cores,
-            compute_convergence_checks=False,
-        )
+    with model, _quiet_pymc_logger(), _interrupts_are_fatal() as interrupted:
+        try:
+            idata = pm.sample(
+                draws=options.draws,
+                tune=options.tune,
+                chains=options.chains,
+                cores=cores,
+                init="adapt_diag",
+                initvals=initvals,
+                target_accept=options.target_accept,
+                random_seed=int(rng.integers(2**31)),
+                progressbar=options.show_progress,
+                blas_cores=cores,
+                compute_convergence_checks=False,
+            )
+        except Exception:
+            # Interrupted before any draw, PyMC fails to build a trace: still an interruption.
+            if interrupted["hit"]:
+                raise KeyboardInterrupt from None
+            raise
+    if interrupted["hit"]:
+        raise KeyboardInterrupt  # PyMC stops on Ctrl-C and returns what it has; we do not
     total = time.perf_counter() - clock
     nuts = float(idata.posterior.attrs.get("sampling_time", 0.0))
     timings["nuts"] += nuts
@@ -147,6 +157,30 @@ def sample_models(
                                     sample_stats=idata.sample_stats,
                                     fixed_scale=spec.fixed_scale)
     return out
+
+
+@contextlib.contextmanager
+def _interrupts_are_fatal():
+    """Remember a Ctrl-C (SIGINT) even though ``pm.sample`` catches it to return early.
+
+    PyMC treats KeyboardInterrupt as "stop and keep the draws so far"; an analysis on
+    partial chains would be wrong, so the caller re-raises after ``pm.sample`` returns.
+    """
+    state = {"hit": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        state["hit"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -47,13 +47,6 @@ class NormalSufficientStatistics:
         self.rss_min = float(residuals @ residuals)
         self.y_scale = s
 
-    def rss(self, theta):
-        """RSS at ``theta`` (PyTensor or NumPy vector)."""
-        delta = theta - self.theta_hat
-        return self.rss_min + self.y_scale**2 * (delta @ self.gram @ delta)
-
-    def loglik(self, theta, sigma):
-        return -self.n * pt.log(sigma) - 0.5 * self.n * LOG_2PI - self.rss(theta) / (2.0 * sigma**2)
 
 
 def log_scale_unit(spec: ModelSpec, n: int) -> float:

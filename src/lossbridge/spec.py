@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from .errors import InputError
 from .families import get_family
+from .options import PRIOR_CHOICES as PRIORS
+from .options import SCALE_MODES
 from .validation import check_choice, check_positive_float
-
-SCALE_MODES = ("learned", "fixed")
-PRIORS = ("flat", "weak")
 
 
 @dataclass(frozen=True)

@@ -49,18 +49,23 @@ def check_positive_int(name: str, value: Any) -> int:
     return number
 
 
-def check_seed(value: Any) -> int | None:
-    """Return a non-negative int seed or None."""
+def check_seed(value: Any, name: str = "seed") -> int | None:
+    """Return a non-negative int seed (below 2**32) or None."""
     if value is None:
         return None
+    message = f"{name} must be a non-negative integer below 2**32; got {value!r}"
     if isinstance(value, bool):
-        raise InputError(f"seed must be a non-negative integer; got {value!r}")
+        raise InputError(message)
     try:
         seed = int(value)
     except (TypeError, ValueError):
-        raise InputError(f"seed must be a non-negative integer; got {value!r}") from None
-    if seed < 0 or seed != value and not isinstance(value, str):
-        raise InputError(f"seed must be a non-negative integer; got {value!r}")
+        raise InputError(message) from None
+    if isinstance(value, str) and value.strip() != str(seed):
+        raise InputError(message)
+    if not isinstance(value, str) and seed != value:
+        raise InputError(message)
+    if not 0 <= seed < 2**32:
+        raise InputError(message)
     return seed
 
 

@@ -1,0 +1,151 @@
+"""Bad input, interruption and reproducibility, through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lossbridge.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(path, text, mode="w"):
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+GOOD_ROWS = "".join(f"{1 + 2 * i + (i % 3) * 0.5},{i},{i % 4}\n" for i in range(12))
+
+
+@pytest.mark.parametrize(
+    ("content", "formula", "message"),
+    [
+        ("y,x,z\n", "y ~ x", "has no rows"),
+        ("", "y ~ x", "is empty"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00", "y ~ x", "binary"),
+        ("y,x,z\n1,2,3\n4,5\n", "y ~ x", "line 3 has 2 field(s) but the header has 3"),
+        ("y,x,x\n1,2,3\n", "y ~ x", "duplicate column names 'x'"),
+        ("y,x,z\n" + GOOD_ROWS, "y ~ x + w", "column 'w' used in formula"),
+        ("y,x,z\n" + GOOD_ROWS, "q ~ x", "column 'q' used in formula"),
+        ("y,x,z\n" + GOOD_ROWS.replace(",5,", ",,", 1), "y ~ x", "1 row(s) have missing values in column(s) 'x'"),
+        ("y,x,z\n" + GOOD_ROWS.replace(",5,", ",inf,", 1), "y ~ x", "1 row(s) have infinite values in column(s) 'x'"),
+        ("y,x,z\n1,2,3\n", "y ~ x", "too few rows: 1 rows for 2 coefficients"),
+        ("y,x,z\n" + "".join(f"5,{i},{i % 2}\n" for i in range(10)), "y ~ x", "fits 'y' exactly"),
+        ("y,x,z\n" + "".join(f"{1e200 * (1 + i % 3)},{i},{i % 2}\n" for i in range(10)), "y ~ x", "overflow double precision"),
+        ("y,x,z\n" + GOOD_ROWS, "y ~ x +* z", "does not parse"),
+        ("y,x,z\n" + GOOD_ROWS, "y ~ nosuch(x)", "unknown function 'nosuch'"),
+    ],
+    ids=["header-only", "empty", "binary", "ragged", "duplicate-columns", "predictor-missing",
+         "target-missing", "nan", "inf", "one-row", "constant-target", "overflow", "formula-syntax",
+         "unknown-function"],
+)
+def test_bad_data_one_line_exit_2(capsys, tmp_path, content, formula, message):
+    path = write(tmp_path / "data.csv", content)
+    code, out, err = run_cli(capsys, "fit", path, "--formula", formula, "--no-sample")
+    assert code == 2, err
+    assert out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_directory_as_data(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "fit", tmp_path, "-f", "y ~ x")
+    assert code == 2 and "is a directory" in err
+
+
+@pytest.mark.parametrize(("delimiter", "newline", "bom"), [(";", "\n", ""), ("\t", "\n", ""), (",", "\r\n", "\ufeff")])
+def test_dialects_work_through_the_cli(capsys, tmp_path, delimiter, newline, bom):
+    rows = [delimiter.join(["y", "x"])] + [delimiter.join([f"{1 + 2 * i + (-1) ** i}", f"{i}"]) for i in range(10)]
+    path = tmp_path / "d.csv"
+    path.write_bytes((bom + newline.join(rows) + newline).encode("utf-8"))
+    code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ x", "--no-sample", "--json")
+    assert code == 0, err
+    assert json.loads(out)["data"]["n"] == 10
+
+
+def test_dropna_drops_and_reports(capsys, tmp_path):
+    path = write(tmp_path / "d.csv", "y,x,z\n" + GOOD_ROWS.replace(",5,", ",,", 1).replace(",7,", ",nan,", 1))
+    code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ x", "--no-sample", "--json", "--dropna")
+    assert code == 0, err
+    assert json.loads(out)["data"]["dropped_rows"] == 2 and json.loads(out)["data"]["n"] == 10
+    code, out, _ = run_cli(capsys, "fit", path, "-f", "y ~ x", "--no-sample", "--dropna")
+    assert "2 row(s) with missing values dropped" in out
+
+
+def test_unwritable_output_is_an_input_error(capsys, tmp_path):
+    # /proc accepts no new files even for root, so this fails at write time, not at the check.
+    path = write(tmp_path / "d.csv", "y,x,z\n" + GOOD_ROWS)
+    code, _, err = run_cli(capsys, "report", path, "-f", "y ~ x", "--no-sample", "--out", "/proc/lossbridge.html")
+    assert code == 2 and "cannot write report '/proc/lossbridge.html'" in err
+
+
+def test_bad_spec_option_names_the_spec(capsys, tmp_path):
+    spec = write(tmp_path / "s.toml", 'data = "engel"\ndraws = -5\n')
+    code, _, err = run_cli(capsys, "run", spec)
+    assert code == 2 and "s.toml" in err and "draws must be a positive integer" in err
+
+
+def test_internal_errors_are_one_line_unless_debug(capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure\nsecond line")
+
+    monkeypatch.setattr("lossbridge.analysis.exact_fit", broken)
+    code, _, err = run_cli(capsys, "fit", "engel", "--no-sample")
+    assert code == 1
+    assert err.strip() == ("lossbridge: internal error: RuntimeError: simulated failure "
+                           "(run with --debug for the traceback)")
+    code, _, err = run_cli(capsys, "--debug", "fit", "engel", "--no-sample")
+    assert code == 1 and "Traceback" in err
+
+
+@pytest.mark.slow
+def test_same_seed_gives_byte_identical_json(tmp_path):
+    """Everything but the one 'timing' key is a function of data, options and seed."""
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "lossbridge.cli", "fit", "stackloss", "--json",
+                               "--seed", "11", "--draws", "300", "--tune", "300"],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        assert set(document["timing"]) == {"started_at", "seconds"}
+        del document["timing"]
+        outputs.append(json.dumps(document, sort_keys=True))
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_sampling_exits_130_and_leaves_nothing(tmp_path):
+    out = tmp_path / "report.html"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lossbridge.cli", "report", "engel", "--out", str(out), "--draws", "20000",
+         "--progress", "--save", str(tmp_path / "saved")],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    deadline = time.time() + 120
+    seen = ""
+    while time.time() < deadline:
+        line = process.stderr.readline()
+        seen += line
+        if "sampling" in line:
+            break
+    assert "sampling" in seen, seen
+    time.sleep(3)  # well inside the NUTS run
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, rest[-2000:]
+    last = [line for line in rest.splitlines() if line.strip()][-1]
+    assert last == "lossbridge: interrupted"
+    assert list(tmp_path.iterdir()) == []  # no report, no saved folder, no temporary
