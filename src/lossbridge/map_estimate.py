@@ -26,6 +26,7 @@ import numpy as np
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
+from pymc.logprob.utils import ParameterValueError
 from pytensor.graph.replace import graph_replace
 from scipy.optimize import minimize
 
@@ -104,9 +105,16 @@ class LogDensity:
         return sum(self.sizes)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray, float]:
-        """Log-density, its gradient and the log-likelihood at ``x``."""
+        """Log-density, its gradient and the log-likelihood at ``x``.
+
+        Outside the support (a scale underflowing to 0 in a trial step), the density is
+        -inf; without PyTensor's graph rewrites its parameter check raises instead.
+        """
         self.evaluations += 1
-        logp, grad, loglik = self._function(np.asarray(x, dtype=float))
+        try:
+            logp, grad, loglik = self._function(np.asarray(x, dtype=float))
+        except ParameterValueError:
+            return -np.inf, np.zeros(self.size), -np.inf
         return float(logp), np.asarray(grad), float(loglik)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
