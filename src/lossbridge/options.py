@@ -33,36 +33,33 @@ def _boolean(name: str, value: Any) -> bool:
     raise InputError(f"{name} must be true or false; got {value!r}")
 
 
-def _likelihoods(name: str, value: Any) -> list[str]:
-    if value is None:
-        return list(FAMILIES)
+def _names(name: str, value: Any, choices: tuple[str, ...], aliases: dict[str, list[str]]) -> list[str]:
+    """One or several names from ``choices`` (a string or a list), deduplicated in order;
+    ``aliases`` expands shorthands such as ``"both"``."""
+    valid = (*choices, *aliases)
+    listing = ", ".join(map(repr, valid))
     names = [value] if isinstance(value, str) else value
     try:
         names = list(names)
     except TypeError:
-        raise InputError(f"{name} must name one or more of {', '.join(map(repr, FAMILIES))}; "
-                         f"got {value!r}") from None
+        raise InputError(f"{name} must be one or more of {listing}; got {value!r}") from None
     if not names:
-        raise InputError(f"{name} must name at least one of {', '.join(map(repr, FAMILIES))}")
+        raise InputError(f"{name} must name at least one of {listing}")
+    out: list[str] = []
     for item in names:
-        check_choice(name, item, FAMILIES)
-    return list(dict.fromkeys(names))
+        if isinstance(item, str) and item in aliases and isinstance(value, str):
+            out.extend(aliases[item])
+        else:
+            out.append(check_choice(name, item, choices if not isinstance(value, str) else valid))
+    return list(dict.fromkeys(out))
+
+
+def _likelihoods(name: str, value: Any) -> list[str]:
+    return list(FAMILIES) if value is None else _names(name, value, tuple(FAMILIES), {})
 
 
 def _scales(name: str, value: Any) -> list[str]:
-    if isinstance(value, str):
-        check_choice(name, value, SCALE_CHOICES)
-        return list(SCALE_MODES) if value == "both" else [value]
-    try:
-        names = list(value)
-    except TypeError:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, SCALE_CHOICES))}; "
-                         f"got {value!r}") from None
-    if not names:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, SCALE_CHOICES))}")
-    for item in names:
-        check_choice(name, item, SCALE_MODES)
-    return list(dict.fromkeys(names))
+    return _names(name, value, SCALE_MODES, {"both": list(SCALE_MODES)})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 from . import arviz_bridge
 from .errors import InputError
 from .jsonio import dumps
+from .outputs import check_parent_folder
 
 MANIFEST = "manifest.json"
 LOO_FILE = "loo.npz"
@@ -69,11 +70,7 @@ def check_new_folder(directory: str | Path) -> Path:
             f"output folder {str(directory)!r} already exists; choose a new folder name or "
             "remove the old one"
         )
-    parent = directory.parent if str(directory.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot save to {str(directory)!r}: folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot save to {str(directory)!r}: folder {str(parent)!r} is not writable")
+    check_parent_folder(directory, "save to")
     return directory
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from . import plot_data, plots
 from .errors import InputError
+from .outputs import check_parent_folder, write_text_atomically
 
 SVG_LIMIT_BYTES = 350_000
 PACKAGES = ("lossbridge", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "formulaic",
@@ -263,38 +262,10 @@ def write_report(analysis, path: str | Path, command: str | None = None) -> Path
     return write_text_atomically(path, html, what="report")
 
 
-def write_text_atomically(path: Path, text: str, what: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place.
-
-    An interruption (error, Ctrl-C) leaves ``path`` as it was and no temporary behind.
-    """
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise InputError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def check_report_path(path: str | Path) -> Path:
     """Raise unless ``path`` can receive the report (checked before any expensive work)."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"report path {str(path)!r} is a directory; give a file name such as report.html")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write report {str(path)!r}: folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write report {str(path)!r}: folder {str(parent)!r} is not writable")
+    check_parent_folder(path, "write report")
     return path
