@@ -21,7 +21,7 @@ def test_benchmark_quick_mode(tmp_path):
     assert document["quick"] is True
     cases = document["cases"]
     assert {key.split("@")[0] for key in cases} == {
-        "analysis", "plain_pymc", "normal_fit", "lad", "ols", "laplace_nuts", "csv"}
+        "analysis", "plain_pymc", "plain_pymc_4chains", "normal_fit", "lad", "ols", "laplace_nuts", "csv"}
     for result in cases.values():
         assert result["seconds"] > 0 and result["peak_mb"] > 0
     assert cases["lad@2000"]["certified"] is True
