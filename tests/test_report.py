@@ -105,7 +105,7 @@ def test_report_is_written_atomically(sampled_engel, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lossbridge.report.os.replace", interrupted)
+    monkeypatch.setattr("lossbridge.outputs.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sampled_engel.to_html(target)
     assert target.read_text() == "previous report"  # untouched
