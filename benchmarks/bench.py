@@ -138,6 +138,20 @@ def case_normal_fit(n, quick):
     return {"seconds": seconds, "min_ess_bulk": ess, "stages": stages}
 
 
+def side_by_side(ours, theirs, reps: int):
+    """Warm both up, then time them alternately; the last results and the median seconds."""
+    ours(), theirs()
+    ours_seconds, theirs_seconds = [], []
+    for _ in range(reps):
+        start = time.perf_counter()
+        ours_result = ours()
+        ours_seconds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        theirs_result = theirs()
+        theirs_seconds.append(time.perf_counter() - start)
+    return ours_result, theirs_result, statistics.median(ours_seconds), statistics.median(theirs_seconds)
+
+
 def case_lad(n, quick):
     """Exact certified LAD (lossbridge) versus statsmodels QuantReg(q=0.5)."""
     import numpy as np
@@ -151,20 +165,11 @@ def case_lad(n, quick):
 
     frame, formula, X, y = synthetic(n, "laplace")
     design = build_design(load_table(frame), formula)
-    reps = 1 if quick else 5
-    ours, theirs = [], []
-    exact_lad(design)
-    statsmodels_lad(X, y)  # warm-up
-    for _ in range(reps):
-        start = time.perf_counter()
-        fit = exact_lad(design)
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        params = statsmodels_lad(X, y)
-        theirs.append(time.perf_counter() - start)
+    fit, params, seconds, baseline_seconds = side_by_side(
+        lambda: exact_lad(design), lambda: statsmodels_lad(X, y), reps=1 if quick else 5)
     sad_ours = float(np.sum(np.abs(y - X @ fit.coefficients)))
     sad_theirs = float(np.sum(np.abs(y - X @ params)))
-    return {"seconds": statistics.median(ours), "baseline_seconds": statistics.median(theirs),
+    return {"seconds": seconds, "baseline_seconds": baseline_seconds,
             "certified": bool(fit.certificate.holds), "solver": fit.solver,
             "max_abs_coef_diff": float(np.max(np.abs(fit.coefficients - params))),
             "sad_ours": sad_ours, "sad_quantreg": sad_theirs}
@@ -183,18 +188,9 @@ def case_ols(n, quick):
 
     frame, formula, X, y = synthetic(n, "normal")
     design = build_design(load_table(frame), formula)
-    reps = 1 if quick else 5
-    ours, theirs = [], []
-    exact_ols(design)
-    numpy_ols(X, y)
-    for _ in range(reps):
-        start = time.perf_counter()
-        fit = exact_ols(design)
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        beta = numpy_ols(X, y)
-        theirs.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(ours), "baseline_seconds": statistics.median(theirs),
+    fit, beta, seconds, baseline_seconds = side_by_side(
+        lambda: exact_ols(design), lambda: numpy_ols(X, y), reps=1 if quick else 5)
+    return {"seconds": seconds, "baseline_seconds": baseline_seconds,
             "max_rel_coef_diff": float(np.max(np.abs(fit.coefficients - beta) / np.abs(beta)))}
 
 

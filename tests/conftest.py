@@ -38,3 +38,13 @@ def write_csv(path, text: str, encoding: str = "utf-8") -> str:
 def sampled_engel() -> lossbridge.Analysis:
     """The default four-model analysis of Engel, sampled once per session."""
     return lossbridge.fit("engel", seed=20261201, progress=False)
+
+
+@pytest.fixture
+def interrupted_rename(monkeypatch):
+    """Make the final rename of every atomic write raise KeyboardInterrupt (Ctrl-C)."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lossbridge.outputs.os.replace", interrupted)

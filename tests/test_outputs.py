@@ -14,14 +14,9 @@ def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.html"]
 
 
-def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+def test_interrupted_write_keeps_the_old_file(tmp_path, interrupted_rename):
     target = tmp_path / "out.html"
     target.write_text("old")
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lossbridge.outputs.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_text_atomically(target, "new", what="report")
     assert target.read_text() == "old"

@@ -98,14 +98,9 @@ def test_hostile_names_are_text_not_markup(tmp_path):
     assert parse(html).scripts == 0
 
 
-def test_report_is_written_atomically(sampled_engel, tmp_path, monkeypatch):
+def test_report_is_written_atomically(sampled_engel, tmp_path, interrupted_rename):
     target = tmp_path / "report.html"
     target.write_text("previous report")
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lossbridge.outputs.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sampled_engel.to_html(target)
     assert target.read_text() == "previous report"  # untouched
