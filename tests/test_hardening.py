@@ -44,13 +44,14 @@ GOOD_ROWS = "".join(f"{1 + 2 * i + (i % 3) * 0.5},{i},{i % 4}\n" for i in range(
         ("y,x,z\n" + GOOD_ROWS.replace(",5,", ",,", 1), "y ~ x", "1 row(s) have missing values in column(s) 'x'"),
         ("y,x,z\n" + GOOD_ROWS.replace(",5,", ",inf,", 1), "y ~ x", "1 row(s) have infinite values in column(s) 'x'"),
         ("y,x,z\n1,2,3\n", "y ~ x", "too few rows: 1 rows for 2 coefficients"),
-        ("y,x,z\n" + "".join(f"5,{i},{i % 2}\n" for i in range(10)), "y ~ x", "fits 'y' exactly"),
+        ("y,x,z\n" + "".join(f"5,{i},{i % 2}\n" for i in range(10)), "y ~ x", "the response 'y' is constant (every value is 5)"),
+        ("y,x,z\n" + "".join(f"{3 + 2 * i},{i},{i % 2}\n" for i in range(10)), "y ~ x", "fits 'y' exactly"),
         ("y,x,z\n" + "".join(f"{1e200 * (1 + i % 3)},{i},{i % 2}\n" for i in range(10)), "y ~ x", "overflow double precision"),
         ("y,x,z\n" + GOOD_ROWS, "y ~ x +* z", "does not parse"),
         ("y,x,z\n" + GOOD_ROWS, "y ~ nosuch(x)", "unknown function 'nosuch'"),
     ],
     ids=["header-only", "empty", "binary", "ragged", "duplicate-columns", "predictor-missing",
-         "target-missing", "nan", "inf", "one-row", "constant-target", "overflow", "formula-syntax",
+         "target-missing", "nan", "inf", "one-row", "constant-target", "perfect-fit", "overflow", "formula-syntax",
          "unknown-function"],
 )
 def test_bad_data_one_line_exit_2(capsys, tmp_path, content, formula, message):
@@ -88,7 +89,7 @@ def test_unwritable_output_is_an_input_error(capsys, tmp_path):
     # /proc accepts no new files even for root, so this fails at write time, not at the check.
     path = write(tmp_path / "d.csv", "y,x,z\n" + GOOD_ROWS)
     code, _, err = run_cli(capsys, "report", path, "-f", "y ~ x", "--no-sample", "--out", "/proc/lossbridge.html")
-    assert code == 2 and "cannot write report '/proc/lossbridge.html'" in err
+    assert code == 2 and "cannot write report '/proc/lossbridge.html': folder '/proc' does not accept new files" in err
 
 
 def test_bad_spec_option_names_the_spec(capsys, tmp_path):

@@ -31,7 +31,8 @@ def write_text_atomically(path: Path, text: str, what: str) -> Path:
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
-        raise InputError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
+        raise InputError(f"cannot write {what} {str(path)!r}: folder {str(parent)!r} does not accept "
+                         f"new files ({exc.strerror}); choose a folder you can write to") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
