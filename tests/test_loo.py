@@ -67,3 +67,21 @@ def test_subsampled_loo_within_its_error_of_full_psis_loo():
     exact_diff = (full["laplace-learned"] - full["laplace-fixed"]).sum()
     assert abs(diff - exact_diff) < 3 * se
     assert analysis.comparison.table["weight"].isna().all()  # stacking needs every row
+
+
+def test_logsumexp_matches_scipy_including_infinities():
+    from scipy.special import logsumexp as scipy_logsumexp
+
+    from lossbridge.pointwise import logsumexp
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(scale=300.0, size=(500, 7))  # exp would overflow without the shift
+    values[:, 2] = -np.inf  # a row with zero likelihood everywhere
+    values[:250, 4] = -np.inf
+    values[5, 5] = np.inf
+    ours, theirs = logsumexp(values, axis=0), scipy_logsumexp(values, axis=0)
+    # Both are the shifted sum: agreement to a few ulps of the result's magnitude.
+    finite = np.isfinite(theirs)
+    assert np.allclose(ours[finite], theirs[finite], rtol=1e-14, atol=0)
+    assert np.array_equal(ours[~finite], theirs[~finite])
+    assert logsumexp(values[:, 0]) == pytest.approx(scipy_logsumexp(values[:, 0]), rel=1e-14)

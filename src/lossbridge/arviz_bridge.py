@@ -16,6 +16,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+from .pointwise import logsumexp
+
 SUMMARY_COLUMNS = {
     "mean": "mean",
     "sd": "sd",
@@ -97,8 +99,6 @@ def psis(log_lik: np.ndarray, posterior: dict) -> dict:
     pointwise elpd, Pareto k, the normalised log weights (draws, rows) for LOO-PIT, and
     the pointwise log predictive density lppd.
     """
-    from scipy.special import logsumexp
-
     chains, draws, rows = log_lik.shape
     n_samples = chains * draws
     with warnings.catch_warnings():

@@ -10,12 +10,12 @@ This is what ``az.reloo`` and brms' ``reloo = TRUE`` do.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .design import Design
 from .errors import InputError
 from .map_estimate import find_map
 from .model import build_model
+from .pointwise import logsumexp
 from .rotation import Rotation
 from .sampling import SamplerOptions, sample_models
 from .spec import ModelSpec

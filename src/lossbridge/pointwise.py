@@ -7,11 +7,24 @@ the caller asks for the whole matrix (small n).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .families import Family
 
 CHUNK_ELEMENTS = 2_000_000  # ~16 MB of float64 per chunk
+
+
+def logsumexp(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """log sum exp over ``axis``, stable for large and -inf values.
+
+    Plain numpy: SciPy 1.17's ``scipy.special.logsumexp`` (array-API dispatch) took 6x as
+    long on a 4000 x 1000 matrix here, and the LOO stages call this on every such matrix.
+    """
+    values = np.asarray(values, dtype=float)
+    peak = np.max(values, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)  # all -inf stays -inf; +inf stays +inf
+    with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf; a +inf value gives +inf
+        total = np.log(np.sum(np.exp(values - peak), axis=axis, keepdims=True)) + peak
+    return total.item() if axis is None else np.squeeze(total, axis=axis)
 
 
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
