@@ -150,3 +150,11 @@ def test_ctrl_c_during_sampling_exits_130_and_leaves_nothing(tmp_path):
     last = [line for line in rest.splitlines() if line.strip()][-1]
     assert last == "lossbridge: interrupted"
     assert list(tmp_path.iterdir()) == []  # no report, no saved folder, no temporary
+
+
+def test_constant_response_without_intercept_is_fitted(capsys, tmp_path):
+    # y = 5 everywhere is not fitted exactly by y ~ 0 + x: the scale has a maximum, so no refusal.
+    path = write(tmp_path / "d.csv", "y,x\n" + "".join(f"5,{i + 1}\n" for i in range(10)))
+    code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ 0 + x", "--no-sample", "--json")
+    assert code == 0, err
+    assert all(fit["certificate"]["certified"] for fit in json.loads(out)["fits"])

@@ -494,14 +494,14 @@ def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
                 f"{base.method.upper()} loss overflows double precision; rescale them (for "
                 "example divide by a power of ten) and fit again"
             )
-    if np.ptp(design.y) == 0:
-        raise InputError(
-            f"the response {design.response!r} is constant (every value is "
-            f"{design.y[0]:.6g}), so a likelihood scale has no maximum: there is nothing to "
-            "estimate; check that the right column is the response"
-        )
     size = float(np.linalg.norm(design.y)) or 1.0
     for base in baselines.values():
+        if base.scale_mle <= 1e-12 * size / np.sqrt(design.n) and np.ptp(design.y) == 0:
+            raise InputError(
+                f"the response {design.response!r} is constant (every value is "
+                f"{design.y[0]:.6g}), so the formula fits it exactly and a likelihood scale has "
+                "no maximum: there is nothing to estimate; check that the right column is the response"
+            )
         if base.scale_mle <= 1e-12 * size / np.sqrt(design.n):
             raise InputError(
                 f"the formula fits {design.response!r} exactly (the {base.method.upper()} "
