@@ -202,6 +202,11 @@ def test_default_engel_analysis_contract(sampled_engel, tmp_path):
         assert set(c) >= {"model", "elpd_loo", "se", "elpd_diff", "dse", "weight", "rank"}
     assert comparison[0]["elpd_diff"] == 0
     assert sum(c["weight"] for c in comparison) == pytest.approx(1)
+    for c in comparison:  # Normal + flat priors: exact closed-form LOO, which has no Pareto k
+        if c["model"].startswith("normal"):
+            assert c["loo"] == "exact" and c["pareto_k_counts"] is None
+        else:
+            assert c["loo"].startswith("PSIS") and sum(c["pareto_k_counts"].values()) == 235
     assert any("Laplace likelihood (absolute error) predicts better" in s for s in doc["comparison_summary"])
 
 

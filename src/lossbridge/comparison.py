@@ -1,4 +1,8 @@
-"""Comparing likelihoods (= losses) by out-of-sample predictive accuracy (PSIS-LOO).
+"""Comparing likelihoods (= losses) by out-of-sample predictive accuracy (leave-one-out).
+
+Each model's LOO comes from :mod:`lossbridge.loo`: exact in closed form for the Normal
+likelihood with flat priors, PSIS otherwise; the table's ``loo`` column says which, and
+Pareto k counts are given only where PSIS ran.
 
 The table is ArviZ's ``compare`` (stacking weights); the sentences compare each pair
 of likelihoods fitted with the same scale mode, with the standard error of the
@@ -47,7 +51,9 @@ class Comparison:
                 "dse": float(row["dse"]),
                 "weight": None if pd.isna(row["weight"]) else float(row["weight"]),
                 "p_loo": float(row["p_loo"]),
-                "pareto_k_counts": {k: int(row[k]) for k in _band_labels()},
+                "loo": row["loo"],
+                "pareto_k_counts": None if row["loo"] == "exact"
+                else {k: int(row[k]) for k in _band_labels()},
             })
         return records
 
@@ -56,8 +62,20 @@ def _band_labels() -> list[str]:
     return list(pareto_k_counts(np.array([])).keys())
 
 
+def loo_label(loo: dict) -> str:
+    """Short name of the LOO estimator a model used (see :mod:`lossbridge.loo`)."""
+    method = loo["method"]
+    if method.startswith("exact LOO"):
+        return "exact"
+    if "subsampling" in method:
+        return "PSIS, subsample"
+    if "refits" in method:
+        return "PSIS + refits"
+    return "PSIS"
+
+
 def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset()) -> Comparison:
-    """Compare models by PSIS-LOO.
+    """Compare models by leave-one-out predictive accuracy.
 
     Parameters
     ----------
@@ -80,8 +98,11 @@ def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset
         table = arviz_bridge.compare({name: entry["loo"] for name, entry in entries.items()})
     else:
         table = _subsampled_table(entries)
-    for label in _band_labels():
-        table[label] = [pareto_k_counts(entries[m]["loo"]["pareto_k"])[label] for m in table.index]
+    table["loo"] = [loo_label(entries[m]["loo"]) for m in table.index]
+    for label in _band_labels():  # exact LOO has no Pareto k: its counts are left empty
+        table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
+                                 else pareto_k_counts(entries[m]["loo"]["pareto_k"])[label]
+                                 for m in table.index], dtype="Int64")
     pairs = _likelihood_pairs(entries)
     sentences = [_headline(table, entries)] + [pair["sentence"] for pair in pairs]
     used = sorted(set(plug_in) & set(entries))
@@ -176,7 +197,7 @@ def _headline(table: pd.DataFrame, entries: dict) -> str:
     runner = str(table.index[1])
     diff, se = pairwise_difference(entries[best]["loo"], entries[runner]["loo"])
     return (
-        f"Best predictive accuracy (PSIS-LOO): {best} ({loss}), ahead of {runner} by "
+        f"Best predictive accuracy (leave-one-out): {best} ({loss}), ahead of {runner} by "
         f"{diff:.1f} ± {se:.1f} elpd ({diff / se if se > 0 else np.inf:.1f} standard errors)."
     )
 

@@ -124,5 +124,5 @@ def plot_comparison(ax, table: pd.DataFrame) -> None:
                         capsize=3, ms=5)
     ax.axvline(best, color="#999999", ls="--", lw=1)
     ax.set_yticks(positions, [safe_label(m) for m in models])
-    ax.set_xlabel("elpd (PSIS-LOO, higher is better); ▲ difference from the best ± dse")
+    ax.set_xlabel("elpd (leave-one-out, higher is better); ▲ difference from the best ± dse")
     ax.grid(axis="x", alpha=0.3)

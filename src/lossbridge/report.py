@@ -36,7 +36,7 @@ def _environment() -> Environment:
 
 
 def _format_number(value, digits: int = 4) -> str:
-    if value is None:
+    if value is None or value is pd.NA:
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -165,9 +165,10 @@ def _verdict(analysis) -> dict:
                             f"({better.capitalize()} is ahead, within {pair['standard_errors']:.1f} "
                             "standard errors).")
             detail.append(f"elpd difference {pair['elpd_diff']:.1f} ± {pair['se']:.1f} "
-                          f"({pair['standard_errors']:.1f} standard errors, PSIS-LOO, {pair['scale']} scale)")
+                          f"({pair['standard_errors']:.1f} standard errors, leave-one-out, "
+                          f"{pair['scale']} scale)")
         else:
-            headline = f"Best by PSIS-LOO: {comparison.preferred}."
+            headline = f"Best by leave-one-out: {comparison.preferred}."
     return {
         "headline": headline,
         "detail": detail,

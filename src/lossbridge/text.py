@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def _number(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "NO"
@@ -108,7 +108,8 @@ def _posterior_sections(analysis) -> list[str]:
               f"(heuristic 95% reference {reference:.3f})", _table(ppc)]
     if analysis.comparison is not None:
         table = analysis.comparison.table.drop(columns=["pareto_warning"])
-        lines += ["", "Model comparison by PSIS-LOO (az.compare, stacking weights; elpd: higher is better)",
+        lines += ["", "Model comparison by leave-one-out (az.compare, stacking weights; elpd: higher is "
+                  "better; loo: exact in closed form or PSIS)",
                   _table(table), *("  " + s for s in analysis.comparison.sentences)]
     return lines
 
