@@ -20,7 +20,7 @@ def plain_pymc_four_models(X: np.ndarray, y: np.ndarray, seed: int, sample_kwarg
     n, k = X.shape
     ols = np.linalg.lstsq(X, y, rcond=None)[0]
     sigma_fixed = float(np.sqrt(np.mean((y - X @ ols) ** 2)))
-    b_fixed = float(np.mean(np.abs(y - np.median(y))))  # a user's rough plug-in
+    b_fixed = float(np.mean(np.abs(y - X @ statsmodels_lad(X, y))))  # SAD/n, as lossbridge fixes it
     idatas = {}
     for likelihood in ("normal", "laplace"):
         for scale in ("learned", "fixed"):
@@ -42,7 +42,8 @@ def plain_pymc_four_models(X: np.ndarray, y: np.ndarray, seed: int, sample_kwarg
     return az.compare(idatas), idatas
 
 
-def plain_pymc_sample(X: np.ndarray, y: np.ndarray, likelihood: str, seed: int):
+def plain_pymc_sample(X: np.ndarray, y: np.ndarray, likelihood: str, seed: int,
+                      sample_kwargs: dict | None = None):
     """One model with PyMC's default sampler settings, as a user would write it."""
     import pymc as pm
 
@@ -53,7 +54,7 @@ def plain_pymc_sample(X: np.ndarray, y: np.ndarray, likelihood: str, seed: int):
             pm.Normal("y", mu=mu, sigma=pm.HalfFlat("sigma"), observed=y)
         else:
             pm.Laplace("y", mu=mu, b=pm.HalfFlat("b"), observed=y)
-        return pm.sample(random_seed=seed, progressbar=False)
+        return pm.sample(random_seed=seed, progressbar=False, **(sample_kwargs or {}))
 
 
 def statsmodels_lad(X: np.ndarray, y: np.ndarray) -> np.ndarray:
