@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossbridge.lad import dual_certificate, polish_to_vertex, solve_lad_lp
+from lossbridge.lad import (
+    GLOBBING_MIN_ROWS,
+    dual_certificate,
+    exact_lad_vertex,
+    globbing_subsample_size,
+    polish_to_vertex,
+    solve_lad_lp,
+)
+from lossbridge.rounding import loss_error_bound
 
 
 def random_problem(n, k, seed, ties=False):
@@ -59,3 +67,32 @@ def test_dual_vector_is_a_subgradient_certificate():
     assert np.max(np.abs(d)) <= 1 + 1e-9
     np.testing.assert_allclose(X.T @ d, 0, atol=1e-9 * np.linalg.norm(X, axis=0).max())
     assert y @ d == pytest.approx(np.sum(np.abs(r)), rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ties", [False, True])
+def test_globbing_path_reaches_the_highs_optimum_at_large_n(ties):
+    # n above GLOBBING_MIN_ROWS: Portnoy-Koenker globbing, then the dual certificate on all rows.
+    X, y = random_problem(60_000, 4, 7, ties)
+    assert globbing_subsample_size(*X.shape) is not None
+    vertex = exact_lad_vertex(X, y)
+    assert vertex.certificate.holds, vertex.certificate
+    beta_lp, _ = solve_lad_lp(X, y, "dual")  # HiGHS, an independent exact solver
+    sad_lp = float(np.sum(np.abs(y - X @ beta_lp)))
+    # Equal objectives within the rounding bound of evaluating both SADs (HiGHS' own
+    # feasibility tolerance can only make its objective larger, never smaller).
+    bound = loss_error_bound(X, y, vertex.coefficients, "SAD") + loss_error_bound(X, y, beta_lp, "SAD")
+    assert vertex.certificate.sad <= sad_lp + bound
+    assert sad_lp - vertex.certificate.sad <= 1e-9 * sad_lp
+    if vertex.certificate.unique:
+        np.testing.assert_allclose(vertex.coefficients, beta_lp, rtol=1e-6, atol=1e-8)
+
+
+def test_globbing_only_where_the_subsample_is_small():
+    # m = ((k + 1) n)^(2/3), Portnoy and Koenker (1997), section 4.
+    assert globbing_subsample_size(GLOBBING_MIN_ROWS, 4) is None
+    assert globbing_subsample_size(60_000, 4) == int((5 * 60_000) ** (2 / 3))
+    # Many columns: the subsample would exceed half the rows, so plain simplex pivots run
+    # (this used to raise inside numpy's choice without replacement when m > n).
+    assert int((224 * 50_001) ** (2 / 3)) > 50_001
+    assert globbing_subsample_size(50_001, 223) is None

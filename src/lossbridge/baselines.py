@@ -15,6 +15,7 @@ from .lad import (
     DualCertificate,
     dual_certificate,
     exact_lad_vertex,
+    globbing_subsample_size,
     polish_to_vertex,
     solve_lad_lp,
 )
@@ -65,21 +66,22 @@ def exact_ols(design: Design) -> ExactFit:
     )
 
 
-LP_MAX_ROWS = 20_000  # above this the LP is replaced by the globbing simplex (much faster)
+LP_MAX_ROWS = 20_000  # above this the LP is replaced by exact simplex pivots (much faster)
 
 
 def exact_lad(design: Design, form: str = "dual") -> ExactFit:
     """LAD, exactly: a HiGHS linear programme up to ``LP_MAX_ROWS`` rows, certified by its
-    own dual solution; beyond, Portnoy-Koenker globbing plus simplex pivots
-    (:func:`lossbridge.lad.exact_lad_vertex`), certified by the dual on all rows."""
+    own dual solution; beyond, simplex pivots with O(n) weighted-median line searches,
+    after Portnoy-Koenker globbing where it applies (:func:`lossbridge.lad.exact_lad_vertex`),
+    certified by the dual on all rows."""
     X, y = design.X, design.y
     if design.n > LP_MAX_ROWS:
         vertex = exact_lad_vertex(X, y)
         sad = get_family("laplace").loss(y - X @ vertex.coefficients)
         return ExactFit(
             method="lad",
-            solver=("Portnoy-Koenker globbing + simplex pivots (lossbridge.lad), "
-                    "certified by the LP dual on all rows"),
+            solver=(("Portnoy-Koenker globbing + " if globbing_subsample_size(*X.shape) else "")
+                    + "simplex pivots (lossbridge.lad), certified by the LP dual on all rows"),
             coefficients=vertex.coefficients,
             loss=sad,
             scale_mle=get_family("laplace").scale_mle(sad, design.n),

@@ -153,7 +153,7 @@ def _check_status(res) -> None:
 
 
 def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
-                     max_pivots: int | None = None) -> LadVertex:
+                     max_pivots: int | None = None, check_unique: bool = True) -> LadVertex:
     """Move from ``beta_start`` to an exact, dual-certified LAD vertex.
 
     The k rows with the smallest residuals at ``beta_start`` (linearly independent)
@@ -161,7 +161,9 @@ def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
     continue until the vertex is optimal. Each pivot is an exact line search (a
     weighted median). At a degenerate vertex (more than k zero residuals, common with
     tied data) the dual values of the extra zero rows are found by a small feasibility
-    LP, and uniqueness is decided by LPs over the directions that keep the SAD flat.
+    LP, and uniqueness is decided by LPs over the directions that keep the SAD flat
+    (skipped with ``check_unique=False``, for intermediate problems; ``unique`` is then
+    False, which claims nothing).
     """
     n, k = X.shape
     if max_pivots is None:
@@ -197,7 +199,7 @@ def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
         basis = basis.copy()
         basis[leave] = entering
         pivots += 1
-    unique = optimal and _is_unique(X, residuals, d, zero_rows, basis)
+    unique = optimal and check_unique and _is_unique(X, residuals, d, zero_rows, basis)
     certificate = dual_certificate(X, y, beta, d, unique)
     return LadVertex(beta, np.sort(basis), d, certificate, pivots)
 
@@ -205,11 +207,20 @@ def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
 GLOBBING_MIN_ROWS = 50_000  # above this, exact_lad_vertex globs sure-sign rows (Portnoy-Koenker)
 
 
+def globbing_subsample_size(n: int, k: int) -> int | None:
+    """Rows of Portnoy-Koenker's first subsample, m = ((k + 1) n)^(2/3), or None where
+    globbing does not apply: n up to ``GLOBBING_MIN_ROWS``, or so many columns that the
+    subsample would be more than half the data (the band would then hold most rows)."""
+    m = int(((k + 1) * n) ** (2.0 / 3.0))
+    return m if n > GLOBBING_MIN_ROWS and m <= n // 2 else None
+
+
 def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None = None,
                      seed: int = 0) -> LadVertex:
     """The exact LAD fit, certified by its LP dual on the full data, fast for large n.
 
-    Small n: simplex pivots (:func:`polish_to_vertex`) from ``beta_start`` (default: OLS).
+    Small n (or many columns, see :func:`globbing_subsample_size`): simplex pivots
+    (:func:`polish_to_vertex`) from ``beta_start`` (default: OLS).
     Large n: the preprocessing of Portnoy and Koenker (1997), "The Gaussian hare and the
     Laplacian tortoise", *Statistical Science* 12(4), section 4: a start (``beta_start``,
     or the exact LAD fit of a random subsample of m = ((k + 1) n)^(2/3) rows) puts most
@@ -221,12 +232,12 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
     """
     n, k = X.shape
     norms = np.linalg.norm(X, axis=0)
-    if beta_start is None and n <= GLOBBING_MIN_ROWS:
-        beta_start = np.linalg.lstsq(X / norms, y, rcond=None)[0] / norms
-    if n <= GLOBBING_MIN_ROWS:
+    m = globbing_subsample_size(n, k)
+    if m is None:
+        if beta_start is None:
+            beta_start = np.linalg.lstsq(X / norms, y, rcond=None)[0] / norms
         return polish_to_vertex(X, y, beta_start)
     rng = np.random.default_rng(seed)
-    m = int(((k + 1) * n) ** (2.0 / 3.0))
     if beta_start is None:
         rows = rng.choice(n, size=m, replace=False)
         beta_start = exact_lad_vertex(X[rows], y[rows]).coefficients
@@ -248,7 +259,7 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
         huge = 1e3 * size
         reduced_X = np.vstack([X[middle], glob_low, glob_high])
         reduced_y = np.concatenate([y[middle], [-huge, huge]])
-        vertex = polish_to_vertex(reduced_X, reduced_y, beta)
+        vertex = polish_to_vertex(reduced_X, reduced_y, beta, check_unique=False)
         pivots += vertex.pivots
         beta = vertex.coefficients
         residuals = y - X @ beta
@@ -334,13 +345,16 @@ def _is_unique(X, residuals, d, zero_rows, basis) -> bool:
     # The fit is unique iff only delta = 0 makes it zero: check each coordinate's range.
     scaled = X / np.linalg.norm(X, axis=0)
     g = scaled.T @ np.sign(residuals)
-    z = scaled[zero_rows]
+    z = scipy.sparse.csr_matrix(scaled[zero_rows])
     m = zero_rows.size
-    a_ub = np.block([
-        [z, -np.eye(m)],
-        [-z, -np.eye(m)],
-        [-g[None, :], np.ones((1, m))],
-    ])
+    eye = scipy.sparse.identity(m, format="csr")
+    # Sparse: tied data can leave tens of thousands of zero rows (a dense identity of
+    # 24,000 rows took 4 GB, per LP, in a test at n = 60,000).
+    a_ub = scipy.sparse.vstack([
+        scipy.sparse.hstack([z, -eye]),
+        scipy.sparse.hstack([-z, -eye]),
+        scipy.sparse.hstack([scipy.sparse.csr_matrix(-g[None, :]), scipy.sparse.csr_matrix(np.ones((1, m)))]),
+    ], format="csr")
     b_ub = np.zeros(2 * m + 1)
     bounds = [(-1.0, 1.0)] * k + [(0.0, None)] * m
     for j in range(k):
