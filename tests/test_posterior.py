@@ -192,8 +192,13 @@ def test_default_engel_analysis_contract(sampled_engel, tmp_path):
                                    "ess_tail", "r_hat"}
             assert stats_["hdi_low"] < stats_["mean"] < stats_["hdi_high"]
         assert fit["diagnostics"]["divergences"] == 0
+        assert set(fit["diagnostics"]["nuts_run_models"]) == set(sampled_engel.models)  # one joint run
         assert fit["loo"]["elpd_loo"] < 0
         assert set(fit["ppc"]["p_values"]) >= {"mean", "sd"}
+    for result in sampled_engel.fits:  # 40 replicated histograms, each a density on the same bins
+        histogram = result.posterior.ppc["histogram"]
+        assert histogram["replicated"].shape == (40, histogram["edges"].size - 1)
+        np.testing.assert_allclose(histogram["replicated"] @ np.diff(histogram["edges"]), 1.0, rtol=1e-12)
         assert (fit["oracle"] is not None) == (fit["likelihood"] == "normal")
     comparison = doc["comparison"]
     assert [c["rank"] for c in comparison] == [0, 1, 2, 3]

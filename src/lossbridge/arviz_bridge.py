@@ -92,7 +92,10 @@ def bfmi(idata) -> np.ndarray:
 
 
 def psis(log_lik: np.ndarray, posterior: dict) -> dict:
-    """Pareto-smoothed importance sampling for leave-one-out, as ``az.loo`` does it.
+    """Pareto-smoothed importance sampling for leave-one-out, with ArviZ's ``psislw``.
+
+    As ``az.loo`` except that r_eff (capped at 1) is used even for a single chain, and
+    the Pareto k limit is the fixed 0.7 of the diagnostics, not ArviZ's S-dependent one.
 
     ``log_lik`` is (chain, draw, rows); ``posterior`` the draws it came from (ArviZ's
     relative efficiency r_eff is their mean ESS over the number of draws). Returns the

@@ -4,7 +4,8 @@ Each model's LOO comes from :mod:`lossbridge.loo`: exact in closed form for the 
 likelihood with flat priors, PSIS otherwise; the table's ``loo`` column says which, and
 Pareto k counts are given only where PSIS ran.
 
-The table is ArviZ's ``compare`` (stacking weights); the sentences compare each pair
+The table is ArviZ's ``compare`` (stacking weights), or, when a model's LOO was
+subsampled, the same columns without weights; the sentences compare each pair
 of likelihoods fitted with the same scale mode, with the standard error of the
 difference computed from the pointwise elpd values (Vehtari, Gelman and Gabry 2017,
 "Practical Bayesian model evaluation using leave-one-out cross-validation and WAIC",
@@ -19,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from . import arviz_bridge
-from .diagnostics import pareto_k_counts
+from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .errors import InputError
 from .families import get_family
-from .loo import difference_estimator
+from .loo import difference_estimator, loo_label
 
 CLEAR_SE = 2.0  # a difference under 2 standard errors is reported as not clear
 
@@ -60,18 +61,6 @@ class Comparison:
 
 def _band_labels() -> list[str]:
     return list(pareto_k_counts(np.array([])).keys())
-
-
-def loo_label(loo: dict) -> str:
-    """Short name of the LOO estimator a model used (see :mod:`lossbridge.loo`)."""
-    method = loo["method"]
-    if method.startswith("exact LOO"):
-        return "exact"
-    if "subsampling" in method:
-        return "PSIS, subsample"
-    if "refits" in method:
-        return "PSIS + refits"
-    return "PSIS"
 
 
 def compare_models(entries: dict[str, dict], plug_in: frozenset[str] = frozenset()) -> Comparison:
@@ -139,7 +128,8 @@ def _on_subsample(loo: dict, rows: np.ndarray) -> dict:
     if loo.get("subsample") is None:
         return {"approximation": loo["elpd_pointwise"], "elpd_rows": loo["elpd_pointwise"][rows]}
     if not np.array_equal(loo["subsample"]["rows"], rows):
-        raise InputError("subsampled LOO results can only be compared on the same subsample")
+        raise InputError("subsampled LOO results can only be compared on the same subsample; "
+                         "fit the analyses with the same data and --seed (seed=)")
     return loo["subsample"]
 
 
@@ -156,7 +146,7 @@ def _subsampled_table(entries: dict[str, dict]) -> pd.DataFrame:
         diff, dse = (0.0, 0.0) if rank == 0 else pairwise_difference(best, loo)
         rows[name] = {"rank": rank, "elpd_loo": loo["elpd_loo"], "p_loo": loo["p_loo"],
                       "elpd_diff": diff, "weight": np.nan, "se": loo["se"], "dse": dse,
-                      "pareto_warning": bool(np.any(loo["pareto_k"] > 0.7))}
+                      "pareto_warning": bool(np.any(loo["pareto_k"] > PARETO_K_LIMIT))}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

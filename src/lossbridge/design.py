@@ -134,7 +134,8 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
     if len(frame) == 0:
-        raise InputError(f"no rows left after dropping missing values (--dropna) from {table.source}")
+        raise InputError(f"no rows left after dropping missing values from {table.source}: every row "
+                         "misses a value in a column the formula uses; fill them in or use other columns")
     try:
         # NaN from transforms (log of zero...) is reported by _check_finite below.
         with np.errstate(all="ignore"):

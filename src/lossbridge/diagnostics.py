@@ -31,12 +31,18 @@ def pareto_k_counts(pareto_k: np.ndarray) -> dict[str, int]:
 
 
 def sampler_warnings(model: str, summary: pd.DataFrame, divergences: int, draws: int,
-                     bfmi: np.ndarray) -> list[dict]:
-    """Named warnings for divergences, R-hat, ESS and E-BFMI."""
+                     bfmi: np.ndarray, run_models: tuple[str, ...] = ()) -> list[dict]:
+    """Named warnings for divergences, R-hat, ESS and E-BFMI.
+
+    Divergences and E-BFMI belong to the NUTS run; when several models were sampled in
+    one joint run (``run_models``), the message says so rather than blaming ``model``.
+    """
     out = []
+    joint = (f" in the joint NUTS run of {', '.join(run_models)}, so any of them may cause them"
+             if len(run_models) > 1 else "")
     if divergences:
         out.append(_warning("divergences", model,
-                            f"{divergences} divergent transition(s) of {draws} draws; the "
+                            f"{divergences} divergent transition(s) of {draws} draws{joint}; the "
                             "posterior may be biased (try a larger --tune)"))
     high = summary.index[summary["r_hat"] > RHAT_LIMIT].tolist()
     if high:
@@ -53,7 +59,7 @@ def sampler_warnings(model: str, summary: pd.DataFrame, divergences: int, draws:
     if np.any(bfmi < BFMI_MIN):
         out.append(_warning("low_bfmi", model,
                             f"E-BFMI below {BFMI_MIN} in {int(np.sum(bfmi < BFMI_MIN))} chain(s) "
-                            f"(min {bfmi.min():.2f}): the sampler explores the energy poorly"))
+                            f"(min {bfmi.min():.2f}){joint}: the sampler explores the energy poorly"))
     return out
 
 

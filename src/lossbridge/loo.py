@@ -22,6 +22,7 @@ from scipy import stats
 
 from . import arviz_bridge
 from .design import Design
+from .diagnostics import PARETO_K_LIMIT
 from .pointwise import log_likelihood, lppd_pointwise
 from .rotation import Rotation
 from .sampling import ModelDraws
@@ -29,8 +30,19 @@ from .spec import ModelSpec
 
 FULL_LOO_MAX_N = 5_000
 SUBSAMPLE_SIZE = 2_000
-PARETO_K_LIMIT = 0.7
 MAX_REFITS = 10
+
+
+def loo_label(loo: dict) -> str:
+    """Short name of the LOO estimator a model used (see :mod:`lossbridge.loo`)."""
+    method = loo["method"]
+    if method.startswith("exact LOO"):
+        return "exact"
+    if "subsampling" in method:
+        return "PSIS, subsample"
+    if "refits" in method:
+        return "PSIS + refits"
+    return "PSIS"
 
 
 def closed_form_applies(spec: ModelSpec, design: Design, rotation: Rotation) -> bool:

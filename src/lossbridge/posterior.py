@@ -13,7 +13,7 @@ from . import arviz_bridge
 from .baselines import ExactFit
 from .design import Design
 from .diagnostics import loo_warnings, oracle_warnings, pareto_k_counts, sampler_warnings
-from .loo import FULL_LOO_MAX_N, closed_form_applies, compute_loo
+from .loo import FULL_LOO_MAX_N, closed_form_applies, compute_loo, loo_label
 from .oracle import check_against_exact, exact_posterior
 from .pointwise import log_likelihood, replicate
 from .ppc import loo_pit_from_weights, posterior_predictive_checks, ppc_as_dict
@@ -63,6 +63,8 @@ class PosteriorResult:
         return {
             "divergences": self.divergences,
             "bfmi": [float(v) for v in self.bfmi],
+            # divergences and E-BFMI are statistics of the NUTS run these models shared
+            "nuts_run_models": list(self.draws.run_models),
             "min_ess_bulk": float(self.summary["ess_bulk"].min()),
             "min_ess_tail": float(self.summary["ess_tail"].min()),
             "max_r_hat": float(self.summary["r_hat"].max()),
@@ -75,8 +77,11 @@ class PosteriorResult:
             "elpd_loo": loo["elpd_loo"],
             "se": loo["se"],
             "p_loo": loo["p_loo"],
-            "pareto_k_counts": pareto_k_counts(loo["pareto_k"]),
-            "max_pareto_k": float(np.max(loo["pareto_k"])) if loo["pareto_k"].size else None,
+            "estimator": loo_label(loo),
+            # exact LOO has no importance weights, hence no Pareto k
+            "pareto_k_counts": None if loo_label(loo) == "exact" else pareto_k_counts(loo["pareto_k"]),
+            "max_pareto_k": (float(np.max(loo["pareto_k"]))
+                             if loo_label(loo) != "exact" and loo["pareto_k"].size else None),
             "refitted_rows": [int(i) for i in loo["refitted"]],
         }
         if loo.get("subsample") is not None:
@@ -162,7 +167,7 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
         pit = loo_pit_from_weights(design.y[rows], rows_rep, loo["subsample"]["log_weights"])
     ppc = posterior_predictive_checks(spec, design, draws, rng, pit)
     notes = (
-        sampler_warnings(spec.name, summary, divergences, total_draws, bfmi)
+        sampler_warnings(spec.name, summary, divergences, total_draws, bfmi, draws.run_models)
         + loo_warnings(spec.name, loo["pareto_k"], loo["refitted"])
         + oracle_warnings(spec.name, oracle)
     )

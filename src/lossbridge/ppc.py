@@ -53,6 +53,10 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
     total = beta.shape[0]
     used = min(total, max(HISTOGRAM_DRAWS, PPC_ELEMENT_BUDGET // y.size))
     chosen = np.sort(rng.choice(total, size=used, replace=False))
+    # Overlaid histograms from random draws: the first ones of ``chosen`` would all be
+    # consecutive (autocorrelated) draws of the first chain.
+    for_histograms = np.zeros(used, dtype=bool)
+    for_histograms[rng.choice(used, size=min(HISTOGRAM_DRAWS, used), replace=False)] = True
     edges = histogram_edges(y)
     replicated_stats = {name: np.empty(used) for name in STATISTICS}
     histograms = []
@@ -62,7 +66,7 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
         y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng)
         for name, statistic in STATISTICS.items():
             replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
-        for row in y_rep[: max(0, HISTOGRAM_DRAWS - len(histograms))]:
+        for row in y_rep[for_histograms[start:start + index.size]]:
             histograms.append(np.histogram(row, bins=edges, density=True)[0])
     statistics = {}
     for name, statistic in STATISTICS.items():

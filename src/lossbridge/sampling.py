@@ -78,6 +78,7 @@ class ModelDraws:
     scale: np.ndarray | None  # None for a fixed scale
     sample_stats: object  # xarray Dataset of the (joint) NUTS run
     fixed_scale: float | None = None
+    run_models: tuple[str, ...] = ()  # every model of that NUTS run (they share its statistics)
 
     @property
     def flat_beta(self) -> np.ndarray:
@@ -155,7 +156,8 @@ def sample_models(
             scale = np.asarray(idata.posterior[block_name(spec, spec.family.scale_name)])
         out[spec.name] = ModelDraws(theta=theta, beta=rotation.to_beta(theta), scale=scale,
                                     sample_stats=idata.sample_stats,
-                                    fixed_scale=spec.fixed_scale)
+                                    fixed_scale=spec.fixed_scale,
+                                    run_models=tuple(s.name for s in specs))
     return out
 
 

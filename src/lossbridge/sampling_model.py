@@ -22,12 +22,11 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .design import Design
+from .families import LOG_2PI
 from .model import _weak_coefficient_logp
 from .priors import WeakPriors
 from .rotation import Rotation
 from .spec import ModelSpec
-
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 def block_name(spec: ModelSpec, variable: str) -> str:

@@ -108,7 +108,9 @@ def _posterior_sections(analysis) -> list[str]:
               f"(heuristic 95% reference {reference:.3f})", _table(ppc)]
     if analysis.comparison is not None:
         table = analysis.comparison.table.drop(columns=["pareto_warning"])
-        lines += ["", "Model comparison by leave-one-out (az.compare, stacking weights; elpd: higher is "
+        source = ("az.compare, stacking weights" if table["weight"].notna().any()
+                  else "subsampled LOO: no stacking weights")
+        lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
                   "better; loo: exact in closed form or PSIS)",
                   _table(table), *("  " + s for s in analysis.comparison.sentences)]
     return lines
