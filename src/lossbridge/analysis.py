@@ -32,6 +32,7 @@ from .families import get_family
 from .loo import FULL_LOO_MAX_N, SUBSAMPLE_SIZE
 from .loo_refit import exact_loo_values
 from .map_estimate import MapEstimate, find_map
+from .misfit import MisfitAssessment, assess_misfit
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
 from .options import validate_options
@@ -124,6 +125,7 @@ class Analysis:
     timings: dict = field(default_factory=dict)
     started_at: str = ""
     comparison: Comparison | None = None
+    misfit: MisfitAssessment | None = None
 
     @property
     def models(self) -> list[str]:
@@ -427,6 +429,9 @@ def fit(
             )
     for result in fits:
         notes.extend(_fit_warnings(result))
+    misfit = assess_misfit(design, fits) if sample else None
+    if misfit is not None:
+        notes.extend(misfit.warnings)
     comparison = None
     if sample and len(fits) >= 2:
         clock = time.perf_counter()
@@ -454,7 +459,7 @@ def fit(
         "dropna": dropna,
     }
     timings["total"] = time.perf_counter() - run_clock
-    return Analysis(design, fits, options, notes, timings, started, comparison)
+    return Analysis(design, fits, options, notes, timings, started, comparison, misfit)
 
 
 def _progress(progress: bool | None, message: str) -> None:
