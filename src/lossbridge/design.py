@@ -21,6 +21,7 @@ from formulaic.errors import FormulaicError
 
 from .data import Table
 from .errors import InputError
+from .formula_safety import check_formula
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +121,8 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
         raise InputError(
             f"formula must look like 'response ~ term + term'; got {formula!r}"
         )
+    # Formulas are data: refuse code before formulaic parses (and so evaluates) anything.
+    _check_names_exist(formula, check_formula(formula, table.frame), table.frame)
     parsed = _parse(formula)
     frame = table.frame
     lhs_vars = set(parsed.lhs.required_variables)
@@ -139,7 +142,7 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     try:
         # NaN from transforms (log of zero...) is reported by _check_finite below.
         with np.errstate(all="ignore"):
-            matrices = model_matrix(parsed, frame, na_action="ignore")
+            matrices = model_matrix(parsed, frame, na_action="ignore", context={})
     except (FormulaicError, ValueError, TypeError, NameError) as exc:
         raise InputError(
             f"cannot evaluate formula {formula!r}: {_one_line(exc)}"
