@@ -267,6 +267,8 @@ class _Checker:
         parts: list[str] = []
         node = func
         while isinstance(node, ast.Attribute):
+            if "__" in node.attr:
+                raise self.refuse(f"uses the double-underscore name {node.attr!r}, which is not allowed")
             parts.append(node.attr)
             node = node.value
         if not isinstance(node, ast.Name):
