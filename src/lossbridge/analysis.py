@@ -41,7 +41,7 @@ from .map_estimate import MapEstimate, find_map
 from .misfit import MisfitAssessment, assess_misfit
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
-from .options import validate_options
+from .options import FIXED_SCALE_OPTIONS, validate_options
 from .posterior import PosteriorResult, analyse_posterior
 from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
@@ -389,7 +389,8 @@ def fit(
         "seed": seed, "hdi_prob": hdi_prob, "dropna": dropna, "progress": progress,
     })
     names, modes = checked["likelihoods"], checked["scales"]
-    fixed_values = {"normal": checked["sigma"], "laplace": checked["b"]}
+    # The user's fixed scale per family (``sigma`` Normal, ``b`` Laplace), or None.
+    fixed_values = {name: checked[option] for name, option in FIXED_SCALE_OPTIONS.items()}
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
     seed = checked["seed"]
@@ -557,7 +558,7 @@ def _refuse_perfect_fit(
     kept = [pair for pair in requested if pair not in refused]
     if np.ptp(design.y) == 0:
         reason = (f"the response {design.response!r} is constant (every value is "
-                  f"{design.y[0]:.6g}), so the formula fits it exactly")
+                  f"{design.y[0]:.6g}): the formula fits it exactly")
         check = "check that the right column is the response"
     else:
         methods = "/".join(dict.fromkeys(get_family(n).baseline.upper() for n, _ in refused))
