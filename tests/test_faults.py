@@ -198,6 +198,20 @@ def test_wampler1_cli(capsys, tmp_path, wampler1):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_constant_response_fits_under_user_fixed_scales():
+    # y = 5 everywhere: the exact fit of y ~ x is (5, 0) for both losses, loss 0; the MAP
+    # is within a few rounding units of it (1e-12 leaves room for the 2x2 solve).
+    frame = pd.DataFrame({"x": np.arange(10.0), "y": 5.0})
+    analysis = lossbridge.fit(frame, "y ~ x", scales="fixed", sigma=1.0, b=1.0, sample=False)
+    for result in analysis.fits:
+        assert result.certified, result.certificate.explanation
+        assert result.map.coefficients[0] == pytest.approx(5.0, rel=1e-12)
+        assert abs(result.map.coefficients[1]) <= 1e-12
+    with pytest.raises(InputError, match=r"^the response 'y' is constant \(every value is 5\): the "
+                       "formula fits it exactly, so a likelihood scale has no maximum"):
+        lossbridge.fit(frame, "y ~ x", sample=False)
+
+
 @pytest.mark.slow
 def test_wampler1_sampled_posterior_and_exact_loo(wampler1):
     analysis = lossbridge.fit(wampler1, WAMPLER1_FORMULA, likelihoods="normal", scales="fixed",
