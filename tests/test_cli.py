@@ -51,10 +51,10 @@ def test_fit_json_contract(capsys):
 
 def test_fit_tables_say_what_was_certified(capsys):
     code, out, _ = run_cli(capsys, "fit", "stackloss", "--likelihood", "laplace", "--scale", "fixed",
-                           "--sigma", "2.5", "--no-sample")
+                           "--b", "2.5", "--no-sample")
     assert code == 0
     assert "laplace-fixed" in out and "normal" not in out.split("MAP estimates")[1].split("\n")[1]
-    assert "fixed b for laplace-fixed: 2.5 (user value (--sigma))" in out
+    assert "fixed b for laplace-fixed: 2.5 (user value (--b))" in out
     assert "All 1 MAP estimates certified" in out
     assert "NLL = n log(2b) + SAD / b" in out
 
@@ -117,6 +117,14 @@ BAD_INPUTS = {
     "zero-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "0"], "sigma must be a positive finite number"),
     "nan-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "nan"], "sigma must be a positive finite number"),
     "text-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "abc"], "sigma must be a positive number; got 'abc'"),
+    "negative-b": (["fit", "{csv}", "-f", "y ~ x", "--b", "-1"], "--b must be a positive finite number; got '-1'"),
+    "sigma-without-normal-fixed": (["fit", "{csv}", "-f", "y ~ x", "--likelihood", "laplace", "--sigma", "2"],
+                                   "--sigma fixes the Normal scale sigma of the normal-fixed model, which is "
+                                   "not requested"),
+    "b-without-laplace-fixed": (["fit", "{csv}", "-f", "y ~ x", "--scale", "learned", "--b", "2"],
+                                "--b fixes the Laplace scale b of the laplace-fixed model, which is not requested"),
+    "one-draw": (["fit", "{csv}", "-f", "y ~ x", "--draws", "1", "--tune", "1", "--chains", "1"],
+                 "--draws must be at least 4"),
     "bad-priors": (["fit", "{csv}", "-f", "y ~ x", "--priors", "cauchy"], "priors must be one of"),
     "bad-seed": (["fit", "{csv}", "-f", "y ~ x", "--seed", "-3"], "seed must be a non-negative integer"),
     "zero-draws": (["fit", "{csv}", "-f", "y ~ x", "--draws", "0"], "--draws must be a positive integer (>= 1); got '0'"),

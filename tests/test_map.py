@@ -113,10 +113,12 @@ def test_fixed_and_learned_scale_give_the_same_coefficients(map_analyses):
 
 
 def test_user_sigma_changes_the_scale_not_the_coefficients():
-    analysis = lossbridge.fit("engel", sigma=10.0, scales="fixed", sample=False)
+    analysis = lossbridge.fit("engel", sigma=10.0, b=10.0, scales="fixed", sample=False)
     base = lossbridge.fit("engel", scales="fixed", sample=False)
     for fit, ref in zip(analysis.fits, base.fits, strict=True):
-        assert fit.spec.fixed_scale == 10.0 and fit.spec.fixed_scale_source == "user value (--sigma)"
+        flag = "--sigma" if fit.spec.likelihood == "normal" else "--b"
+        assert fit.spec.fixed_scale == 10.0 and fit.spec.fixed_scale_source == f"user value ({flag})"
+        assert not fit.spec.fixed_scale_is_plug_in and ref.spec.fixed_scale_is_plug_in
         assert fit.map.scale == 10.0
         assert fit.certificate.certified
         assert relative_coefficient_differences(

@@ -55,3 +55,8 @@ def test_spec_validation_messages():
     with pytest.raises(InputError, match="only valid with scale='fixed'"):
         ModelSpec("laplace", "learned", 2.0)
     assert ModelSpec("laplace", "fixed", 2.0).name == "laplace-fixed"
+    with pytest.raises(InputError, match="fixed_scale_is_plug_in is only valid with scale='fixed'"):
+        ModelSpec("normal", "learned", fixed_scale_is_plug_in=True)
+    with pytest.raises(InputError, match="fixed_scale_is_plug_in must be true or false; got 'yes'"):
+        ModelSpec("normal", "fixed", 2.0, fixed_scale_is_plug_in="yes")
+    assert not ModelSpec("laplace", "fixed", 2.0).fixed_scale_is_plug_in

@@ -27,7 +27,13 @@ from .comparison import Comparison, compare_models
 from .data import load_table
 from .datasets import BUNDLED
 from .design import Design, build_design
-from .errors import CertificateWarning, InputError, NonUniqueSolutionWarning, SamplingWarning
+from .errors import (
+    CertificateWarning,
+    InputError,
+    ModelRefusedWarning,
+    NonUniqueSolutionWarning,
+    SamplingWarning,
+)
 from .families import get_family
 from .loo import FULL_LOO_MAX_N, SUBSAMPLE_SIZE
 from .loo_refit import exact_loo_values
@@ -35,7 +41,7 @@ from .map_estimate import MapEstimate, find_map
 from .misfit import MisfitAssessment, assess_misfit
 from .model import build_model
 from .nll import NllDecomposition, decompose_nll
-from .options import validate_options
+from .options import FIXED_SCALE_OPTIONS, validate_options
 from .posterior import PosteriorResult, analyse_posterior
 from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
@@ -68,7 +74,8 @@ class FitResult:
         map_values[family.scale_name] = self.map.scale
         fixed = None
         if self.spec.scale == "fixed":
-            fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source}
+            fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source,
+                     "plug_in": self.spec.fixed_scale_is_plug_in}
         return {
             "model": self.spec.name,
             "likelihood": self.spec.likelihood,
@@ -318,6 +325,7 @@ def fit(
     likelihoods: str | Iterable[str] | None = None,
     scales: str | Iterable[str] = "both",
     sigma: float | None = None,
+    b: float | None = None,
     priors: str = "flat",
     sample: bool = True,
     draws: int = 1000,
@@ -342,8 +350,14 @@ def fit(
         Any of ``"normal"``, ``"laplace"``; default both.
     scales : {"both", "learned", "fixed"} or list, default "both"
     sigma : float, optional
-        Value of every fixed scale; by default the plug-in MLE of the exact fit
-        (``sqrt(RSS/n)`` for Normal, ``SAD/n`` for Laplace).
+        The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
+        plug-in MLE of the exact OLS fit, ``sqrt(RSS/n)``. It never sets the Laplace b.
+    b : float, optional
+        The Laplace likelihood's fixed scale b (model ``laplace-fixed``; its sd is
+        ``b * sqrt(2)``); by default the plug-in MLE of the exact LAD fit, ``SAD/n``.
+        Giving ``sigma`` or ``b`` without a fixed-scale model of its family raises
+        :class:`InputError`. Under a user value an exact fit (all residuals zero) can be
+        fitted; models whose scale would be learned or plugged in are then refused.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.priors`).
@@ -370,11 +384,13 @@ def fit(
     timings: dict[str, float] = {}
     clock = run_clock = time.perf_counter()
     checked = validate_options({
-        "likelihoods": likelihoods, "scales": scales, "sigma": sigma, "priors": priors,
+        "likelihoods": likelihoods, "scales": scales, "sigma": sigma, "b": b, "priors": priors,
         "sample": sample, "draws": draws, "tune": tune, "chains": chains, "cores": cores,
         "seed": seed, "hdi_prob": hdi_prob, "dropna": dropna, "progress": progress,
     })
-    names, modes, fixed_value = checked["likelihoods"], checked["scales"], checked["sigma"]
+    names, modes = checked["likelihoods"], checked["scales"]
+    # The user's fixed scale per family (``sigma`` Normal, ``b`` Laplace), or None.
+    fixed_values = {name: checked[option] for name, option in FIXED_SCALE_OPTIONS.items()}
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
     seed = checked["seed"]
@@ -389,17 +405,18 @@ def fit(
     clock = time.perf_counter()
     baselines = {name: exact_fit(name, design) for name in names}
     timings["exact_fits"] = time.perf_counter() - clock
-    _refuse_perfect_fit(design, baselines)
+    _refuse_overflow(design, baselines)
 
+    requested, notes = _refuse_perfect_fit(
+        design, baselines, [(name, mode) for name in names for mode in modes], fixed_values)
     specs = [
-        _make_spec(name, mode, fixed_value, baselines[name], priors)
-        for name in names
-        for mode in modes
+        _make_spec(name, mode, fixed_values[name], baselines[name], priors,
+                   other_user_scales=[n for n, v in fixed_values.items() if v is not None])
+        for name, mode in requested
     ]
     rotation = Rotation.from_design(design.X, design.y)
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
-    notes: list[dict] = []
     clock = time.perf_counter()
     for spec in specs:
         _progress(progress, f"MAP of {spec.name}")
@@ -435,8 +452,7 @@ def fit(
     comparison = None
     if sample and len(fits) >= 2:
         clock = time.perf_counter()
-        plug_in = frozenset(r.spec.name for r in fits
-                            if r.spec.scale == "fixed" and fixed_value is None)
+        plug_in = frozenset(r.spec.name for r in fits if r.spec.fixed_scale_is_plug_in)
         comparison = compare_models(
             {r.spec.name: {"y_hash": design.y_hash, "loo": r.posterior.loo} for r in fits}, plug_in
         )
@@ -444,7 +460,9 @@ def fit(
     options = {
         "likelihoods": names,
         "scales": modes,
-        "sigma": fixed_value,
+        "models": [spec.name for spec in specs],
+        "sigma": fixed_values["normal"],
+        "b": fixed_values["laplace"],
         "priors": priors,
         "prior_details": {r.spec.name: _describe_priors(r.spec, design) for r in fits},
         "sample": sample,
@@ -480,18 +498,29 @@ def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
 
 
 def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactFit,
-               priors: str) -> ModelSpec:
+               priors: str, other_user_scales: Sequence[str] = ()) -> ModelSpec:
+    """The spec of one model; a fixed scale is the user's value for this family, or the plug-in.
+
+    ``other_user_scales`` names the families given a user value, so that a plug-in scale
+    can say it was not set by another family's option (``--sigma`` never sets ``b``).
+    """
     if mode == "learned":
         return ModelSpec(name, "learned", priors=priors)
     family = get_family(name)
     if fixed_value is not None:
-        return ModelSpec(name, "fixed", fixed_value, "user value (--sigma)", priors)
+        return ModelSpec(name, "fixed", fixed_value, f"user value (--{family.scale_name})", priors)
     closed_form = "sqrt(RSS/n)" if family.baseline == "ols" else "SAD/n"
     source = f"plug-in MLE of the exact {family.baseline.upper()} fit, {closed_form}"
-    return ModelSpec(name, "fixed", baseline.scale_mle, source, priors)
+    others = [get_family(n).scale_name for n in other_user_scales if n != name]
+    if others:
+        flags = " and ".join(f"--{scale}" for scale in others)
+        source += (f"; {flags} does not set {family.scale_name}: give --{family.scale_name} "
+                   "to fix it")
+    return ModelSpec(name, "fixed", baseline.scale_mle, source, priors,
+                     fixed_scale_is_plug_in=True)
 
 
-def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
+def _refuse_overflow(design: Design, baselines: dict[str, ExactFit]) -> None:
     for base in baselines.values():
         if not np.isfinite(base.loss) or not np.all(np.isfinite(base.coefficients)):
             raise InputError(
@@ -499,20 +528,54 @@ def _refuse_perfect_fit(design: Design, baselines: dict[str, ExactFit]) -> None:
                 f"{base.method.upper()} loss overflows double precision; rescale them (for "
                 "example divide by a power of ten) and fit again"
             )
+
+
+def _is_exact_fit(design: Design, base: ExactFit) -> bool:
+    """All residuals of the exact fit zero (to rounding): the scale's likelihood has no maximum."""
     size = float(np.linalg.norm(design.y)) or 1.0
-    for base in baselines.values():
-        if base.scale_mle <= 1e-12 * size / np.sqrt(design.n) and np.ptp(design.y) == 0:
-            raise InputError(
-                f"the response {design.response!r} is constant (every value is "
-                f"{design.y[0]:.6g}), so the formula fits it exactly and a likelihood scale has "
-                "no maximum: there is nothing to estimate; check that the right column is the response"
-            )
-        if base.scale_mle <= 1e-12 * size / np.sqrt(design.n):
-            raise InputError(
-                f"the formula fits {design.response!r} exactly (the {base.method.upper()} "
-                "residuals are all zero), so a likelihood scale has no maximum: there is "
-                "nothing to estimate; check that the response is not also a predictor"
-            )
+    return bool(base.scale_mle <= 1e-12 * size / np.sqrt(design.n))
+
+
+def _refuse_perfect_fit(
+    design: Design, baselines: dict[str, ExactFit], requested: list[tuple[str, str]],
+    fixed_values: dict[str, float | None],
+) -> tuple[list[tuple[str, str]], list[dict]]:
+    """Drop the models an exact fit leaves undefined; refuse the run when none is left.
+
+    ``requested`` holds ``(likelihood, scale mode)`` pairs. When the formula fits the
+    response exactly, a learned scale's likelihood grows without bound as the scale goes
+    to 0, and the plug-in MLE is 0: those models have no MAP. A scale the user fixed is a
+    well-defined model (its MAP is the exact fit), so it runs; the dropped models are
+    named in a warning. Returns the pairs kept and the warnings.
+    """
+    def undefined(name: str, mode: str) -> bool:
+        user_fixed = mode == "fixed" and fixed_values[name] is not None
+        return _is_exact_fit(design, baselines[name]) and not user_fixed
+
+    refused = [pair for pair in requested if undefined(*pair)]
+    if not refused:
+        return requested, []
+    kept = [pair for pair in requested if pair not in refused]
+    if np.ptp(design.y) == 0:
+        reason = (f"the response {design.response!r} is constant (every value is "
+                  f"{design.y[0]:.6g}): the formula fits it exactly")
+        check = "check that the right column is the response"
+    else:
+        methods = "/".join(dict.fromkeys(get_family(n).baseline.upper() for n, _ in refused))
+        reason = f"the formula fits {design.response!r} exactly (the {methods} residuals are all zero)"
+        check = "check that the response is not also a predictor"
+    if not kept:
+        hint = " or ".join(f"--scale fixed --{get_family(n).scale_name} VALUE"
+                           for n in dict.fromkeys(n for n, _ in refused))
+        raise InputError(
+            f"{reason}, so a likelihood scale has no maximum: there is nothing to estimate; "
+            f"{check} (or, to fit under a scale you choose, give {hint})"
+        )
+    names = ", ".join(f"{n}-{m}" for n, m in refused)
+    message = (f"{reason}: {names} not fitted, since a learned or plug-in scale has no maximum "
+               f"here; fitted {', '.join(f'{n}-{m}' for n, m in kept)} (scale fixed by the user)")
+    warnings.warn(message, ModelRefusedWarning, stacklevel=3)
+    return kept, [{"code": "exact_fit_models_dropped", "model": names, "message": message}]
 
 
 def _fit_warnings(result: FitResult) -> list[dict]:

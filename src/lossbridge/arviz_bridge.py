@@ -16,7 +16,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+from ._quiet import quiet_arviz
 from .pointwise import logsumexp
+
+quiet_arviz(az)
 
 SUMMARY_COLUMNS = {
     "mean": "mean",

@@ -97,13 +97,14 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
     loss_map = family.loss(residuals)
-    scale = exact.loss if exact.loss > 0 else 1.0
-    gap = (loss_map - exact.loss) / scale
     X, y, name = design.X, design.y, family.loss_symbol
-    tol = (
-        loss_error_bound(X, y, estimate.coefficients, name)
-        + loss_error_bound(X, y, exact.coefficients, name)
-    ) / scale
+    bound = (loss_error_bound(X, y, estimate.coefficients, name)
+             + loss_error_bound(X, y, exact.coefficients, name))
+    # Relative to the exact loss, or to its rounding bound when the loss is no larger (an
+    # exact fit, all residuals zero: both losses are then rounding noise).
+    scale = max(exact.loss, bound) or 1.0
+    gap = (loss_map - exact.loss) / scale
+    tol = bound / scale
     coefficient_diff = float(
         np.max(relative_coefficient_differences(estimate.coefficients, exact.coefficients, design))
     )

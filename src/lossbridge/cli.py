@@ -29,12 +29,17 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", default="both", metavar="MODE",
                         help="learned, fixed or both (default: both)")
     parser.add_argument("--sigma", metavar="VALUE",
-                        help="value of every fixed scale (default: plug-in MLE of the exact fit)")
+                        help="fixed scale σ of the Normal likelihood (normal-fixed; default: "
+                        "plug-in MLE sqrt(RSS/n) of the exact OLS fit)")
+    parser.add_argument("--b", metavar="VALUE",
+                        help="fixed scale b of the Laplace likelihood (laplace-fixed; its sd is "
+                        "b√2; default: plug-in MLE SAD/n of the exact LAD fit)")
     parser.add_argument("--priors", default="flat",
                         help="flat (default: MAP = maximum likelihood) or weak (autoscaled, rstanarm-style)")
     parser.add_argument("--no-sample", action="store_true",
                         help="MAP and exact fits only: no NUTS, no LOO comparison")
-    parser.add_argument("--draws", default=1000, metavar="N", help="posterior draws per chain (1000)")
+    parser.add_argument("--draws", default=1000, metavar="N",
+                        help="posterior draws per chain, at least 4 (1000)")
     parser.add_argument("--tune", default=1000, metavar="N", help="tuning steps per chain (1000)")
     parser.add_argument("--chains", default=4, metavar="N", help="chains (4)")
     parser.add_argument("--cores", default=None, metavar="N", help="parallel chains (all cores)")
@@ -96,6 +101,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
         "likelihoods": args.likelihoods,
         "scales": args.scale,
         "sigma": args.sigma,
+        "b": args.b,
         "priors": args.priors,
         "sample": not args.no_sample,
         "draws": args.draws,
@@ -146,6 +152,10 @@ def _run(args: argparse.Namespace, command: str) -> int:
         return EXIT_OK
     # Warnings are collected in the analysis and printed with the tables, not twice.
     warnings.filterwarnings("ignore", module="lossbridge")
+    from .errors import LossbridgeWarning
+
+    # Also when run as ``python -m lossbridge.cli`` (the module is then ``__main__``).
+    warnings.filterwarnings("ignore", category=LossbridgeWarning)
     from .report import check_report_path
 
     if args.command in ("fit", "report"):

@@ -29,3 +29,7 @@ class NonUniqueSolutionWarning(LossbridgeWarning):
 
 class SamplingWarning(LossbridgeWarning):
     """A sampler or LOO diagnostic failed (divergences, R-hat, ESS, E-BFMI, Pareto k, oracle)."""
+
+
+class ModelRefusedWarning(LossbridgeWarning):
+    """A requested model was not fitted because it is undefined on these data (an exact fit)."""

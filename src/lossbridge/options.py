@@ -62,6 +62,19 @@ def _scales(name: str, value: Any) -> list[str]:
     return _names(name, value, SCALE_MODES, {"both": list(SCALE_MODES)})
 
 
+# ArviZ's own minimum for ESS and R-hat (its shape validation asks for 4 draws per
+# chain); E-BFMI needs 2. Below it the diagnostics are undefined, not just noisy.
+MIN_DRAWS = 4
+
+
+def _draws(name: str, value: Any) -> int:
+    number = check_positive_int(name, value)
+    if number < MIN_DRAWS:
+        raise InputError(f"{name} must be at least {MIN_DRAWS} (draws per chain needed for "
+                         f"effective sample sizes, R-hat and E-BFMI); got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Option:
     """One option: its default, whether None is allowed, and its check-and-convert."""
@@ -75,10 +88,12 @@ class Option:
 OPTIONS: dict[str, Option] = {
     "likelihoods": Option(None, _likelihoods, flag="--likelihood"),
     "scales": Option("both", _scales, flag="--scale"),
+    # Each family's fixed scale on its own scale: sigma for the Normal, b for the Laplace.
     "sigma": Option(None, check_positive_float, optional=True, flag="--sigma"),
+    "b": Option(None, check_positive_float, optional=True, flag="--b"),
     "priors": Option("flat", lambda n, v: check_choice(n, v, PRIOR_CHOICES), flag="--priors"),
     "sample": Option(True, _boolean, flag="--no-sample"),
-    "draws": Option(1000, check_positive_int, flag="--draws"),
+    "draws": Option(1000, _draws, flag="--draws"),
     "tune": Option(1000, check_positive_int, flag="--tune"),
     "chains": Option(4, check_positive_int, flag="--chains"),
     "cores": Option(None, check_positive_int, optional=True, flag="--cores"),
@@ -107,4 +122,33 @@ def validate_options(values: dict[str, Any], spelling: str = "python") -> dict[s
             out[name] = option.check(label, value) if name == "likelihoods" else None
             continue
         out[name] = option.check(label, value)
+    _check_fixed_scales(out, spelling)
     return out
+
+
+# Which option fixes which family's scale: the option is named after the scale.
+FIXED_SCALE_OPTIONS = {name: family.scale_name for name, family in FAMILIES.items()}
+
+
+def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
+    """A fixed-scale value must have a fixed-scale model of its own family to apply to.
+
+    ``sigma`` never sets the Laplace ``b`` (a Laplace sd is ``b * sqrt(2)``): a value
+    that no requested model would use is refused rather than silently ignored.
+    """
+
+    def label(name: str) -> str:
+        return OPTIONS[name].flag if spelling == "cli" else name
+
+    for family, name in FIXED_SCALE_OPTIONS.items():
+        if options[name] is None or (family in options["likelihoods"]
+                                     and "fixed" in options["scales"]):
+            continue
+        others = "; ".join(f"{label(n)} fixes the {f.capitalize()} scale {n}"
+                           for f, n in FIXED_SCALE_OPTIONS.items() if f != family)
+        raise InputError(
+            f"{label(name)} fixes the {family.capitalize()} scale {name} of the {family}-fixed "
+            f"model, which is not requested (likelihoods: {', '.join(options['likelihoods'])}; "
+            f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}; "
+            f"{others}"
+        )

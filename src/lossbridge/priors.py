@@ -73,6 +73,7 @@ class WeakPriors:
 
 
 def describe_flat(terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
+    """Flat priors in words, per parameter; the scale is named as its family names it."""
     out = {term: "flat (improper uniform)" for term in terms}
-    out[scale_name] = "HalfFlat (improper uniform on sigma > 0)"
+    out[scale_name] = f"HalfFlat (improper uniform on {scale_name} > 0)"
     return out

@@ -7,6 +7,7 @@ A spec holds the arguments of :func:`lossbridge.fit` as top-level keys::
     formula = "foodexp ~ income"
     likelihoods = ["normal", "laplace"]
     scales = "both"
+    # sigma = 2.5                  # fixed Normal scale (normal-fixed); b = 2.0 for the Laplace
     priors = "flat"
     seed = 20261201
 """
@@ -21,7 +22,7 @@ from .datasets import BUNDLED
 from .errors import InputError
 from .options import validate_options
 
-FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "priors", "sample", "draws", "tune",
+FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "b", "priors", "sample", "draws", "tune",
             "chains", "cores", "seed", "hdi_prob", "dropna")
 ALLOWED_KEYS = ("name", "description", "data", *FIT_KEYS)
 

@@ -25,11 +25,16 @@ class ModelSpec:
     fixed_scale : float or None
         The scale value when ``scale == "fixed"``.
     fixed_scale_source : str or None
-        Where the fixed value came from, said in every output.
+        Where the fixed value came from, said in every output: ``"user value (--sigma)"``
+        or ``"user value (--b)"`` for a value the user gave, a text starting
+        ``"plug-in MLE"`` for the closed-form MLE of the exact fit to these same data.
     priors : {"flat", "weak"}
         ``flat``: flat on all coefficients (and HalfFlat on a learned scale), so the
         MAP is the maximum-likelihood estimate. ``weak``: autoscaled weakly informative
         priors (:mod:`lossbridge.priors`).
+    fixed_scale_is_plug_in : bool
+        True when the fixed scale was estimated from the same data (the plug-in MLE),
+        so the model uses the data twice; False for a user value and for a learned scale.
     """
 
     likelihood: str
@@ -37,6 +42,7 @@ class ModelSpec:
     fixed_scale: float | None = None
     fixed_scale_source: str | None = None
     priors: str = "flat"
+    fixed_scale_is_plug_in: bool = False
 
     def __post_init__(self) -> None:
         get_family(self.likelihood)
@@ -48,6 +54,11 @@ class ModelSpec:
             check_positive_float(f"fixed {self.family.scale_name}", self.fixed_scale)
         elif self.fixed_scale is not None:
             raise InputError("fixed_scale is only valid with scale='fixed'")
+        if not isinstance(self.fixed_scale_is_plug_in, bool):
+            raise InputError("fixed_scale_is_plug_in must be true or false; got "
+                             f"{self.fixed_scale_is_plug_in!r}")
+        if self.fixed_scale_is_plug_in and self.scale != "fixed":
+            raise InputError("fixed_scale_is_plug_in is only valid with scale='fixed'")
 
     @property
     def family(self):

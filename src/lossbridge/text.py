@@ -25,6 +25,10 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.map(_number).to_string()
 
 
+RHAT_NOTE = ("r_hat '-': R-hat needs ≥ 2 chains (it compares chains); run with --chains 2 "
+             "or more to check convergence")
+
+
 def format_analysis(analysis) -> str:
     """All tables of ``analysis`` as one string."""
     design = analysis.design
@@ -45,7 +49,12 @@ def format_analysis(analysis) -> str:
     lines += ["", "Relative difference of each MAP coefficient from its exact fit",
               _table(analysis.differences())]
     cert = analysis.certificates()
-    lines += ["", "Certificates (MAP versus exact minimiser of the loss)", _table(cert)]
+    if cert.empty:  # weak priors: nothing to certify against
+        lines += ["", "Certificates: none. Under weak priors the MAP is a penalised fit (the "
+                  "posterior mode), not the minimiser of the loss, so no exact fit can certify "
+                  "it; the relative differences above are the priors' pull."]
+    else:
+        lines += ["", "Certificates (MAP versus exact minimiser of the loss)", _table(cert)]
     nll = analysis.nll_table().drop(columns=["constant_formula", "loss_term_formula"])
     lines += ["", "Negative log-likelihood at the MAP = constant + scaled loss "
               "(checked against PyMC's log-likelihood)", _table(nll)]
@@ -81,8 +90,11 @@ def _posterior_sections(analysis) -> list[str]:
         return []
     opts = analysis.options
     hdi = f"{100 * opts['hdi_prob']:g}% HDI"
-    lines = ["", f"Posterior ({opts['chains']} chains x {opts['draws']} draws after {opts['tune']} "
+    chains = "1 chain" if opts["chains"] == 1 else f"{opts['chains']} chains"
+    lines = ["", f"Posterior ({chains} x {opts['draws']} draws after {opts['tune']} "
              f"tuning steps, seed {opts['seed']}; hdi_low/hdi_high: {hdi})"]
+    if opts["chains"] < 2:
+        lines.append(f"  {RHAT_NOTE}")
     for result in analysis.fits:
         table = result.posterior.summary.drop(columns=["mcse_sd"])
         lines += [f"  {result.spec.name}", _indent(_table(table))]
@@ -99,7 +111,8 @@ def _posterior_sections(analysis) -> list[str]:
                   "standard errors, limit 4", _table(oracle[columns]), *("  " + v for v in verdicts)]
     diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
                           "loo": r.posterior.loo_dict()["method"]} for r in analysis.fits}
-    lines += ["", "Sampler diagnostics (min E-BFMI over chains)",
+    rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
+    lines += ["", f"Sampler diagnostics (min E-BFMI over chains{rhat})",
               _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
     ppc = pd.DataFrame({r.spec.name: r.posterior.ppc_dict()["p_values"] for r in analysis.fits}).T
     ppc["loo_pit_ks"] = [r.posterior.ppc["loo_pit_ks_distance"] for r in analysis.fits]
