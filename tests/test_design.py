@@ -227,3 +227,43 @@ def test_ols_of_a_near_collinear_design_matches_exact_arithmetic():
     # rounding module's safety factor (the residual is O(1), so kappa^2 terms do not enter
     # in the well-determined directions that carry ||beta||).
     assert np.linalg.norm(fit.coefficients - beta) <= 10 * kappa * np.finfo(float).eps * np.linalg.norm(beta) * 10
+
+
+def test_a_response_with_thousands_separators_says_how_to_fix_it(tmp_path):
+    text = "y,x\n" + "".join(f'"{i + 1},{i:03d}",{i}\n' for i in range(8)) + "999,8\n"
+    with pytest.raises(InputError, match=r"response column 'y' is not numeric \(e.g. '1,000' in "
+                                         r"row 1\): 8 of 9 values.*remove thousands separators"):
+        csv_design(tmp_path, text, "y ~ x")
+
+
+@pytest.mark.slow
+def test_cli_fits_a_year_polynomial_with_the_rss_of_a_well_conditioned_basis(capsys, tmp_path):
+    """Raw cond(X) ~ 1e23, 4e11 after scaling, 100,000 rows: main refused it as rank-deficient.
+    The centred, scaled polynomial spans the same space, so both RSS agree to rounding."""
+    import json
+
+    from lossbridge.baselines import exact_ols
+    from lossbridge.cli import main
+    from lossbridge.rounding import loss_error_bound
+
+    rng = np.random.default_rng(5)
+    year = np.round(rng.uniform(2000, 2020, 100_000), 3)
+    t = (year - 2010) / 10
+    frame = pd.DataFrame({"y": 3 + t - 2 * t**2 + 0.5 * t**4 + rng.normal(size=t.size), "year": year})
+    path = tmp_path / "years.csv"
+    frame.to_csv(path, index=False)
+    formula = "y ~ year + I(year**2) + I(year**3) + I(year**4)"
+    code = main(["fit", str(path), "--formula", formula, "--likelihood", "normal", "--no-sample",
+                 "--json", "--seed", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    ill = design(frame, formula)
+    assert unit_condition(ill.X) > 1e11 and doc["data"]["k"] == 5
+    well = design(frame.assign(t=t), "y ~ t + I(t**2) + I(t**3) + I(t**4)")
+    reference = exact_ols(well)
+    rss = doc["fits"][0]["baseline"]["loss"]
+    beta = np.array(list(doc["fits"][0]["baseline"]["coefficients"].values()))
+    bound = (loss_error_bound(ill.X, ill.y, beta, "RSS")
+             + loss_error_bound(well.X, well.y, reference.coefficients, "RSS"))
+    assert abs(rss - reference.loss) <= bound

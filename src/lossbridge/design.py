@@ -362,8 +362,12 @@ def _check_numeric_response(column: pd.Series, name: str) -> None:
     converted = pd.to_numeric(column, errors="coerce")
     bad = column[converted.isna()]
     example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
+    count = f": {len(bad)} of {int(column.notna().sum())} values are not numbers" if len(bad) else ""
+    separators = ("; remove thousands separators and use '.' as the decimal point"
+                  if bad.astype(str).str.strip().str.match(_NUMBER_LIKE).any() else "")
     raise InputError(
-        f"response column {name!r} is not numeric{example}; regression needs a numeric response"
+        f"response column {name!r} is not numeric{example}{count}; regression needs a numeric "
+        f"response{separators}"
     )
 
 
