@@ -145,7 +145,10 @@ def test_explicit_categorical_of_a_numeric_looking_column_still_works(tmp_path):
 
 
 def test_numbers_as_text_in_a_dataframe_are_refused():
-    frame = pd.DataFrame({"y": [1.0, 2, 4, 3, 5, 7, 6], "x": ["1", "2", "3", "1", "2", "3", "1"]})
+    frame = pd.DataFrame({"y": [1.0, 2, 4, 3, 5, 7, 6], "x": ["1", "2", "3", "1", "2", "3", "1"]},
+                         index=list("abcdefg"))  # row numbers are positions, whatever the index
+    with pytest.raises(InputError, match="1 of its 7 values are not numbers \\(row 6: '3,5'\\)"):
+        design(frame.assign(x=frame["x"].where(frame.index != "f", "3,5")), "y ~ x")
     with pytest.raises(InputError, match="column 'x' .* holds numbers stored as text.*C\\(x\\)"):
         design(frame, "y ~ x")
     assert design(frame, "y ~ C(x)").k == 3

@@ -295,7 +295,7 @@ def _check_numbers_as_text(frame: pd.DataFrame, rhs, formula: str) -> None:
     for name in _valued_variables(rhs):
         if name not in frame.columns:
             continue
-        column = frame[name]
+        column = frame[name].reset_index(drop=True)  # row numbers are positions from 1
         if isinstance(column.dtype, pd.CategoricalDtype) or not (
             pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
         ):
@@ -359,8 +359,9 @@ def _check_missing(
 def _check_numeric_response(column: pd.Series, name: str) -> None:
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return
+    column = column.reset_index(drop=True)  # row numbers are positions from 1
     converted = pd.to_numeric(column, errors="coerce")
-    bad = column[converted.isna()]
+    bad = column[converted.isna() & column.notna()]
     example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
     count = f": {len(bad)} of {int(column.notna().sum())} values are not numbers" if len(bad) else ""
     separators = ("; remove thousands separators and use '.' as the decimal point"
