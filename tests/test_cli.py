@@ -35,7 +35,8 @@ def test_fit_json_contract(capsys):
         ("normal", "learned"), ("normal", "fixed"), ("laplace", "learned"), ("laplace", "fixed")]
     for f in doc["fits"]:
         scale = "sigma" if f["likelihood"] == "normal" else "b"
-        assert set(f["map"]) == {"Intercept", "income", scale}
+        assert set(f["map"]) == {"Intercept", "income"}  # coefficients by term only
+        assert f["map_scale"]["name"] == scale and isinstance(f["map_scale"]["value"], float)
         assert f["baseline"]["method"] == ("ols" if f["likelihood"] == "normal" else "lad")
         assert set(f["baseline"]["coefficients"]) == {"Intercept", "income"}
         assert isinstance(f["baseline"]["loss"], float)
@@ -43,7 +44,7 @@ def test_fit_json_contract(capsys):
         assert {"constant", "loss_term", "nll", "pymc_nll"} <= set(f["nll"])
         if f["scale"] == "fixed":
             assert "plug-in MLE" in f["fixed_scale"]["source"]
-            assert f["map"][scale] == f["fixed_scale"]["value"]
+            assert f["map_scale"]["value"] == f["fixed_scale"]["value"]
         # JSON numbers equal the Python API's values exactly (no rounding in transit).
         assert np.isfinite(list(f["map"].values())).all()
     assert doc["options"]["seed"] == 3

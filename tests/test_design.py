@@ -96,3 +96,177 @@ def test_ill_conditioned_but_full_rank_designs_are_accepted():
 def test_categorical_response_text_is_refused_but_bool_is_numeric():
     frame = pd.DataFrame({"y": [True, False, True, True, False], "x": [1.0, 2, 3, 4, 6]})
     assert design(frame, "y ~ x").y.tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+
+
+# ---------------------------------------------------------------- numbers stored as text
+def csv_design(tmp_path, text: str, formula: str):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    return build_design(load_table(str(path)), formula)
+
+
+def numeric_csv(cells: dict[int, str], n: int = 12) -> str:
+    rows = ["y,x,g"]
+    for i in range(n):
+        rows.append(f"{1.5 * i + (i % 3)},{cells.get(i, str(10 + i))},{'ab'[i % 2]}")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_typo_in_a_numeric_column_is_reported_with_its_row(tmp_path):
+    with pytest.raises(InputError) as info:
+        csv_design(tmp_path, numeric_csv({2: "12..5"}), "y ~ x + g")
+    message = str(info.value)
+    assert "column 'x'" in message and "looks numeric but 1 of its 12 values are not numbers" in message
+    assert "row 3: '12..5'" in message and "C(x)" in message and "\n" not in message
+
+
+def test_thousands_separators_are_reported_with_the_fix(tmp_path):
+    cells = {i: f'"{i + 1},{100 + i:03d}"' for i in range(0, 12, 2)}  # 1,100  3,102 ...
+    with pytest.raises(InputError) as info:
+        csv_design(tmp_path, numeric_csv(cells), "y ~ x")
+    message = str(info.value)
+    assert "6 of its 12 values are not numbers" in message
+    assert "row 1: '1,100', row 3: '3,102'" in message and "and 1 more" in message
+    assert "remove thousands separators" in message
+
+
+def test_every_value_with_separators_is_still_numeric_looking(tmp_path):
+    cells = {i: f'"{i + 1},{100 + i:03d}"' for i in range(12)}
+    with pytest.raises(InputError, match="12 of its 12 values are not numbers.*thousands"):
+        csv_design(tmp_path, numeric_csv(cells), "y ~ np.log(x)")
+
+
+def test_explicit_categorical_of_a_numeric_looking_column_still_works(tmp_path):
+    cells = {i: ("12..5" if i in (2, 5) else str(10 + i % 3)) for i in range(12)}
+    d = csv_design(tmp_path, numeric_csv(cells), "y ~ C(x)")
+    assert d.terms == ("Intercept", "C(x)[T.11]", "C(x)[T.12]", "C(x)[T.12..5]")
+    # A genuine text column stays an implicit categorical, as formulaic makes it.
+    assert csv_design(tmp_path, numeric_csv({}), "y ~ x + g").terms == ("Intercept", "x", "g[T.b]")
+
+
+def test_numbers_as_text_in_a_dataframe_are_refused():
+    frame = pd.DataFrame({"y": [1.0, 2, 4, 3, 5, 7, 6], "x": ["1", "2", "3", "1", "2", "3", "1"]},
+                         index=list("abcdefg"))  # row numbers are positions, whatever the index
+    with pytest.raises(InputError, match="1 of its 7 values are not numbers \\(row 6: '3,5'\\)"):
+        design(frame.assign(x=frame["x"].where(frame.index != "f", "3,5")), "y ~ x")
+    with pytest.raises(InputError, match="column 'x' .* holds numbers stored as text.*C\\(x\\)"):
+        design(frame, "y ~ x")
+    assert design(frame, "y ~ C(x)").k == 3
+    assert design(frame.astype({"x": "category"}), "y ~ x").k == 3  # categorical dtype: on purpose
+
+
+# ---------------------------------------------------------------- rank: scale-invariant, rounding-based
+def near_collinear(n: int, delta: float, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = x1 + delta * rng.normal(size=n)
+    return pd.DataFrame({"y": 1 + x1 + 2 * x2 + rng.normal(size=n), "x1": x1, "x2": x2})
+
+
+def unit_condition(X: np.ndarray) -> float:
+    return float(np.linalg.cond(X / np.linalg.norm(X, axis=0)))
+
+
+@pytest.mark.parametrize("n", [200, 100_000])
+@pytest.mark.parametrize("delta", [1e-11, 1e-12, 1e-13])
+def test_near_collinear_full_rank_designs_are_accepted_at_any_n(n, delta):
+    d = design(near_collinear(n, delta), "y ~ x1 + x2")
+    # cond after scaling the columns to unit norm: 2e11 .. 2e13 (main refused these once
+    # n eps cond > 1, i.e. from n = 450 at 2e13 and n = 45,000 at 2e11).
+    assert 1e11 < unit_condition(d.X) < 1e14
+
+
+def test_year_polynomial_is_accepted():
+    year = np.linspace(2000, 2020, 100_000)
+    frame = pd.DataFrame({"y": np.sin(year), "year": year})
+    d = design(frame, "y ~ year + I(year**2) + I(year**3) + I(year**4)")
+    assert d.k == 5 and unit_condition(d.X) > 1e11  # raw cond(X) ~ 1e23
+
+
+@pytest.mark.parametrize("n", [200, 100_000])
+def test_exact_dependencies_are_refused_at_any_n_and_scale(n):
+    rng = np.random.default_rng(1)
+    tiny, huge, x = rng.normal(size=n) * 1e-8, rng.lognormal(size=n) * 1e8, rng.normal(size=n)
+    g = np.arange(n) % 40
+    frame = pd.DataFrame({"y": rng.normal(size=n), "tiny": tiny, "huge": huge, "x": x,
+                          "total": tiny + huge + x, "affine": 3 * x - 7.3, "g": g.astype(str)})
+    frame = frame.assign(**{f"d{j}": (g == j).astype(float) for j in range(40)})
+    cases = {
+        "y ~ tiny + huge + x + total": "'total'",  # total = huge + x to rounding, at 1e-8 vs 1e8
+        "y ~ x + affine": "'affine' is a linear combination of '(x|Intercept)', '(x|Intercept)' ",
+        "y ~ C(g) + d0": "'d0'",  # a dummy trap among 40 levels
+        "y ~ 0 + " + " + ".join(f"d{j}" for j in range(40)) + " + x + I(x + 1)": "'I\\(x \\+ 1\\)'",
+    }
+    for formula, named in cases.items():
+        with pytest.raises(InputError, match=f"rank-deficient .*{named}.*double-precision rounding"):
+            design(frame, formula)
+
+
+def test_rank_verdict_does_not_depend_on_column_units():
+    base = near_collinear(500, 1e-12)
+    for scales in [(1.0, 1.0), (1e-8, 1e8), (1e8, 1e-8)]:
+        frame = base.assign(x1=base["x1"] * scales[0], x2=base["x2"] * scales[1])
+        d = design(frame, "y ~ x1 + x2")
+        assert unit_condition(d.X) == pytest.approx(unit_condition(design(base, "y ~ x1 + x2").X),
+                                                    rel=1e-2)
+        with pytest.raises(InputError, match="rank-deficient"):
+            design(frame.assign(x3=frame["x1"] * 1e8), "y ~ x1 + x2 + x3")
+
+
+def test_ols_of_a_near_collinear_design_matches_exact_arithmetic():
+    """cond 2e13 after scaling, n = 5000: numpy's default rcond (n eps) would cut a singular
+    value and return a truncated fit; the RSS must be the exact minimum to rounding."""
+    from lossbridge.baselines import exact_ols
+    from lossbridge.rounding import loss_error_bound
+    from tests.reference.exact import rational_least_squares
+
+    d = design(near_collinear(5000, 1e-13, seed=2), "y ~ x1 + x2")
+    kappa = unit_condition(d.X)
+    assert kappa > 1e13
+    fit = exact_ols(d)
+    beta, rss = rational_least_squares(d.X, d.y)
+    assert fit.loss - rss <= loss_error_bound(d.X, d.y, fit.coefficients, "RSS")
+    # Forward error of a backward-stable least-squares solve: kappa eps relative, times the
+    # rounding module's safety factor (the residual is O(1), so kappa^2 terms do not enter
+    # in the well-determined directions that carry ||beta||).
+    assert np.linalg.norm(fit.coefficients - beta) <= 10 * kappa * np.finfo(float).eps * np.linalg.norm(beta) * 10
+
+
+def test_a_response_with_thousands_separators_says_how_to_fix_it(tmp_path):
+    text = "y,x\n" + "".join(f'"{i + 1},{i:03d}",{i}\n' for i in range(8)) + "999,8\n"
+    with pytest.raises(InputError, match=r"response column 'y' is not numeric \(e.g. '1,000' in "
+                                         r"row 1\): 8 of 9 values.*remove thousands separators"):
+        csv_design(tmp_path, text, "y ~ x")
+
+
+@pytest.mark.slow
+def test_cli_fits_a_year_polynomial_with_the_rss_of_a_well_conditioned_basis(capsys, tmp_path):
+    """Raw cond(X) ~ 1e23, 4e11 after scaling, 100,000 rows: main refused it as rank-deficient.
+    The centred, scaled polynomial spans the same space, so both RSS agree to rounding."""
+    import json
+
+    from lossbridge.baselines import exact_ols
+    from lossbridge.cli import main
+    from lossbridge.rounding import loss_error_bound
+
+    rng = np.random.default_rng(5)
+    year = np.round(rng.uniform(2000, 2020, 100_000), 3)
+    t = (year - 2010) / 10
+    frame = pd.DataFrame({"y": 3 + t - 2 * t**2 + 0.5 * t**4 + rng.normal(size=t.size), "year": year})
+    path = tmp_path / "years.csv"
+    frame.to_csv(path, index=False)
+    formula = "y ~ year + I(year**2) + I(year**3) + I(year**4)"
+    code = main(["fit", str(path), "--formula", formula, "--likelihood", "normal", "--no-sample",
+                 "--json", "--seed", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    ill = design(frame, formula)
+    assert unit_condition(ill.X) > 1e11 and doc["data"]["k"] == 5
+    well = design(frame.assign(t=t), "y ~ t + I(t**2) + I(t**3) + I(t**4)")
+    reference = exact_ols(well)
+    rss = doc["fits"][0]["baseline"]["loss"]
+    beta = np.array(list(doc["fits"][0]["baseline"]["coefficients"].values()))
+    bound = (loss_error_bound(ill.X, ill.y, beta, "RSS")
+             + loss_error_bound(well.X, well.y, reference.coefficients, "RSS"))
+    assert abs(rss - reference.loss) <= bound

@@ -185,9 +185,13 @@ def test_default_engel_analysis_contract(sampled_engel, tmp_path):
     assert doc["warnings"] == []
     assert doc["options"]["seed"] == 20261201 and doc["options"]["draws"] == 1000
     for fit in doc["fits"]:
-        assert set(fit["posterior"]) == {"Intercept", "income"} | (
-            {"sigma" if fit["likelihood"] == "normal" else "b"} if fit["scale"] == "learned" else set())
-        for stats_ in fit["posterior"].values():
+        assert set(fit["posterior"]) == {"Intercept", "income"}  # coefficients by term only
+        scale = fit["posterior_scale"]
+        if fit["scale"] == "fixed":
+            assert scale is None
+        else:
+            assert scale.pop("name") == ("sigma" if fit["likelihood"] == "normal" else "b")
+        for stats_ in [*fit["posterior"].values(), *([scale] if scale else [])]:
             assert set(stats_) == {"mean", "sd", "hdi_low", "hdi_high", "mcse_mean", "ess_bulk",
                                    "ess_tail", "r_hat"}
             assert stats_["hdi_low"] < stats_["mean"] < stats_["hdi_high"]
@@ -274,7 +278,7 @@ def test_weak_priors_are_recorded_and_shrink():
     result = weak.fits[0]
     assert result.certificate is None and weak.all_certified is None
     details = weak.options["prior_details"]["normal-learned"]
-    assert details["x1"].startswith("Normal(0, ") and details["sigma"].startswith("Exponential(")
+    assert details["x1"].startswith("Normal(0, ") and details["scale: sigma"].startswith("Exponential(")
     assert "centred" in details["Intercept"]
     assert result.posterior.oracle is None  # the exact posterior is for flat priors only
     # MAP under Normal(0, s) priors on slopes is pulled towards zero relative to OLS.

@@ -26,7 +26,7 @@ from .certificate import Certificate, certify
 from .comparison import Comparison, compare_models
 from .data import load_table
 from .datasets import BUNDLED
-from .design import Design, build_design
+from .design import Design, build_design, scale_label
 from .errors import (
     CertificateWarning,
     InputError,
@@ -69,9 +69,17 @@ class FitResult:
         return None if self.certificate is None else self.certificate.certified
 
     def as_dict(self, terms: Sequence[str]) -> dict:
+        """The JSON of one model. Coefficients are keyed by term (``map``, ``posterior``);
+        the scale has keys of its own (``map_scale``, ``posterior_scale``), since a data
+        column may be called ``sigma`` or ``b``."""
         family = self.spec.family
         map_values = dict(zip(terms, map(float, self.map.coefficients), strict=True))
-        map_values[family.scale_name] = self.map.scale
+        posterior = posterior_scale = None
+        if self.posterior is not None:
+            posterior = self.posterior.summary_dict()
+            scale_stats = posterior.pop(scale_label(family.scale_name), None)
+            if scale_stats is not None:
+                posterior_scale = {"name": family.scale_name, **scale_stats}
         fixed = None
         if self.spec.scale == "fixed":
             fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source,
@@ -84,6 +92,7 @@ class FitResult:
             "loss": family.loss_name,
             "fixed_scale": fixed,
             "map": map_values,
+            "map_scale": {"name": family.scale_name, "value": float(self.map.scale)},
             "map_method": self.map.method,
             "baseline": {
                 "method": self.baseline.method,
@@ -101,7 +110,8 @@ class FitResult:
                 "minimiser of the loss"
             ),
             "nll": self.nll.as_dict(),
-            "posterior": None if self.posterior is None else self.posterior.summary_dict(),
+            "posterior": posterior,
+            "posterior_scale": posterior_scale,
             "diagnostics": None if self.posterior is None else self.posterior.diagnostics_dict(),
             "loo": None if self.posterior is None else self.posterior.loo_dict(),
             "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
@@ -156,7 +166,11 @@ class Analysis:
 
     # ------------------------------------------------------------------ tables
     def coefficients(self) -> pd.DataFrame:
-        """MAP of every model beside the exact fits: rows are terms and scales."""
+        """MAP of every model beside the exact fits: rows are the terms, then the scales.
+
+        A scale's row is labelled ``scale: sigma`` or ``scale: b`` (:func:`scale_label`),
+        never a bare name a data column could also have.
+        """
         terms = list(self.design.terms)
         columns: dict[str, pd.Series] = {}
         baselines_done: set[str] = set()
@@ -167,11 +181,11 @@ class Analysis:
                 columns[base.method.upper()] = pd.Series(base.coefficients, index=terms)
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
-            values[family.scale_name] = result.map.scale
+            values[scale_label(family.scale_name)] = result.map.scale
             columns[result.spec.name] = values
         table = pd.DataFrame(columns)
-        order = terms + [s for s in ("sigma", "b") if s in table.index]
-        return table.loc[order]
+        scales = dict.fromkeys(scale_label(r.spec.family.scale_name) for r in self.fits)
+        return table.loc[terms + list(scales)]
 
     def differences(self) -> pd.DataFrame:
         """Relative difference of each model's MAP coefficient from its exact fit."""
@@ -487,7 +501,8 @@ def _progress(progress: bool | None, message: str) -> None:
 
 
 def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
-    scale_name = spec.family.scale_name
+    # The scale's key is its label, as in the tables: a term may be called "sigma" or "b".
+    scale_name = scale_label(spec.family.scale_name)
     if spec.priors == "weak":
         described = WeakPriors.from_design(design).describe(design.terms, scale_name)
     else:

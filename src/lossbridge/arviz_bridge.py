@@ -17,6 +17,7 @@ with warnings.catch_warnings():
     import arviz as az
 
 from ._quiet import quiet_arviz
+from .design import scale_label
 from .pointwise import logsumexp
 
 quiet_arviz(az)
@@ -35,7 +36,8 @@ SUMMARY_COLUMNS = {
 def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob: float) -> pd.DataFrame:
     """Mean, sd, HDI, MCSE, ESS (bulk, tail) and R-hat of beta (per term) and the scale.
 
-    Index: term names, then the scale's name if it was sampled.
+    Index: term names, then the scale's row label (``scale: sigma``) if it was sampled:
+    a term may be called ``sigma`` itself.
     """
     var_names = ["beta"] + ([scale_name] if scale_name else [])
     with warnings.catch_warnings():
@@ -45,7 +47,7 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
     out = table[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
     out.insert(2, "hdi_low", table[hdi_columns[0]].to_numpy())
     out.insert(3, "hdi_high", table[hdi_columns[1]].to_numpy())
-    out.index = list(terms) + ([scale_name] if scale_name else [])
+    out.index = list(terms) + ([scale_label(scale_name)] if scale_name else [])
     return out.astype(float)
 
 

@@ -54,7 +54,9 @@ def exact_ols(design: Design) -> ExactFit:
     """OLS by LAPACK's least-squares solver on unit-norm columns (scaled back after)."""
     X, y = design.X, design.y
     norms = np.linalg.norm(X, axis=0)
-    solution, *_ = np.linalg.lstsq(X / norms, y, rcond=None)
+    # rcond = eps: the design is numerically full rank (design._check_rank), so no singular
+    # value may be cut; numpy's default (eps * max(n, k)) would truncate a full-rank design.
+    solution, *_ = np.linalg.lstsq(X / norms, y, rcond=np.finfo(float).eps)
     beta = solution / norms
     rss = get_family("normal").loss(y - X @ beta)
     return ExactFit(

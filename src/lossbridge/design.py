@@ -3,7 +3,10 @@
 The formula is parsed by formulaic, so transforms (``np.log(x)``), categoricals
 (``C(g)``) and backtick-quoted names work as formulaic documents them. Validation
 happens here, once: unknown columns, missing or infinite values, a non-numeric
-response, too few rows and rank deficiency each raise :class:`InputError`.
+response, too few rows and rank deficiency each raise :class:`InputError`, and so do
+names that would clash with the model's own rows (a column called ``Intercept``, a term
+called ``scale: ...``) and a numeric-looking text column that formulaic would silently
+turn into a factor.
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ from formulaic.errors import FormulaicError
 from .data import Table
 from .errors import InputError
 from .formula_safety import check_formula
+from .rounding import EPS, SAFETY
+
+INTERCEPT = "Intercept"  # formulaic's name for the constant term
+SCALE_LABEL_PREFIX = "scale: "
+MAX_LISTED_CELLS = 5  # offending cells quoted in an error message
+
+
+def scale_label(scale_name: str) -> str:
+    """Row label of a likelihood scale beside the coefficients (``"scale: sigma"``).
+
+    Terms are data-column names, so a bare ``"sigma"`` or ``"b"`` row could collide with
+    a predictor of that name; no term may start with :data:`SCALE_LABEL_PREFIX` (refused
+    in :func:`build_design`), so this label never does.
+    """
+    return f"{SCALE_LABEL_PREFIX}{scale_name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,8 +148,10 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     if not lhs_vars:
         raise InputError(f"formula {formula!r} has no response on the left of '~'")
     _check_names_exist(formula, lhs_vars | rhs_vars, frame)
+    _check_intercept_column(formula, rhs_vars)
     if len(frame) == 0:
         raise InputError(f"data from {table.source} has no rows (only a header?); it needs data rows")
+    _check_numbers_as_text(frame, parsed.rhs, formula)
     used = sorted(lhs_vars | rhs_vars, key=list(frame.columns).index)
     frame, dropped = _check_missing(frame, used, formula, dropna)
     for name in sorted(lhs_vars):
@@ -160,6 +180,7 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     except (TypeError, ValueError) as exc:
         raise InputError(f"formula {formula!r} gives non-numeric values: {_one_line(exc)}") from None
     terms = tuple(str(c) for c in rhs.columns)
+    _check_reserved_terms(terms, formula)
     _check_finite(y[:, None], (response,), formula, "response")
     _check_finite(X, terms, formula, "term")
     with np.errstate(over="ignore"):
@@ -229,6 +250,86 @@ def _check_names_exist(formula: str, names: set[str], frame: pd.DataFrame) -> No
         )
 
 
+def _check_intercept_column(formula: str, rhs_vars: set[str]) -> None:
+    # formulaic resolves a bare `Intercept` to the data column and drops the constant, so
+    # the column would silently take the constant's place and name; refuse instead.
+    if INTERCEPT in rhs_vars:
+        raise InputError(
+            f"column {INTERCEPT!r} used in formula {formula!r} has the name of the constant "
+            "term, so the two cannot be told apart (formulaic drops the constant for it); "
+            "rename the column (e.g. to 'intercept_column') and use the new name in the formula"
+        )
+
+
+def _check_reserved_terms(terms: tuple[str, ...], formula: str) -> None:
+    clashes = [t for t in terms if t.startswith(SCALE_LABEL_PREFIX)]
+    if clashes:
+        raise InputError(
+            f"term {clashes[0]!r} of formula {formula!r} starts with {SCALE_LABEL_PREFIX!r}, "
+            "which labels the likelihood's scale beside the coefficients (e.g. 'scale: sigma'); "
+            "rename the column"
+        )
+
+
+# A cell that is meant as a number but does not parse as one: thousands separators
+# ("1,234", "1 234", "1'234") or a decimal comma ("12,5").
+_NUMBER_LIKE = re.compile(r"^[+-]?(\d{1,3}([,'_ \u00a0]\d{3})+(\.\d*)?|\d+,\d+)$")
+
+
+def _valued_variables(rhs) -> list[str]:
+    """Variables the right side uses as values: everywhere except inside an explicit C()."""
+    valued: list[str] = []
+    for term in rhs:
+        for factor in term.factors:
+            if factor.eval_method.value == "python" and str(factor.expr).startswith("C("):
+                continue  # categorical on purpose
+            for variable in factor.required_variables:
+                if str(variable.root) not in valued:
+                    valued.append(str(variable.root))
+    return valued
+
+
+def _check_numbers_as_text(frame: pd.DataFrame, rhs, formula: str) -> None:
+    """Refuse a text column that is mostly numbers but used as a value (not in ``C()``).
+
+    formulaic would treat it as categorical: one typo (``12..5``) or thousands separators
+    turn a numeric predictor into a factor with a level per distinct value.
+    """
+    for name in _valued_variables(rhs):
+        if name not in frame.columns:
+            continue
+        column = frame[name].reset_index(drop=True)  # row numbers are positions from 1
+        if isinstance(column.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+        ):
+            continue
+        present = column.dropna()
+        if present.empty or present.map(lambda v: isinstance(v, bool)).any():
+            continue
+        text = present.astype(str).str.strip()
+        plain = pd.to_numeric(text, errors="coerce").notna()
+        looks_numeric = plain | text.str.match(_NUMBER_LIKE)
+        if looks_numeric.mean() <= 0.5:  # mostly words: a genuine categorical column
+            continue
+        bad = present[~plain]
+        hint = f"; write C({name}) in the formula to treat it as categorical on purpose"
+        if bad.empty:
+            raise InputError(
+                f"column {name!r} used in formula {formula!r} holds numbers stored as text, "
+                f"which formulaic would treat as categories; convert it to numbers "
+                f"(pandas.to_numeric){hint}"
+            )
+        cells = ", ".join(f"row {int(i) + 1}: {str(v)!r}" for i, v in bad.iloc[:MAX_LISTED_CELLS].items())
+        more = f" and {len(bad) - MAX_LISTED_CELLS} more" if len(bad) > MAX_LISTED_CELLS else ""
+        separators = ("; remove thousands separators and use '.' as the decimal point"
+                      if text[~plain].str.match(_NUMBER_LIKE).any() else "")
+        raise InputError(
+            f"column {name!r} used in formula {formula!r} looks numeric but {len(bad)} of its "
+            f"{len(present)} values are not numbers ({cells}{more}), so it would silently "
+            f"become categorical; correct those cells{separators}{hint}"
+        )
+
+
 def _check_missing(
     frame: pd.DataFrame, used: list[str], formula: str, dropna: bool
 ) -> tuple[pd.DataFrame, int]:
@@ -261,11 +362,16 @@ def _check_missing(
 def _check_numeric_response(column: pd.Series, name: str) -> None:
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return
+    column = column.reset_index(drop=True)  # row numbers are positions from 1
     converted = pd.to_numeric(column, errors="coerce")
-    bad = column[converted.isna()]
+    bad = column[converted.isna() & column.notna()]
     example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
+    count = f": {len(bad)} of {int(column.notna().sum())} values are not numbers" if len(bad) else ""
+    separators = ("; remove thousands separators and use '.' as the decimal point"
+                  if bad.astype(str).str.strip().str.match(_NUMBER_LIKE).any() else "")
     raise InputError(
-        f"response column {name!r} is not numeric{example}; regression needs a numeric response"
+        f"response column {name!r} is not numeric{example}{count}; regression needs a numeric "
+        f"response{separators}"
     )
 
 
@@ -282,25 +388,38 @@ def _check_finite(matrix: np.ndarray, names: tuple[str, ...], formula: str, what
 
 
 def _check_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    """Refuse a design whose columns are linearly dependent to within double precision.
+
+    Scale-invariant: the test runs on unit-norm columns, so units (1e-8 beside 1e8) do not
+    matter. Column-pivoted QR orders the columns so that ``|r_jj|`` is the distance of the
+    j-th pivot from the span of the earlier ones, with coefficients ``c`` (R11 c = r1j).
+    That distance is indistinguishable from zero when it is within the rounding error of
+    forming the combination in double precision, about ``(j + 1) eps (1 + ||c||_1)`` for
+    unit-norm columns (rounding of the stored entries and of the projection; Higham,
+    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., ch. 19), times the
+    safety factor of :mod:`lossbridge.rounding`. Only that is refused: the bound does not
+    grow with n, so a badly conditioned but full-rank design (cond 1e13 after scaling)
+    passes, as exact dependencies (duplicated, scaled or summing columns, a dummy trap,
+    which leave |r_jj| of a few eps) do not.
+    """
     norms = np.linalg.norm(X, axis=0)
     zero = [terms[j] for j in np.flatnonzero(norms == 0)]
     if zero:
         raise InputError(
             f"term(s) {', '.join(map(repr, zero))} are zero in every row; remove them from the formula"
         )
-    scaled = X / norms
-    _, r, perm = scipy.linalg.qr(scaled, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    tol = diag[0] * max(X.shape) * np.finfo(float).eps
-    rank = int(np.sum(diag > tol))
-    if rank == X.shape[1]:
-        return
-    independent = perm[:rank]
-    dependent = perm[rank]
-    coef, *_ = np.linalg.lstsq(scaled[:, independent], scaled[:, dependent], rcond=None)
-    partners = [terms[independent[i]] for i in np.argsort(-np.abs(coef)) if abs(coef[i]) > 1e-8]
-    raise InputError(
-        f"the design is rank-deficient (rank {rank} < {X.shape[1]} columns): "
-        f"{terms[dependent]!r} is a linear combination of "
-        f"{', '.join(map(repr, partners)) or 'other columns'}; remove one of these terms"
-    )
+    _, r, perm = scipy.linalg.qr(X / norms, mode="economic", pivoting=True)
+    k = X.shape[1]
+    for j in range(k):
+        c = scipy.linalg.solve_triangular(r[:j, :j], r[:j, j]) if j else np.zeros(0)
+        bound = SAFETY * (j + 1) * EPS * (1.0 + float(np.sum(np.abs(c))))
+        if abs(r[j, j]) > bound:
+            continue
+        independent = perm[:j]
+        order = np.argsort(-np.abs(c))
+        partners = [terms[independent[i]] for i in order if abs(c[i]) > 1e-8 * np.abs(c).max()]
+        raise InputError(
+            f"the design is rank-deficient (rank {j} < {k} columns): {terms[perm[j]]!r} is a "
+            f"linear combination of {', '.join(map(repr, partners)) or 'other columns'} to "
+            "within double-precision rounding; remove one of these terms"
+        )

@@ -23,7 +23,7 @@ import scipy.linalg
 from scipy.special import gammaln
 
 from .baselines import ExactFit
-from .design import Design
+from .design import Design, scale_label
 from .rotation import Rotation
 from .spec import ModelSpec
 
@@ -74,10 +74,11 @@ def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
     a, b = 0.5 * nu, 0.5 * ols.loss
     sigma_mean = float(np.sqrt(b) * np.exp(gammaln(a - 0.5) - gammaln(a)))
     sigma_sd = float(np.sqrt(b / (a - 1) - sigma_mean**2))
+    labels = [*terms, scale_label("sigma")]  # the summary's row label; a term may be "sigma"
     return ExactPosterior(
         "multivariate t",
-        pd.Series([*ols.coefficients, sigma_mean], index=[*terms, "sigma"]),
-        pd.Series([*np.sqrt(np.diag(cov)), sigma_sd], index=[*terms, "sigma"]),
+        pd.Series([*ols.coefficients, sigma_mean], index=labels),
+        pd.Series([*np.sqrt(np.diag(cov)), sigma_sd], index=labels),
         cov,
         float(nu),
     )

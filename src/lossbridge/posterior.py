@@ -55,7 +55,7 @@ class PosteriorResult:
         return self._idata
 
     def summary_dict(self) -> dict:
-        """``{"<term or scale>": {"mean", "sd", "hdi_low", "hdi_high", "mcse_mean", ...}}``."""
+        """``{"<term or scale: name>": {"mean", "sd", "hdi_low", "hdi_high", "mcse_mean", ...}}``."""
         keys = ("mean", "sd", "hdi_low", "hdi_high", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
         return {name: {k: float(row[k]) for k in keys} for name, row in self.summary.iterrows()}
 
