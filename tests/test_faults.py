@@ -90,7 +90,7 @@ def test_sigma_alone_leaves_b_at_its_plug_in_and_says_so():
     sad = lad_sad_highs_primal(analysis.design.X, analysis.design.y)
     assert laplace.spec.fixed_scale == pytest.approx(sad / analysis.design.n, rel=1e-7)
     assert analysis.options["sigma"] == 100.0 and analysis.options["b"] is None
-    described = analysis.options["prior_details"]["laplace-fixed"]["b"]
+    described = analysis.options["prior_details"]["laplace-fixed"]["scale: b"]
     assert "plug-in MLE" in described and "--sigma does not set b" in described
 
 
@@ -236,12 +236,12 @@ def test_wampler1_sampled_posterior_and_exact_loo(wampler1):
 
 # ---------------------------------------------------------------- (3) prior labels
 def test_flat_scale_prior_is_labelled_with_its_own_name():
-    assert describe_flat(("Intercept",), "b")["b"] == "HalfFlat (improper uniform on b > 0)"
-    assert describe_flat(("Intercept",), "sigma")["sigma"] == "HalfFlat (improper uniform on sigma > 0)"
+    assert describe_flat(("b",), "b")["scale: b"] == "HalfFlat (improper uniform on b > 0)"
+    assert describe_flat(("Intercept",), "sigma")["scale: sigma"] == "HalfFlat (improper uniform on sigma > 0)"
     analysis = lossbridge.fit("engel", scales="learned", sample=False)
     details = analysis.options["prior_details"]
-    assert details["laplace-learned"]["b"] == "HalfFlat (improper uniform on b > 0)"
-    assert details["normal-learned"]["sigma"] == "HalfFlat (improper uniform on sigma > 0)"
+    assert details["laplace-learned"]["scale: b"] == "HalfFlat (improper uniform on b > 0)"
+    assert details["normal-learned"]["scale: sigma"] == "HalfFlat (improper uniform on sigma > 0)"
 
 
 # ---------------------------------------------------------------- (4) weak, no sample

@@ -501,14 +501,13 @@ def _progress(progress: bool | None, message: str) -> None:
 
 
 def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
-    # The scale's key is its label, as in the tables: a term may be called "sigma" or "b".
-    scale_name = scale_label(spec.family.scale_name)
+    scale_name = spec.family.scale_name
     if spec.priors == "weak":
         described = WeakPriors.from_design(design).describe(design.terms, scale_name)
     else:
         described = describe_flat(design.terms, scale_name)
     if spec.scale == "fixed":
-        described[scale_name] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
+        described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
     return described
 
 

@@ -26,10 +26,10 @@ from .data import Table
 from .errors import InputError
 from .formula_safety import check_formula
 from .rounding import EPS, SAFETY
+from .text_columns import NUMBER_LIKE, numbers_as_text_problem
 
 INTERCEPT = "Intercept"  # formulaic's name for the constant term
 SCALE_LABEL_PREFIX = "scale: "
-MAX_LISTED_CELLS = 5  # offending cells quoted in an error message
 
 
 def scale_label(scale_name: str) -> str:
@@ -271,11 +271,6 @@ def _check_reserved_terms(terms: tuple[str, ...], formula: str) -> None:
         )
 
 
-# A cell that is meant as a number but does not parse as one: thousands separators
-# ("1,234", "1 234", "1'234") or a decimal comma ("12,5").
-_NUMBER_LIKE = re.compile(r"^[+-]?(\d{1,3}([,'_ \u00a0]\d{3})+(\.\d*)?|\d+,\d+)$")
-
-
 def _valued_variables(rhs) -> list[str]:
     """Variables the right side uses as values: everywhere except inside an explicit C()."""
     valued: list[str] = []
@@ -290,44 +285,12 @@ def _valued_variables(rhs) -> list[str]:
 
 
 def _check_numbers_as_text(frame: pd.DataFrame, rhs, formula: str) -> None:
-    """Refuse a text column that is mostly numbers but used as a value (not in ``C()``).
-
-    formulaic would treat it as categorical: one typo (``12..5``) or thousands separators
-    turn a numeric predictor into a factor with a level per distinct value.
-    """
+    """Refuse a text column that is mostly numbers but used as a value (not in ``C()``)."""
     for name in _valued_variables(rhs):
-        if name not in frame.columns:
-            continue
-        column = frame[name].reset_index(drop=True)  # row numbers are positions from 1
-        if isinstance(column.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
-        ):
-            continue
-        present = column.dropna()
-        if present.empty or present.map(lambda v: isinstance(v, bool)).any():
-            continue
-        text = present.astype(str).str.strip()
-        plain = pd.to_numeric(text, errors="coerce").notna()
-        looks_numeric = plain | text.str.match(_NUMBER_LIKE)
-        if looks_numeric.mean() <= 0.5:  # mostly words: a genuine categorical column
-            continue
-        bad = present[~plain]
-        hint = f"; write C({name}) in the formula to treat it as categorical on purpose"
-        if bad.empty:
-            raise InputError(
-                f"column {name!r} used in formula {formula!r} holds numbers stored as text, "
-                f"which formulaic would treat as categories; convert it to numbers "
-                f"(pandas.to_numeric){hint}"
-            )
-        cells = ", ".join(f"row {int(i) + 1}: {str(v)!r}" for i, v in bad.iloc[:MAX_LISTED_CELLS].items())
-        more = f" and {len(bad) - MAX_LISTED_CELLS} more" if len(bad) > MAX_LISTED_CELLS else ""
-        separators = ("; remove thousands separators and use '.' as the decimal point"
-                      if text[~plain].str.match(_NUMBER_LIKE).any() else "")
-        raise InputError(
-            f"column {name!r} used in formula {formula!r} looks numeric but {len(bad)} of its "
-            f"{len(present)} values are not numbers ({cells}{more}), so it would silently "
-            f"become categorical; correct those cells{separators}{hint}"
-        )
+        if name in frame.columns:
+            message = numbers_as_text_problem(frame[name], name, formula)
+            if message is not None:
+                raise InputError(message)
 
 
 def _check_missing(
@@ -368,7 +331,7 @@ def _check_numeric_response(column: pd.Series, name: str) -> None:
     example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
     count = f": {len(bad)} of {int(column.notna().sum())} values are not numbers" if len(bad) else ""
     separators = ("; remove thousands separators and use '.' as the decimal point"
-                  if bad.astype(str).str.strip().str.match(_NUMBER_LIKE).any() else "")
+                  if bad.astype(str).str.strip().str.match(NUMBER_LIKE).any() else "")
     raise InputError(
         f"response column {name!r} is not numeric{example}{count}; regression needs a numeric "
         f"response{separators}"

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from .errors import InputError
+from .text_columns import numbers_as_text_problem
 
 #: numpy ufuncs of one argument (elementwise, no ``out=``), callable as ``np.<name>(expr)``.
 NUMPY_FUNCTIONS = frozenset({
@@ -399,6 +400,9 @@ class _Checker:
             series = self.columns[name]
             if isinstance(series, pd.Series) and not (pd.api.types.is_numeric_dtype(series)
                                                       or pd.api.types.is_bool_dtype(series)):
+                problem = numbers_as_text_problem(series, name, self.formula)
+                if problem is not None:  # a typo or separators: name the cells
+                    raise InputError(problem)
                 raise self.refuse(f"uses the non-numeric column {name!r} (dtype {series.dtype}) in "
                                   "arithmetic or a transform",
                                   f"use it as a category, e.g. C({name}), or convert it to numbers")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .design import Design
+from .design import Design, scale_label
 
 PRIOR_CHOICES = ("flat", "weak")
 COEFFICIENT_SCALE = 2.5
@@ -68,12 +68,13 @@ class WeakPriors:
                 )
             else:
                 out[term] = f"Normal(0, {self.coefficient_sd[j]:.4g})"
-        out[scale_name] = f"Exponential(rate={self.scale_rate:.4g})"
+        out[scale_label(scale_name)] = f"Exponential(rate={self.scale_rate:.4g})"
         return out
 
 
 def describe_flat(terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
-    """Flat priors in words, per parameter; the scale is named as its family names it."""
+    """Flat priors in words, per parameter; the scale is named as its family names it and
+    keyed by its label (a term may itself be called ``sigma`` or ``b``)."""
     out = {term: "flat (improper uniform)" for term in terms}
-    out[scale_name] = f"HalfFlat (improper uniform on {scale_name} > 0)"
+    out[scale_label(scale_name)] = f"HalfFlat (improper uniform on {scale_name} > 0)"
     return out
