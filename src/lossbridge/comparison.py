@@ -106,17 +106,18 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise InputError(f"model names must be unique in a comparison; got {names}")
-    sampled = [c for c in candidates if c.loo is not None]
-    if len(sampled) < 2:
-        raise InputError("a comparison needs at least two sampled models; got "
-                         f"{len(sampled)} ({', '.join(c.name for c in sampled) or 'none'})")
-    hashes = {c.name: c.y_hash for c in sampled}
+    hashes = {c.name: c.y_hash for c in candidates}
     if len(set(hashes.values())) > 1:
         listing = ", ".join(f"{name}: {h}" for name, h in hashes.items())
         raise InputError(
             f"cannot compare models fitted to different data (y hashes differ: {listing}); "
             "compare only fits of the same response on the same rows"
         )
+    sampled = [c for c in candidates if c.loo is not None]
+    if len(sampled) < 2:
+        raise InputError("a comparison needs at least two sampled models; got "
+                         f"{len(sampled)} ({', '.join(c.name for c in sampled) or 'none'}); "
+                         "fit without --no-sample (sample=True)")
     ranked = rank_order(candidates)
     loos = {c.name: c.loo for c in sampled}
     table = _ranked_table(ranked)
