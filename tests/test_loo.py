@@ -201,3 +201,20 @@ def test_plug_in_sigma_no_longer_wins_by_using_the_data_twice():
     assert diff / se > 5  # the double use of the data: a confident, spurious lead
     diff, se = lead(plug_in, learned)
     assert abs(diff) < 2 * se
+
+
+def test_difference_of_an_exact_and_a_subsampled_loo():
+    """Closed-form LOO (every row) against a subsampled one: the exact values are their own
+    approximation, so the estimator sees exact differences on the subsample."""
+    rng = np.random.default_rng(5)
+    n, rows = 400, np.sort(rng.choice(400, size=50, replace=False))
+    exact = rng.normal(-1.4, 0.3, size=n)
+    approximation = rng.normal(-1.5, 0.3, size=n)
+    elpd_rows = approximation[rows] + rng.normal(0, 0.05, size=rows.size)
+    exact_loo = {"elpd_pointwise": exact, "subsample": None}
+    subsampled = {"elpd_pointwise": None,
+                  "subsample": {"rows": rows, "approximation": approximation, "elpd_rows": elpd_rows}}
+    diff, se = pairwise_difference(exact_loo, subsampled)
+    expected = difference_estimator(exact - approximation, exact[rows] - elpd_rows, rows)
+    assert diff == pytest.approx(expected["total"], rel=1e-12)
+    assert se == pytest.approx(np.hypot(expected["se"], expected["subsampling_se"]), rel=1e-12)
