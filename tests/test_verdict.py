@@ -123,6 +123,32 @@ def test_plug_in_laplace_scale_is_never_crowned_even_when_it_scores_best():
     assert comparison.preferred == "laplace-learned"
 
 
+def test_likelihood_question_comes_first_when_the_runner_up_shares_the_likelihood():
+    """Gaussian data: the two Normal models tie, both far ahead of the Laplace model."""
+    tie = BASE + RNG.normal(0, 0.01, size=60)
+    worse = BASE - 0.5 + RNG.normal(0, 0.2, size=60)
+    models = [candidate("normal-learned", BASE), candidate("laplace-learned", worse),
+              candidate("normal-fixed", tie, method=PLUG_IN_EXACT_METHOD, source=PLUG_IN_SIGMA)]
+    verdict = compare_models(models).verdict
+    leader, runner = ("normal-fixed", "normal-learned") if tie.sum() > BASE.sum() else \
+        ("normal-learned", "normal-fixed")
+    pointwise = {"normal-learned": BASE, "normal-fixed": tie}
+    diff, se = reference_difference(pointwise[leader], worse)
+    d2, se2 = reference_difference(pointwise[leader], pointwise[runner])
+    assert diff / se >= CLEAR_SE and abs(d2) / se2 < CLEAR_SE  # made so
+    assert verdict.leader == leader and verdict.runner_up == runner
+    assert verdict.best is None and verdict.clear is False  # the two Normal models tie
+    assert verdict.best_likelihood == "normal"
+    assert verdict.likelihood_difference["against"] == "laplace-learned"
+    assert verdict.likelihood_difference["elpd_diff"] == pytest.approx(diff, rel=1e-12)
+    assert verdict.headline == (
+        "Best predictive accuracy (leave-one-out): the Normal likelihood (squared error), whose "
+        f"best model {leader} is ahead of laplace-learned (absolute error), the best Laplace "
+        f"model, by {diff:.1f} ± {se:.1f} elpd ({diff / se:.1f} standard errors). Within the "
+        f"Normal likelihood, {leader} and {runner} cannot be told apart ({d2:.1f} ± {se2:.1f} "
+        f"elpd, {abs(d2) / se2:.1f} standard errors).")
+
+
 def test_plug_in_normal_scored_without_true_loo_is_not_ranked():
     """Weak priors: no closed form, so PSIS with sigma from the same data: not ranked."""
     models = [candidate("normal-learned", BASE), candidate("normal-fixed", BASE + 1, source=PLUG_IN_SIGMA)]
@@ -178,7 +204,8 @@ def test_verdict_json_object():
     doc = json.loads(dumps(compare_models(models, warning_count=3).verdict.as_dict()))
     assert set(doc) == {"headline", "details", "comparison_notes", "status", "best", "leader",
                         "runner_up", "ranking", "excluded", "difference", "clear",
-                        "clear_rule_standard_errors", "sampled_models", "user_fixed_scale_models",
+                        "clear_rule_standard_errors", "best_likelihood", "likelihood_difference",
+                        "sampled_models", "user_fixed_scale_models",
                         "all_certified", "uncertified", "warning_count", "misfit"}
     assert doc["all_certified"] is False and doc["uncertified"] == ["normal-learned"]
     assert doc["warning_count"] == 3 and doc["difference"]["elpd_diff"] == pytest.approx(30.0)

@@ -133,8 +133,7 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
         table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
                                  else pareto_k_counts(loos[m]["pareto_k"])[label]
                                  for m in table.index], dtype="Int64")
-    difference = pairwise_difference(ranked[0].loo, ranked[1].loo) if len(ranked) >= 2 else None
-    verdict = build_verdict(candidates, difference=difference, misfit=misfit,
+    verdict = build_verdict(candidates, difference=pairwise_difference, misfit=misfit,
                             warning_count=warning_count)
     pairs = _likelihood_pairs(ranked)
     sentences = [verdict.headline] + [p["sentence"] for p in pairs] + list(verdict.comparison_notes)

@@ -20,7 +20,7 @@ elpd differences; Vehtari, Gelman and Gabry 2017, Sivula et al. 2022).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .families import get_family
@@ -130,9 +130,15 @@ class Verdict:
     best : str or None
         ``leader`` when its lead is clear, else None: no model is crowned.
     elpd_diff, se, standard_errors : float or None
-        elpd(best) - elpd(runner-up), its standard error, and their ratio.
+        elpd(leader) - elpd(runner-up), its standard error, and their ratio.
     clear : bool or None
         ``standard_errors >= CLEAR_SE``.
+    best_likelihood : str or None
+        The leader's likelihood when it is clearly ahead of the best model of the other
+        likelihood (the headline's first question when both likelihoods are ranked).
+    likelihood_difference : dict or None
+        ``{"leader", "against", "elpd_diff", "se", "standard_errors", "clear"}``: the
+        leader against the best-ranked model of another likelihood.
     all_certified : bool or None
         Every MAP certified (None when no certificate applies).
     uncertified : tuple of str
@@ -161,6 +167,8 @@ class Verdict:
     se: float | None = None
     standard_errors: float | None = None
     clear: bool | None = None
+    best_likelihood: str | None = None
+    likelihood_difference: dict | None = None
     all_certified: bool | None = None
     uncertified: tuple[str, ...] = ()
     warning_count: int = 0
@@ -186,6 +194,8 @@ class Verdict:
                 "standard_errors": self.standard_errors},
             "clear": self.clear,
             "clear_rule_standard_errors": CLEAR_SE,
+            "best_likelihood": self.best_likelihood,
+            "likelihood_difference": self.likelihood_difference,
             "sampled_models": list(self.sampled),
             "user_fixed_scale_models": list(self.user_fixed),
             "all_certified": self.all_certified,
@@ -202,16 +212,17 @@ def rank_order(candidates: Sequence[Candidate]) -> list[Candidate]:
     return sorted(rankable, key=lambda c: -c.loo["elpd_loo"])
 
 
-def build_verdict(candidates: Sequence[Candidate], *, difference: tuple[float, float] | None = None,
+def build_verdict(candidates: Sequence[Candidate], *,
+                  difference: Callable[[dict, dict], tuple[float, float]] | None = None,
                   misfit: MisfitAssessment | None = None, warning_count: int = 0) -> Verdict:
     """The verdict on ``candidates`` (sampled or not).
 
     Parameters
     ----------
     candidates : sequence of Candidate
-    difference : (float, float), optional
-        elpd(best) - elpd(runner-up) and its standard error, when two or more models
-        are rankable (:func:`lossbridge.comparison.pairwise_difference`).
+    difference : callable, optional
+        ``difference(loo_a, loo_b) -> (elpd_a - elpd_b, se)``, needed when two or more
+        models are rankable (:func:`lossbridge.comparison.pairwise_difference`).
     misfit : MisfitAssessment, optional
         Which models misfit and what the residuals show; its ``misfit_models`` are
         matched against the candidates' names (``Candidate.misfit`` is used as well).
@@ -267,31 +278,61 @@ def build_verdict(candidates: Sequence[Candidate], *, difference: tuple[float, f
                        all_misfit=all_misfit, **common)
     if difference is None:
         raise ValueError("a verdict on two or more rankable models needs their elpd difference")
-    diff, se = float(difference[0]), float(difference[1])
-    ratio = abs(diff) / se if se > 0 else float("inf")
-    clear = ratio >= CLEAR_SE
-    best, runner = ranked[0], ranked[1]
-    gap = f"{diff:.1f} ± {se:.1f} elpd"
+    leader, runner = ranked[0], ranked[1]
+    diff, se, ratio, clear = _gap(difference, leader, runner)
+    # The likelihood question first: the leader against the best model of another likelihood.
+    rival = next((c for c in ranked if c.likelihood != leader.likelihood), None)
+    main = rival or runner
+    m_diff, m_se, m_ratio, m_clear = ((diff, se, ratio, clear) if main is runner
+                                      else _gap(difference, leader, main))
+    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd"
+    against = main.described if main is runner else (
+        f"{main.described}, the best {main.likelihood.capitalize()} model,")
     all_misfit = assessment.all_misfit(c.name for c in ranked)
     if all_misfit:
-        likelihoods = {c.likelihood for c in ranked}
         count = _COUNT_WORDS.get(len(ranked), str(len(ranked)))
-        opening = ("Neither likelihood describes these data well" if len(likelihoods) == 2
+        opening = ("Neither likelihood describes these data well" if rival is not None
                    else "None of the models describes these data well")
         headline = (f"{opening}; the comparison is between {count} wrong models: "
-                    f"{best.described} is ahead of {runner.described} by {gap} "
-                    f"({ratio:.1f} standard errors).{shape}")
-    elif clear:
-        headline = (f"Best predictive accuracy (leave-one-out): {best.described}, ahead of "
-                    f"{runner.described} by {gap} ({ratio:.1f} standard errors).")
+                    f"{leader.described} is ahead of {against} by {gap} "
+                    f"({m_ratio:.1f} standard errors).")
+    elif m_clear and main is runner:
+        headline = (f"Best predictive accuracy (leave-one-out): {leader.described}, ahead of "
+                    f"{against} by {gap} ({m_ratio:.1f} standard errors).")
+    elif m_clear:
+        headline = (f"Best predictive accuracy (leave-one-out): the "
+                    f"{leader.likelihood.capitalize()} likelihood ({leader.family.loss_name}), "
+                    f"whose best model {leader.name} is ahead of {against} by {gap} "
+                    f"({m_ratio:.1f} standard errors).")
     else:
-        headline = (f"No clear winner by leave-one-out: {best.described} is ahead of "
-                    f"{runner.described} by {gap}, only {ratio:.1f} standard errors "
+        headline = (f"No clear winner by leave-one-out: {leader.described} is ahead of "
+                    f"{against} by {gap}, only {m_ratio:.1f} standard errors "
                     f"(a clear difference needs {CLEAR_SE:.0f}).")
+    if main is not runner:  # the runner-up shares the leader's likelihood: say how close
+        within = f"Within the {leader.likelihood.capitalize()} likelihood, "
+        if clear:
+            headline += (f" {within}{leader.name} is ahead of {runner.name} by {diff:.1f} ± "
+                         f"{se:.1f} elpd ({ratio:.1f} standard errors).")
+        else:
+            headline += (f" {within}{leader.name} and {runner.name} cannot be told apart "
+                         f"({diff:.1f} ± {se:.1f} elpd, {ratio:.1f} standard errors).")
+    if all_misfit:
+        headline += shape
+    likelihood = None if rival is None else {
+        "leader": leader.name, "against": rival.name, "elpd_diff": m_diff, "se": m_se,
+        "standard_errors": m_ratio, "clear": m_clear}
     return Verdict(headline=headline, details=tuple(details), status="comparison",
-                   best=best.name if clear else None, leader=best.name, runner_up=runner.name,
+                   best=leader.name if clear else None, leader=leader.name, runner_up=runner.name,
                    elpd_diff=diff, se=se, standard_errors=ratio, clear=clear,
-                   all_misfit=all_misfit, **common)
+                   best_likelihood=leader.likelihood if rival is not None and m_clear else None,
+                   likelihood_difference=likelihood, all_misfit=all_misfit, **common)
+
+
+def _gap(difference, a: Candidate, b: Candidate) -> tuple[float, float, float, bool]:
+    """elpd(a) - elpd(b), its se, their ratio, and whether the ratio is clear."""
+    diff, se = (float(v) for v in difference(a.loo, b.loo))
+    ratio = abs(diff) / se if se > 0 else float("inf")
+    return diff, se, ratio, ratio >= CLEAR_SE
 
 
 def _shape_sentence(shape: Sequence[str]) -> str:
