@@ -39,8 +39,12 @@ PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat prior
 
 
 def is_plug_in(scale: str, source: str | None) -> bool:
-    """True for a fixed scale set to its maximum-likelihood value from the same data."""
-    return scale == "fixed" and "plug-in" in (source or "")
+    """True for a fixed scale set to its maximum-likelihood value from the same data.
+
+    ``source`` is ``ModelSpec.fixed_scale_source``: a plug-in's starts ``"plug-in"``, a
+    user value's is ``"user value (...)"`` (also readable from a saved analysis' JSON).
+    """
+    return scale == "fixed" and (source or "").startswith("plug-in")
 
 
 def refits_plug_in_scale(loo: dict) -> bool:
