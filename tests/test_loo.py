@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import lossbridge
 from lossbridge import arviz_bridge
+from lossbridge.baselines import exact_fit
 from lossbridge.comparison import pairwise_difference
-from lossbridge.loo import FULL_LOO_MAX_N, difference_estimator
+from lossbridge.loo import (
+    FULL_LOO_MAX_N,
+    closed_form_applies,
+    closed_form_loo,
+    difference_estimator,
+    is_plug_in,
+)
 from lossbridge.pointwise import log_likelihood
+from lossbridge.rotation import Rotation
+from lossbridge.spec import ModelSpec
 
 
 def test_difference_estimator_is_exact_when_every_row_is_sampled():
@@ -94,3 +104,117 @@ def test_logsumexp_matches_scipy_including_infinities():
     assert np.allclose(ours[finite], theirs[finite], rtol=1e-14, atol=0)
     assert np.array_equal(ours[~finite], theirs[~finite])
     assert logsumexp(values[:, 0]) == pytest.approx(scipy_logsumexp(values[:, 0]), rel=1e-14)
+
+
+def _small_design(n: int, seed: int, noise: str = "normal"):
+    from lossbridge.data import load_table
+    from lossbridge.design import build_design
+
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.uniform(-1, 3, size=n)
+    e = rng.normal(size=n) if noise == "normal" else rng.standard_t(2, size=n)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "y": 1 + 2 * x1 - x2 + e})
+    design = build_design(load_table(frame), "y ~ x1 + x2")
+    return design, Rotation.from_design(design.X, design.y)
+
+
+def _brute_force_plug_in_loo(design) -> tuple[np.ndarray, np.ndarray]:
+    """n exact refits: OLS and sigma = sqrt(RSS/(n-1)) on the rows left, Normal predictive.
+
+    With sigma fixed and a flat prior, beta | y_-i ~ N(b_-i, sigma^2 (X_-i'X_-i)^-1), so
+    y_i | y_-i ~ N(x_i'b_-i, sigma^2 (1 + x_i'(X_-i'X_-i)^-1 x_i)).
+    """
+    n = design.n
+    elpd, pit = np.empty(n), np.empty(n)
+    for i in range(n):
+        keep = np.arange(n) != i
+        X, y = design.X[keep], design.y[keep]
+        beta = np.linalg.solve(X.T @ X, X.T @ y)
+        sigma = np.sqrt(np.sum((y - X @ beta) ** 2) / (n - 1))
+        x = design.X[i]
+        sd = sigma * np.sqrt(1 + x @ np.linalg.solve(X.T @ X, x))
+        elpd[i] = stats.norm.logpdf(design.y[i], x @ beta, sd)
+        pit[i] = stats.norm.cdf(design.y[i], x @ beta, sd)
+    return elpd, pit
+
+
+@pytest.mark.parametrize(("n", "noise"), [(8, "normal"), (30, "normal"), (25, "t")])
+def test_plug_in_sigma_loo_equals_brute_force_refits(n, noise):
+    """The plug-in sigma is re-estimated without each row: true LOO, checked by n refits."""
+    design, rotation = _small_design(n, seed=n, noise=noise)
+    sigma = exact_fit("normal", design).scale_mle
+    spec = ModelSpec("normal", "fixed", sigma, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)")
+    assert is_plug_in(spec.scale, spec.fixed_scale_source)
+    assert closed_form_applies(spec, design, rotation)
+    closed = closed_form_loo(spec, design, rotation)
+    elpd, pit = _brute_force_plug_in_loo(design)
+    # Both are a few well-conditioned solves in double precision (cond(X) < 10 here):
+    # agreement to 1e-9 relative leaves room for rounding of order n * eps * cond^2.
+    np.testing.assert_allclose(closed["elpd_pointwise"], elpd, rtol=1e-9)
+    np.testing.assert_allclose(closed["pit"], pit, rtol=1e-9, atol=1e-12)
+
+
+def test_user_fixed_sigma_loo_keeps_the_given_sigma():
+    """A user-fixed sigma is not re-estimated: N(x_i'b_-i, sigma^2 (1 + v_i)) with that sigma."""
+    design, rotation = _small_design(20, seed=4)
+    spec = ModelSpec("normal", "fixed", 1.7, "user value (--sigma)")
+    assert not is_plug_in(spec.scale, spec.fixed_scale_source)
+    closed = closed_form_loo(spec, design, rotation)["elpd_pointwise"]
+    for i in (0, 7, 19):
+        keep = np.arange(design.n) != i
+        X, y = design.X[keep], design.y[keep]
+        beta = np.linalg.lstsq(X, y, rcond=None)[0]
+        x = design.X[i]
+        expected = stats.norm.logpdf(design.y[i], x @ beta,
+                                     1.7 * np.sqrt(1 + x @ np.linalg.solve(X.T @ X, x)))
+        assert closed[i] == pytest.approx(expected, rel=1e-10)
+
+
+def test_plug_in_loo_needs_a_residual_degree_of_freedom_without_each_row():
+    design, _ = _small_design(5, seed=1)
+    design = design.without_rows([0])  # n - k - 1 = 0: sigma_-i would be 0
+    rotation = Rotation.from_design(design.X, design.y)
+    spec = ModelSpec("normal", "fixed", 1.0, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)")
+    assert not closed_form_applies(spec, design, rotation)
+    assert closed_form_applies(ModelSpec("normal", "fixed", 1.0, "user value"), design, rotation)
+
+
+def test_plug_in_sigma_no_longer_wins_by_using_the_data_twice():
+    """The case of issue 9: Gaussian noise, where the plug-in scored 1.1 +- 0.1 elpd ahead.
+
+    Scored with sigma from the same data the plug-in leads the learned sigma by about
+    one elpd with a tiny se; by true LOO the difference is within its standard error.
+    """
+    design, rotation = _small_design(1000, seed=1)
+    sigma = exact_fit("normal", design).scale_mle
+    learned = closed_form_loo(ModelSpec("normal", "learned"), design, rotation)["elpd_pointwise"]
+    twice = closed_form_loo(ModelSpec("normal", "fixed", sigma, "user value"), design,
+                            rotation)["elpd_pointwise"]
+    plug_in = closed_form_loo(ModelSpec("normal", "fixed", sigma, "plug-in MLE"), design,
+                              rotation)["elpd_pointwise"]
+
+    def lead(a, b):
+        d = a - b
+        return d.sum(), np.sqrt(d.size * np.var(d, ddof=1))
+
+    diff, se = lead(twice, learned)
+    assert diff / se > 5  # the double use of the data: a confident, spurious lead
+    diff, se = lead(plug_in, learned)
+    assert abs(diff) < 2 * se
+
+
+def test_difference_of_an_exact_and_a_subsampled_loo():
+    """Closed-form LOO (every row) against a subsampled one: the exact values are their own
+    approximation, so the estimator sees exact differences on the subsample."""
+    rng = np.random.default_rng(5)
+    n, rows = 400, np.sort(rng.choice(400, size=50, replace=False))
+    exact = rng.normal(-1.4, 0.3, size=n)
+    approximation = rng.normal(-1.5, 0.3, size=n)
+    elpd_rows = approximation[rows] + rng.normal(0, 0.05, size=rows.size)
+    exact_loo = {"elpd_pointwise": exact, "subsample": None}
+    subsampled = {"elpd_pointwise": None,
+                  "subsample": {"rows": rows, "approximation": approximation, "elpd_rows": elpd_rows}}
+    diff, se = pairwise_difference(exact_loo, subsampled)
+    expected = difference_estimator(exact - approximation, exact[rows] - elpd_rows, rows)
+    assert diff == pytest.approx(expected["total"], rel=1e-12)
+    assert se == pytest.approx(np.hypot(expected["se"], expected["subsampling_se"]), rel=1e-12)

@@ -129,12 +129,17 @@ def test_loo_recovers_the_true_noise_distribution(noise, winner):
 
 
 def brute_force_normal_loo(design, row, sigma=None):
-    """log p(y_i | y_-i) by refitting OLS without row i (independent of lossbridge.loo)."""
+    """log p(y_i | y_-i) by refitting OLS without row i (independent of lossbridge.loo).
+
+    ``sigma="plug-in"``: sigma re-estimated as sqrt(RSS/(n-1)) on the rows left.
+    """
     keep = np.arange(design.n) != row
     X, y = design.X[keep], design.y[keep]
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     x = design.X[row]
     v = x @ np.linalg.solve(X.T @ X, x)
+    if isinstance(sigma, str):
+        sigma = np.sqrt(np.sum((y - X @ beta) ** 2) / X.shape[0])
     if sigma is not None:  # fixed sigma: Normal predictive
         return stats.norm.logpdf(design.y[row], x @ beta, np.sqrt(sigma**2 * (1 + v)))
     nu = X.shape[0] - X.shape[1] - 1  # HalfFlat sigma with n - 1 rows: t with n-1-k-1 dof
@@ -147,7 +152,7 @@ def test_closed_form_loo_equals_brute_force_refits(sampled_engel):
     for model in ("normal-fixed", "normal-learned"):
         result = sampled_engel.fit_for(model)
         assert result.posterior.loo["method"].startswith("exact LOO in closed form")
-        sigma = result.spec.fixed_scale
+        sigma = "plug-in" if result.spec.scale == "fixed" else None  # true LOO of the plug-in
         for row in (0, 5, 137, int(np.argmax(np.abs(d.X[:, 1] - d.X[:, 1].mean())))):
             expected = brute_force_normal_loo(d, row, sigma)
             assert result.posterior.loo["elpd_pointwise"][row] == pytest.approx(expected, rel=1e-10)
@@ -156,7 +161,8 @@ def test_closed_form_loo_equals_brute_force_refits(sampled_engel):
 def test_exact_refit_machinery_matches_the_closed_form(sampled_engel):
     """Refit without the outlying household by NUTS; compare with the exact closed form.
 
-    Normal, fixed sigma, flat prior: y_i | y_-i ~ N(x_i'b_-i, sigma^2 (1 + x_i'(X_-i'X_-i)^-1 x_i)).
+    Normal, fixed sigma, flat prior: y_i | y_-i ~ N(x_i'b_-i, sigma^2 (1 + x_i'(X_-i'X_-i)^-1 x_i)),
+    with the plug-in sigma re-estimated on the rows left, sqrt(RSS_-i / (n - 1)).
     """
     from lossbridge.loo_refit import exact_loo_values
     from lossbridge.sampling import SamplerOptions
@@ -166,9 +172,9 @@ def test_exact_refit_machinery_matches_the_closed_form(sampled_engel):
     row = int(np.argmax(d.X[:, 1]))  # the richest household: Pareto k > 0.7 under PSIS
     value = exact_loo_values(result.spec, d, np.array([row]),
                              SamplerOptions(progress=False), seed=3)[row]
-    sigma = result.spec.fixed_scale
     keep = np.arange(d.n) != row
     beta = np.linalg.lstsq(d.X[keep], d.y[keep], rcond=None)[0]
+    sigma = np.sqrt(np.sum((d.y[keep] - d.X[keep] @ beta) ** 2) / (d.n - 1))
     tau2 = sigma**2 * d.X[row] @ np.linalg.solve(d.X[keep].T @ d.X[keep], d.X[row])
     mean_p = stats.norm.pdf(d.y[row], d.X[row] @ beta, np.sqrt(sigma**2 + tau2))
     # E[p^2] for p = N(y; x'beta_s, sigma^2), x'beta_s ~ N(m, tau2):
@@ -177,7 +183,7 @@ def test_exact_refit_machinery_matches_the_closed_form(sampled_engel):
     # MC error of log(mean p) with S = 4000 draws and ESS >= 1000 (conservative).
     se = np.sqrt((second - mean_p**2) / 1000) / mean_p
     assert value == pytest.approx(np.log(mean_p), abs=4 * se)
-    assert value == pytest.approx(brute_force_normal_loo(d, row, sigma), abs=4 * se)
+    assert value == pytest.approx(brute_force_normal_loo(d, row, "plug-in"), abs=4 * se)
 
 
 def test_default_engel_analysis_contract(sampled_engel, tmp_path):
@@ -205,12 +211,17 @@ def test_default_engel_analysis_contract(sampled_engel, tmp_path):
         np.testing.assert_allclose(histogram["replicated"] @ np.diff(histogram["edges"]), 1.0, rtol=1e-12)
         assert (fit["oracle"] is not None) == (fit["likelihood"] == "normal")
     comparison = doc["comparison"]
-    assert [c["rank"] for c in comparison] == [0, 1, 2, 3]
+    # laplace-fixed (b = SAD/n from these data, no true LOO) is listed but not ranked
+    assert [c["rank"] for c in comparison] == [0, 1, 2, None]
+    assert comparison[-1]["model"] == "laplace-fixed" and not comparison[-1]["ranked"]
     assert {c["model"] for c in comparison} == set(sampled_engel.models)
     for c in comparison:
         assert set(c) >= {"model", "elpd_loo", "se", "elpd_diff", "dse", "weight", "rank"}
     assert comparison[0]["elpd_diff"] == 0
-    assert sum(c["weight"] for c in comparison) == pytest.approx(1)
+    assert sum(c["weight"] for c in comparison if c["ranked"]) == pytest.approx(1)
+    assert comparison[-1]["weight"] is None
+    assert doc["verdict"]["headline"] == doc["comparison_summary"][0]
+    assert "laplace-fixed" not in doc["verdict"]["ranking"]
     for c in comparison:  # Normal + flat priors: exact closed-form LOO, which has no Pareto k
         if c["model"].startswith("normal"):
             assert c["loo"] == "exact" and c["pareto_k_counts"] is None

@@ -59,7 +59,10 @@ def test_full_report_structure(sampled_engel, tmp_path):
     assert doc.scripts == 0
     assert all(link.startswith("data:") for link in doc.links)  # nothing fetched from a network
     text = " ".join(doc.text)
-    assert "The data prefer the Laplace likelihood (absolute error)" in text
+    # the verdict box leads with the analysis' one verdict; b = SAD/n is not ranked
+    verdict = sampled_engel.verdict
+    assert verdict.headline in text and verdict.best == "laplace-learned"
+    assert "laplace-fixed is not ranked" in text and "not ranked" in text
     assert "Every MAP estimate is certified" in text
     assert "lossbridge run models/engel.toml" in text and "20261201" in text
     assert "pymc 5." in text and "arviz 0." in text

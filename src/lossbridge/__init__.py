@@ -7,6 +7,8 @@ negative log-likelihood into a constant plus the scaled loss.
 >>> import lossbridge
 >>> analysis = lossbridge.fit("engel")          # doctest: +SKIP
 >>> analysis.coefficients()                     # doctest: +SKIP
+>>> analysis.verdict.headline                   # doctest: +SKIP
+>>> lossbridge.compare(a, b, labels=["flat", "weak"])  # doctest: +SKIP
 """
 
 from ._quiet import quiet_imports
@@ -25,6 +27,7 @@ from .errors import (  # noqa: E402
 from .families import FAMILIES, get_family  # noqa: E402
 from .persistence import SavedAnalysis, load  # noqa: E402
 from .spec import ModelSpec  # noqa: E402
+from .verdict import Verdict  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -42,6 +45,7 @@ __all__ = [
     "LossbridgeWarning",
     "ModelSpec",
     "NonUniqueSolutionWarning",
+    "Verdict",
     "fit",
     "get_family",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .baselines import ExactFit, exact_fit
 from .certificate import Certificate, certify
-from .comparison import Comparison, compare_models
+from .comparison import Comparison, candidates_from_fits, compare_models
 from .data import load_table
 from .datasets import BUNDLED
 from .design import Design, build_design, scale_label
@@ -47,6 +47,7 @@ from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
 from .sampling import SamplerOptions, sample_models
 from .spec import ModelSpec
+from .verdict import Verdict, build_verdict
 
 
 @dataclass(eq=False)
@@ -143,6 +144,14 @@ class Analysis:
     started_at: str = ""
     comparison: Comparison | None = None
     misfit: MisfitAssessment | None = None
+    verdict: Verdict | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:  # one verdict, computed once (fit passes the comparison's)
+            self.verdict = (self.comparison.verdict if self.comparison is not None else
+                            build_verdict(candidates_from_fits(self.fits, self.design.y_hash,
+                                                               self.misfit),
+                                          misfit=self.misfit, warning_count=len(self.warnings)))
 
     @property
     def models(self) -> list[str]:
@@ -299,6 +308,7 @@ class Analysis:
         """
         terms = list(self.design.terms)
         return {
+            "verdict": self.verdict.as_dict(),
             "data": self.design.summary(),
             "options": dict(self.options),
             "all_certified": self.all_certified,
@@ -464,13 +474,13 @@ def fit(
     if misfit is not None:
         notes.extend(misfit.warnings)
     comparison = None
+    candidates = candidates_from_fits(fits, design.y_hash, misfit)
     if sample and len(fits) >= 2:
         clock = time.perf_counter()
-        plug_in = frozenset(r.spec.name for r in fits if r.spec.fixed_scale_is_plug_in)
-        comparison = compare_models(
-            {r.spec.name: {"y_hash": design.y_hash, "loo": r.posterior.loo} for r in fits}, plug_in
-        )
+        comparison = compare_models(candidates, misfit=misfit, warning_count=len(notes))
         timings["comparison"] = time.perf_counter() - clock
+    verdict = (comparison.verdict if comparison is not None
+               else build_verdict(candidates, misfit=misfit, warning_count=len(notes)))
     options = {
         "likelihoods": names,
         "scales": modes,
@@ -491,7 +501,7 @@ def fit(
         "dropna": dropna,
     }
     timings["total"] = time.perf_counter() - run_clock
-    return Analysis(design, fits, options, notes, timings, started, comparison, misfit)
+    return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict)
 
 
 def _progress(progress: bool | None, message: str) -> None:

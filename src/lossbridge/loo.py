@@ -6,6 +6,9 @@
   sigma, or Student t with nu = n - k - 2 degrees of freedom and squared scale
   RSS_-i / nu / (1 - h_i), RSS_-i = RSS - e_i^2 / (1 - h_i), for a learned sigma under
   HalfFlat (the same integrals as :mod:`lossbridge.oracle`, with n - 1 rows).
+  A sigma fixed at the plug-in MLE sqrt(RSS/n) is re-estimated without row i,
+  sigma_-i = sqrt(RSS_-i / (n - 1)) (the same rule on the n - 1 rows left), so the
+  leave-one-out is true leave-one-out of the whole procedure: the data are not used twice.
 * Otherwise, n <= ``FULL_LOO_MAX_N``: PSIS-LOO (ArviZ) on the full pointwise
   log-likelihood, and exact refits for observations with Pareto k > 0.7.
 * Otherwise: PSIS-LOO on a simple random subsample of m rows with the difference
@@ -31,6 +34,22 @@ from .spec import ModelSpec
 FULL_LOO_MAX_N = 5_000
 SUBSAMPLE_SIZE = 2_000
 MAX_REFITS = 10
+PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat priors; plug-in sigma "
+                        "re-estimated without each row)")
+
+
+def is_plug_in(scale: str, source: str | None) -> bool:
+    """True for a fixed scale set to its maximum-likelihood value from the same data.
+
+    ``source`` is ``ModelSpec.fixed_scale_source``: a plug-in's starts ``"plug-in"``, a
+    user value's is ``"user value (...)"`` (also readable from a saved analysis' JSON).
+    """
+    return scale == "fixed" and (source or "").startswith("plug-in")
+
+
+def refits_plug_in_scale(loo: dict) -> bool:
+    """True when a LOO result re-estimated a plug-in scale without each row (true LOO)."""
+    return loo["method"] == PLUG_IN_EXACT_METHOD
 
 
 def loo_label(loo: dict) -> str:
@@ -50,6 +69,8 @@ def closed_form_applies(spec: ModelSpec, design: Design, rotation: Rotation) -> 
         return False
     if spec.scale == "learned" and design.n - design.k - 2 < 1:
         return False
+    if spec.fixed_scale_is_plug_in and design.n - design.k - 1 < 1:
+        return False  # without a row there would be no residual to estimate sigma from
     return bool(np.max(leverages(rotation)) < 1.0 - 1e-10)
 
 
@@ -65,12 +86,17 @@ def closed_form_loo(spec: ModelSpec, design: Design, rotation: Rotation) -> dict
     beta = rotation.to_beta(np.linalg.lstsq(rotation.Q, design.y, rcond=None)[0] / rotation.y_scale)
     residuals = design.y - design.X @ beta
     error = residuals / (1.0 - h)
-    if spec.scale == "fixed":
+    rss_minus = residuals @ residuals - residuals**2 / (1.0 - h)
+    if spec.fixed_scale_is_plug_in:
+        # the plug-in rule sqrt(RSS/n) applied to the n - 1 rows left
+        scale = np.sqrt(rss_minus / (n - 1) / (1.0 - h))
+        elpd = stats.norm.logpdf(error, scale=scale)
+        cdf = stats.norm.cdf(error, scale=scale)
+    elif spec.scale == "fixed":
         elpd = stats.norm.logpdf(error, scale=spec.fixed_scale / np.sqrt(1.0 - h))
         cdf = stats.norm.cdf(error, scale=spec.fixed_scale / np.sqrt(1.0 - h))
     else:
         nu = n - k - 2
-        rss_minus = residuals @ residuals - residuals**2 / (1.0 - h)
         scale = np.sqrt(rss_minus / nu / (1.0 - h))
         elpd = stats.t.logpdf(error, df=nu, scale=scale)
         cdf = stats.t.cdf(error, df=nu, scale=scale)
@@ -102,9 +128,10 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
             approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta, scale)
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
-        result = arviz_bridge.loo_result(
-            exact["elpd_pointwise"], lppd, n_samples, np.zeros(design.n),
-            "exact LOO in closed form (Normal likelihood, flat priors)")
+        method = (PLUG_IN_EXACT_METHOD if spec.fixed_scale_is_plug_in
+                  else "exact LOO in closed form (Normal likelihood, flat priors)")
+        result = arviz_bridge.loo_result(exact["elpd_pointwise"], lppd, n_samples,
+                                         np.zeros(design.n), method)
         result["pit"] = exact["pit"]
         return result
     if log_lik is not None:

@@ -4,13 +4,18 @@ PSIS-LOO needs Pareto k <= 0.7 (Vehtari et al. 2024). For each observation above
 the model is refitted without that observation and its exact leave-one-out predictive
 density is estimated from the refit's draws:
 log p(y_i | y_-i) = log mean_s p(y_i | theta_s), with theta_s ~ p(theta | y_-i).
-This is what ``az.reloo`` and brms' ``reloo = TRUE`` do.
+This is what ``az.reloo`` and brms' ``reloo = TRUE`` do. A scale fixed at its plug-in
+MLE is re-estimated on the rows left (the same closed form, sqrt(RSS/n) or SAD/n), so
+the refit is leave-one-out of the whole procedure.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from .baselines import exact_fit
 from .design import Design
 from .errors import InputError
 from .map_estimate import find_map
@@ -33,9 +38,12 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         except InputError:  # e.g. the only row of a category: the refit is not identified
             continue
         rotation = Rotation.from_design(reduced.X, reduced.y)
-        estimate = find_map(build_model(spec, reduced, rotation), spec, reduced, rotation)
-        draws = sample_models([spec], reduced, rotation, [estimate], options,
-                              int(child.generate_state(1)[0]))[spec.name]
+        model_spec = spec
+        if spec.fixed_scale_is_plug_in:
+            model_spec = replace(spec, fixed_scale=exact_fit(spec.likelihood, reduced).scale_mle)
+        estimate = find_map(build_model(model_spec, reduced, rotation), model_spec, reduced, rotation)
+        draws = sample_models([model_spec], reduced, rotation, [estimate], options,
+                              int(child.generate_state(1)[0]))[model_spec.name]
         log_density = family.logpdf(design.y[row], draws.flat_beta @ design.X[row], draws.flat_scale)
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

@@ -148,41 +148,17 @@ def _figures(analysis) -> dict[str, dict]:
 
 # ---------------------------------------------------------------------------- context
 def _verdict(analysis) -> dict:
-    comparison = analysis.comparison
-    headline, detail = None, []
-    if comparison is not None:
-        pairs = {p["scale"]: p for p in comparison.pairs}
-        pair = pairs.get("learned") or next(iter(pairs.values()), None)
-        if pair is not None:
-            better = pair["better"].split("-")[0]
-            worse = pair["worse"].split("-")[0]
-            if pair["clear"]:
-                headline = (f"The data prefer the {better.capitalize()} likelihood "
-                            f"({_loss(better)}) over the {worse.capitalize()} likelihood "
-                            f"({_loss(worse)}).")
-            else:
-                headline = ("The data do not clearly prefer either likelihood "
-                            f"({better.capitalize()} is ahead, within {pair['standard_errors']:.1f} "
-                            "standard errors).")
-            detail.append(f"elpd difference {pair['elpd_diff']:.1f} ± {pair['se']:.1f} "
-                          f"({pair['standard_errors']:.1f} standard errors, leave-one-out, "
-                          f"{pair['scale']} scale)")
-        else:
-            headline = f"Best by leave-one-out: {comparison.preferred}."
+    """The analysis' one verdict (:mod:`lossbridge.verdict`), as the template shows it."""
+    verdict = analysis.verdict
     return {
-        "headline": headline,
-        "detail": detail,
-        "certified": analysis.all_certified,
-        "uncertified": [r.spec.name for r in analysis.fits if r.certified is False],
+        "headline": verdict.headline,
+        "detail": list(verdict.details),
+        "status": verdict.status,
+        "certified": verdict.all_certified,
+        "uncertified": list(verdict.uncertified),
         "warnings": analysis.warnings,
         "sampled": analysis.sampled,
     }
-
-
-def _loss(likelihood: str) -> str:
-    from .families import get_family
-
-    return get_family(likelihood).loss_name
 
 
 def _versions() -> dict[str, str]:
@@ -229,7 +205,8 @@ def report_context(analysis, command: str | None = None) -> dict:
     comparison = None
     if analysis.comparison is not None:
         comparison = {"rows": _records(analysis.comparison.table.drop(columns=["pareto_warning"])),
-                      "sentences": analysis.comparison.sentences}
+                      "sentences": analysis.comparison.sentences,  # [0]: the verdict's headline
+                      "excluded": dict(analysis.verdict.excluded)}
     return {
         "title": f"lossbridge: {design.formula}",
         "design": design.summary(),

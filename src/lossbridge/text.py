@@ -32,7 +32,9 @@ RHAT_NOTE = ("r_hat '-': R-hat needs ≥ 2 chains (it compares chains); run with
 def format_analysis(analysis) -> str:
     """All tables of ``analysis`` as one string."""
     design = analysis.design
-    lines = [
+    verdict = analysis.verdict
+    lines = [f"Verdict: {verdict.headline}", *(f"  {line}" for line in verdict.details), ""]
+    lines += [
         f"lossbridge: {design.formula}   data: {design.source}",
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
