@@ -143,7 +143,8 @@ def test_plug_in_sigma_loo_equals_brute_force_refits(n, noise):
     """The plug-in sigma is re-estimated without each row: true LOO, checked by n refits."""
     design, rotation = _small_design(n, seed=n, noise=noise)
     sigma = exact_fit("normal", design).scale_mle
-    spec = ModelSpec("normal", "fixed", sigma, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)")
+    spec = ModelSpec("normal", "fixed", sigma, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)",
+                     fixed_scale_is_plug_in=True)
     assert is_plug_in(spec.scale, spec.fixed_scale_source)
     assert closed_form_applies(spec, design, rotation)
     closed = closed_form_loo(spec, design, rotation)
@@ -174,7 +175,8 @@ def test_plug_in_loo_needs_a_residual_degree_of_freedom_without_each_row():
     design, _ = _small_design(5, seed=1)
     design = design.without_rows([0])  # n - k - 1 = 0: sigma_-i would be 0
     rotation = Rotation.from_design(design.X, design.y)
-    spec = ModelSpec("normal", "fixed", 1.0, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)")
+    spec = ModelSpec("normal", "fixed", 1.0, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)",
+                     fixed_scale_is_plug_in=True)
     assert not closed_form_applies(spec, design, rotation)
     assert closed_form_applies(ModelSpec("normal", "fixed", 1.0, "user value"), design, rotation)
 
@@ -190,7 +192,7 @@ def test_plug_in_sigma_no_longer_wins_by_using_the_data_twice():
     learned = closed_form_loo(ModelSpec("normal", "learned"), design, rotation)["elpd_pointwise"]
     twice = closed_form_loo(ModelSpec("normal", "fixed", sigma, "user value"), design,
                             rotation)["elpd_pointwise"]
-    plug_in = closed_form_loo(ModelSpec("normal", "fixed", sigma, "plug-in MLE"), design,
+    plug_in = closed_form_loo(ModelSpec("normal", "fixed", sigma, "plug-in MLE", fixed_scale_is_plug_in=True), design,
                               rotation)["elpd_pointwise"]
 
     def lead(a, b):
