@@ -29,3 +29,7 @@ class NonUniqueSolutionWarning(LossbridgeWarning):
 
 class SamplingWarning(LossbridgeWarning):
     """A sampler or LOO diagnostic failed (divergences, R-hat, ESS, E-BFMI, Pareto k, oracle)."""
+
+
+class MisfitWarning(LossbridgeWarning):
+    """The fitted models describe the data badly (LOO-PIT, predictive p-values, p_loo, Pareto k)."""
