@@ -252,14 +252,14 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
         if tails["p_value"] < SHAPE_ALPHA:
             kind = "heavy tails" if tails["excess_kurtosis"] > 0 else "light tails"
             phrases.append(f"{kind} (excess kurtosis {tails['excess_kurtosis']:.2f}, se "
-                           f"{tails['se']:.2f}; Normal 0, Laplace 3; p = {tails['p_value']:.1e})")
+                           f"{tails['se']:.2f}; Normal 0, Laplace 3; {_p(tails['p_value'])})")
     if n >= 8:  # D'Agostino needs n >= 8
         skew = skewness_test(r)
         statistics["skew"] = skew
         if skew["p_value"] < SHAPE_ALPHA:
             side = "right" if skew["skewness"] > 0 else "left"
             phrases.append(f"{side} skew (skewness {skew['skewness']:.2f}, se {skew['se']:.2f}; "
-                           f"p = {skew['p_value']:.1e})")
+                           f"{_p(skew['p_value'])})")
     if np.ptp(fitted) > 0 and n >= 3:
         het = breusch_pagan(r, fitted)
         statistics["heteroscedasticity"] = het
@@ -267,7 +267,7 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
             trend = "rises" if het["correlation"] > 0 else "falls"
             phrases.append(f"heteroscedasticity (the squared residual {trend} with the fitted "
                            f"value: Breusch-Pagan LM {het['lm']:.1f} on 1 df, "
-                           f"p = {het['p_value']:.1e})")
+                           f"{_p(het['p_value'])})")
     spike = response_spike(y)
     statistics["spike"] = spike
     if spike["spike"]:
@@ -279,6 +279,11 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
                        "gives any single value probability 0")
     statistics["zero_residual_shares"] = dict(zero_shares or {})
     return {"phrases": phrases, "statistics": statistics}
+
+
+def _p(p_value: float) -> str:
+    # below 1e-16 a double-precision tail probability is not meaningful to print
+    return "p < 1e-16" if p_value < 1e-16 else f"p = {p_value:.1e}"
 
 
 def _central_moments(r: np.ndarray) -> tuple[float, float, float]:

@@ -90,7 +90,7 @@ def plot_residuals(ax, data: dict) -> None:
 
 def plot_residuals_vs_fitted(ax, data: dict) -> None:
     """Residual against fitted value, with the binned mean and root mean square residual."""
-    ax.scatter(data["fitted"], data["residuals"], s=4, color="#888888", alpha=0.35, lw=0,
+    ax.scatter(data["fitted"], data["residuals"], s=6, color="#444444", alpha=0.45, lw=0,
                rasterized=data["shown"] > 1000)
     ax.axhline(0, color="black", lw=0.8)
     ax.plot(data["bin_fitted"], data["bin_mean"], color="#e08a00", lw=1.8, label="binned mean")
