@@ -77,4 +77,4 @@ def test_each_model_shows_the_reference_for_its_own_loo_pit_values(monkeypatch, 
         assert ppc["loo_pit_ks_reference_95"] == pytest.approx(reference, rel=1e-12)
         row = next(line for line in block.splitlines() if line.startswith(model))
         assert row.split()[-1] == f"{reference:.6g}"  # the last column, ks_ref_95
-        assert f"(ref. {reference:.3f})" in html
+        assert f"(ref. {reference:.3g})" in html  # the report shows 3 significant digits

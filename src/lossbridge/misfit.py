@@ -10,8 +10,10 @@ Checks per sampled model, and why their thresholds:
   values (every row, or the LOO subsample) from uniform exceeds the 99.9 % point of the
   exact distribution of that distance for m independent uniforms
   (:func:`lossbridge.ppc.loo_pit_reference`). A level of 0.001 keeps the false-alarm
-  rate of four models below 0.4 % (Bonferroni); the tests check the reference on the
-  exact LOO-PIT of well-specified Normal models by simulation.
+  rate of four models below 0.4 % (Bonferroni). The level is exact for a LOO subsample
+  and conservative for LOO-PIT on every row (fitted to the same rows, its distances are
+  about 2/3 of those of independent uniforms; simulated in the tests), which costs
+  power, not false alarms.
 * ``ppc_tail``: a posterior predictive p-value P(T(y_rep) >= T(y)) at most 0.001 or at
   least 0.999 for any of the six statistics of :mod:`lossbridge.ppc`. Bonferroni over
   the six, two-sided: at most 1.2 % false alarms per model were the p-values uniform;
@@ -25,6 +27,7 @@ Checks per sampled model, and why their thresholds:
   "Interpreting p_loo when Pareto k is large"): "If p_loo > p, then the model is likely
   to be badly misspecified"; the factor 2 leaves room for Monte Carlo error and for the
   O(p / n) excess of a well-specified model at small n. The message gives p_loo / n too.
+  (https://mc-stan.org/loo/reference/loo-glossary.html)
 * ``pareto_k_many_high``: more than 1 % of the observations (and at least 3) with
   Pareto k > 0.7. One or two such points are the influential-observation case that
   the ``pareto_k`` warning names and exact refits resolve; many of them mean the
