@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import lossbridge
 from lossbridge.cli import main
@@ -53,8 +54,13 @@ def test_full_report_structure(sampled_engel, tmp_path):
     html = path.read_text(encoding="utf-8")
     doc = parse(html)
     assert [s for s in SECTIONS if s in doc.ids] == SECTIONS
-    # forest, scales, fixed-vs-learned, residuals, ppc, loo-pit, comparison
-    assert len(doc.images) == 7
+    # forest, scales, fixed-vs-learned, residuals, residuals vs fitted, QQ, ppc, loo-pit,
+    # comparison
+    assert len(doc.images) == 9
+    alts = [img["alt"] for img in doc.images]
+    assert "residuals against fitted values of the exact fits" in alts
+    assert "QQ plots of the residuals against the fitted Normal and Laplace" in alts
+    assert "misfit" in doc.ids  # the misfit checks, under the predictive checks
     assert all(img["src"].startswith("data:image/") and img.get("alt") for img in doc.images)
     assert doc.scripts == 0
     assert all(link.startswith("data:") for link in doc.links)  # nothing fetched from a network
@@ -79,7 +85,29 @@ def test_no_sample_report_says_map_only(tmp_path):
     assert not {"fixed-vs-learned", "comparison", "oracle"} & set(doc.ids)
     text = " ".join(doc.text)
     assert "MAP estimates only" in text and "--no-sample" in text
-    assert len(doc.images) == 2  # forest (MAP and exact fits) and residuals
+    # forest (MAP and exact fits), residuals, residuals vs fitted, QQ (from the exact fits)
+    assert len(doc.images) == 4
+    assert "misfit" not in doc.ids  # the misfit checks need the posterior
+
+
+def test_residual_figures_are_drawn_from_the_exact_fits(tmp_path):
+    from lossbridge import plot_data
+
+    analysis = lossbridge.fit("stackloss", likelihoods="normal", sample=False)
+    design, base = analysis.design, analysis.fits[0].baseline
+    residuals = design.y - design.X @ base.coefficients
+    [scatter] = plot_data.residuals_vs_fitted(analysis)
+    assert scatter["fit"] == "OLS" and scatter["shown"] == design.n
+    np.testing.assert_allclose(scatter["residuals"], residuals, rtol=0, atol=1e-12)
+    normal, laplace = plot_data.qq_frames(analysis)
+    assert (normal["fit"], laplace["fit"]) == ("OLS", "OLS")  # no LAD fit: the OLS residuals
+    np.testing.assert_array_equal(normal["sample"], np.sort(residuals))
+    n = design.n
+    expected = stats.norm.ppf((np.arange(n) + 0.5) / n, scale=np.sqrt(np.mean(residuals**2)))
+    np.testing.assert_allclose(normal["theoretical"], expected, rtol=1e-12)
+    assert laplace["scale"] == pytest.approx(np.mean(np.abs(residuals)), rel=1e-12)
+    doc = parse(analysis.to_html(tmp_path / "r.html").read_text())
+    assert len(doc.images) == 4
 
 
 def test_hostile_names_are_text_not_markup(tmp_path):

@@ -172,7 +172,7 @@ def pairwise_difference(loo_a: dict, loo_b: dict) -> tuple[float, float]:
     rows = (loo_a["subsample"] or loo_b["subsample"])["rows"]
     a, b = _on_subsample(loo_a, rows), _on_subsample(loo_b, rows)
     estimate = difference_estimator(a["approximation"] - b["approximation"],
-                                    a["elpd_rows"] - b["elpd_rows"], a["rows"])
+                                    a["elpd_rows"] - b["elpd_rows"], rows)
     return estimate["total"], float(np.hypot(estimate["se"], estimate["subsampling_se"]))
 
 

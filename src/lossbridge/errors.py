@@ -33,3 +33,7 @@ class SamplingWarning(LossbridgeWarning):
 
 class ModelRefusedWarning(LossbridgeWarning):
     """A requested model was not fitted because it is undefined on these data (an exact fit)."""
+
+
+class MisfitWarning(LossbridgeWarning):
+    """The fitted models describe the data badly (LOO-PIT, predictive p-values, p_loo, Pareto k)."""

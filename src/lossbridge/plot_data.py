@@ -77,6 +77,72 @@ def residual_densities(analysis, points: int = 400) -> list[dict]:
     return out
 
 
+SCATTER_POINTS = 4_000
+QQ_POINTS = 1_000
+FITTED_BINS = 20
+
+
+def _exact_residuals(analysis) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"OLS" | "LAD": (fitted, residuals)}`` of every exact fit, in fit order."""
+    design = analysis.design
+    out = {}
+    for result in analysis.fits:
+        base = result.baseline
+        if base.method.upper() not in out:
+            fitted = design.X @ base.coefficients
+            out[base.method.upper()] = (fitted, design.y - fitted)
+    return out
+
+
+def residuals_vs_fitted(analysis) -> list[dict]:
+    """Per exact fit: residual against fitted value (a fixed random subset of at most
+    ``SCATTER_POINTS`` rows, so large data stay drawable), and per bin of fitted values
+    (equal counts) the mean residual and the root mean square residual."""
+    out = []
+    for fit, (fitted, residuals) in _exact_residuals(analysis).items():
+        n = fitted.size
+        shown = (np.arange(n) if n <= SCATTER_POINTS
+                 else np.sort(np.random.default_rng(0).choice(n, SCATTER_POINTS, replace=False)))
+        order = np.argsort(fitted, kind="stable")
+        bins = [b for b in np.array_split(order, min(FITTED_BINS, n)) if b.size]
+        out.append({
+            "fit": fit,
+            "fitted": fitted[shown],
+            "residuals": residuals[shown],
+            "shown": int(shown.size),
+            "n": int(n),
+            "bin_fitted": np.array([np.mean(fitted[b]) for b in bins]),
+            "bin_mean": np.array([np.mean(residuals[b]) for b in bins]),
+            "bin_rms": np.array([np.sqrt(np.mean(residuals[b] ** 2)) for b in bins]),
+        })
+    return out
+
+
+def qq_frames(analysis) -> list[dict]:
+    """QQ data against the fitted Normal and the fitted Laplace (centred at 0, scales at
+    their MLE given the residuals: sqrt(mean r^2) and mean |r|). Each uses its own
+    family's exact-fit residuals (OLS for Normal, LAD for Laplace) when that fit exists,
+    else the other one's; at most ``QQ_POINTS`` evenly spaced order statistics."""
+    residuals = {fit: r for fit, (_, r) in _exact_residuals(analysis).items()}
+    out = []
+    for family, own, other in (("Normal", "OLS", "LAD"), ("Laplace", "LAD", "OLS")):
+        fit = own if own in residuals else other
+        ordered = np.sort(residuals[fit])
+        n = ordered.size
+        index = np.unique(np.linspace(0, n - 1, min(QQ_POINTS, n)).round().astype(int))
+        probabilities = (index + 0.5) / n
+        if family == "Normal":
+            scale = float(np.sqrt(np.mean(ordered**2)))
+            theoretical = stats.norm.ppf(probabilities, scale=scale)
+        else:
+            scale = float(np.mean(np.abs(ordered)))
+            theoretical = stats.laplace.ppf(probabilities, scale=scale)
+        out.append({"family": family, "fit": fit, "scale": scale,
+                    "scale_name": "σ" if family == "Normal" else "b",
+                    "theoretical": theoretical, "sample": ordered[index]})
+    return out
+
+
 def ppc_densities(analysis) -> dict[str, dict]:
     """Per model: histogram of y and of replicated data sets, on common bins (from the PPC)."""
     return {r.spec.name: {"edges": r.posterior.ppc["histogram"]["edges"],

@@ -88,6 +88,35 @@ def plot_residuals(ax, data: dict) -> None:
     ax.legend(fontsize=8, frameon=False)
 
 
+def plot_residuals_vs_fitted(ax, data: dict) -> None:
+    """Residual against fitted value, with the binned mean and root mean square residual."""
+    ax.scatter(data["fitted"], data["residuals"], s=6, color="#444444", alpha=0.45, lw=0,
+               rasterized=data["shown"] > 1000)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.plot(data["bin_fitted"], data["bin_mean"], color="#e08a00", lw=1.8, label="binned mean")
+    ax.plot(data["bin_fitted"], data["bin_rms"], color="#6a3d9a", lw=1.2, ls="--",
+            label="binned ± root mean square")
+    ax.plot(data["bin_fitted"], -data["bin_rms"], color="#6a3d9a", lw=1.2, ls="--")
+    shown = "" if data["shown"] == data["n"] else f" ({data['shown']:,} of {data['n']:,} rows)"
+    ax.set_title(f"{data['fit']} residuals{shown}", loc="left", fontsize=10)
+    ax.set_xlabel(f"fitted value of the exact {data['fit']} fit")
+    ax.set_ylabel("residual")
+    ax.legend(fontsize=8, frameon=False)
+
+
+def plot_qq(ax, data: dict) -> None:
+    """Sample quantiles of the residuals against a fitted distribution's quantiles."""
+    color = MODEL_COLORS["normal-learned" if data["family"] == "Normal" else "laplace-learned"]
+    ax.plot(data["theoretical"], data["sample"], ".", ms=3, color=color)
+    low = min(data["theoretical"][0], data["sample"][0])
+    high = max(data["theoretical"][-1], data["sample"][-1])
+    ax.plot([low, high], [low, high], color="black", lw=0.8)
+    ax.set_title(f"{data['fit']} residuals vs {data['family']}(0, {data['scale_name']}="
+                 f"{data['scale']:.3g})", loc="left", fontsize=10)
+    ax.set_xlabel(f"{data['family']} quantile")
+    ax.set_ylabel("residual quantile")
+
+
 def plot_ppc(ax, data: dict, model: str, response: str) -> None:
     """Observed response histogram over histograms of replicated data sets."""
     for heights in data["replicated"]:

@@ -125,6 +125,20 @@ def _figures(analysis) -> dict[str, dict]:
     fig.tight_layout()
     figures["residuals"] = _encode(fig)
 
+    scatter = plot_data.residuals_vs_fitted(analysis)
+    fig, axes = plt.subplots(1, len(scatter), figsize=(3.9 * len(scatter), 2.8), squeeze=False)
+    for ax, data in zip(axes[0], scatter, strict=True):
+        plots.plot_residuals_vs_fitted(ax, data)
+    fig.tight_layout()
+    figures["residuals_vs_fitted"] = _encode(fig)
+
+    qq = plot_data.qq_frames(analysis)
+    fig, axes = plt.subplots(1, len(qq), figsize=(3.9 * len(qq), 2.8), squeeze=False)
+    for ax, data in zip(axes[0], qq, strict=True):
+        plots.plot_qq(ax, data)
+    fig.tight_layout()
+    figures["qq"] = _encode(fig)
+
     ppc = plot_data.ppc_densities(analysis)
     if ppc:
         fig, axes = plt.subplots(1, len(ppc), figsize=(2.6 * len(ppc), 2.3), squeeze=False)
@@ -159,6 +173,15 @@ def _verdict(analysis) -> dict:
         "warnings": analysis.warnings,
         "sampled": analysis.sampled,
     }
+
+
+def _misfit(analysis) -> dict | None:
+    """Misfit warnings by model and the residual description (None without sampling)."""
+    if analysis.misfit is None:
+        return None
+    return {"warnings": list(analysis.misfit.warnings),
+            "models": sorted(analysis.misfit.misfit_models),
+            "residual_shape": list(analysis.misfit.residual_shape)}
 
 
 def _versions() -> dict[str, str]:
@@ -216,6 +239,7 @@ def report_context(analysis, command: str | None = None) -> dict:
         "coefficients": {"columns": list(coefficients.columns), "rows": _records(coefficients)},
         "differences": {"columns": list(differences.columns), "rows": _records(differences)},
         "comparison": comparison,
+        "misfit": _misfit(analysis),
         "figures": _figures(analysis),
         "footer": {
             "command": command or analysis.options.get("command") or "lossbridge.fit(...)",
