@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from lossbridge.data import load_table
+from lossbridge.data import MAX_COLUMNS, load_table
 from lossbridge.datasets import BUNDLED, bundled_path
 from lossbridge.errors import InputError
 
@@ -32,8 +38,11 @@ def test_bundled_row_counts_match_their_sources():
         ("y;x\n1;2\n3;4\n5;7\n", "utf-8"),
         ("y\tx\n1\t2\n3\t4\n5\t7\n", "utf-8"),
         ("\ufeffy,x\r\n1,2\r\n3,4\r\n5,7\r\n", "utf-8"),  # BOM and CRLF (Excel exports)
+        ("y,x\r1,2\r3,4\r5,7\r", "utf-8"),  # CR only (classic Mac OS, old Excel for Mac)
+        ("y;x\r1;2\r3;4\r5;7", "utf-8"),  # CR only, no final line end
+        ('"y","x"\r1,2\r\n3,4\n5,7\r', "utf-8"),  # mixed line ends, quoted header
     ],
-    ids=["comma", "semicolon", "tab", "bom-crlf"],
+    ids=["comma", "semicolon", "tab", "bom-crlf", "cr", "cr-semicolon-unterminated", "mixed"],
 )
 def test_csv_dialects_read_the_same_table(tmp_path, text, encoding):
     frame = load_table(write_csv(tmp_path / "d.csv", text, encoding)).frame
@@ -84,3 +93,70 @@ def test_duplicate_columns_in_a_dataframe_are_refused():
 def test_wrong_type_of_data_is_refused():
     with pytest.raises(InputError, match="got list"):
         load_table([1, 2, 3])
+
+
+def test_cr_only_file_keeps_its_values(tmp_path):
+    # Decimals, negatives, text and a quoted CR-only line break inside a field.
+    text = 'y,x,g\r1.5,-2.25,a\r3e2,0.125,"b\rc"\r-7,1e-3,d\r'
+    frame = load_table(write_csv(tmp_path / "d.csv", text)).frame
+    expected = pd.DataFrame({"y": [1.5, 300.0, -7.0], "x": [-2.25, 0.125, 0.001],
+                             "g": ["a", "b\nc", "d"]})
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_quoted_field_longer_than_the_csv_module_limit(tmp_path):
+    long = "z" * 300_000  # the csv module's default limit is 131,072 characters
+    rows = "".join(f'{2 * i + (-1) ** i},{i},"{long if i == 3 else "s"}"\n' for i in range(6))
+    frame = load_table(write_csv(tmp_path / "d.csv", "y,x,note\n" + rows)).frame
+    assert frame.shape == (6, 3) and frame["note"].str.len().tolist() == [1, 1, 1, 300_000, 1, 1]
+    assert frame["y"].tolist() == [1, 1, 5, 5, 9, 9]
+    assert csv.field_size_limit() == 131_072  # the process-wide limit is restored
+
+
+@pytest.mark.parametrize("text", ["y,x\n", "y,x\n\n \n,\n", "y,x\r\r"], ids=["header", "blank-lines", "cr"])
+def test_header_only_is_refused_before_pandas(tmp_path, text):
+    with pytest.raises(InputError, match=r"has no rows \(only a header\?\)"):
+        load_table(write_csv(tmp_path / "d.csv", text))
+
+
+def test_widest_accepted_file(tmp_path):
+    header = ",".join(f"c{i}" for i in range(MAX_COLUMNS))
+    rows = "\n".join(",".join(str(r + i) for i in range(MAX_COLUMNS)) for r in range(2))
+    frame = load_table(write_csv(tmp_path / "d.csv", header + "\n" + rows + "\n")).frame
+    assert frame.shape == (2, MAX_COLUMNS) and frame["c9999"].tolist() == [9999, 10000]
+    with pytest.raises(InputError, match=f"has {MAX_COLUMNS + 1:,} columns; lossbridge reads at most"):
+        load_table(write_csv(tmp_path / "e.csv", header + ",extra\n" + rows.replace("\n", ",1\n") + ",1\n"))
+
+
+def test_million_column_header_is_refused_without_gigabytes(tmp_path):
+    # 119 s and 3.5 GB before this check existed; the bound is on memory, not on time.
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(10**6)) + "\n")
+    code = ("import resource, sys\n"
+            "from lossbridge.data import load_table\n"
+            "from lossbridge.errors import InputError\n"
+            "try:\n    load_table(sys.argv[1])\nexcept InputError as exc:\n    print(exc)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    message, peak_kb = done.stdout.strip().splitlines()
+    assert "has 1,000,000 columns; lossbridge reads at most 10,000" in message
+    assert int(peak_kb) < 1_000_000  # under 1 GB (measured: about 200 MB, most of it pandas)
+
+
+def test_integer_column_names_become_strings():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({0: rng.normal(size=8), 1: rng.normal(size=8), "g": list("abababab")})
+    table = load_table(frame)
+    assert list(table.frame.columns) == ["0", "1", "g"]
+    assert list(frame.columns) == [0, 1, "g"]  # the caller's frame is left alone
+    with pytest.raises(InputError, match="duplicate column names '1'"):
+        load_table(pd.DataFrame([[1, 2]], columns=[1, "1"]))
+
+
+def test_multiindex_columns_are_refused():
+    columns = pd.MultiIndex.from_tuples([("a", "y"), ("a", "x")])
+    with pytest.raises(InputError, match=r"MultiIndex \(hierarchical\) column names, e.g. \('a', 'y'\); "
+                                         "flatten them"):
+        load_table(pd.DataFrame([[1.0, 2.0]], columns=columns))

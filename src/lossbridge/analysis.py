@@ -41,6 +41,7 @@ from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
 from .sampling import SamplerOptions, sample_models
 from .spec import ModelSpec
+from .validation import check_fixed_scale
 
 
 @dataclass(eq=False)
@@ -390,6 +391,11 @@ def fit(
     baselines = {name: exact_fit(name, design) for name in names}
     timings["exact_fits"] = time.perf_counter() - clock
     _refuse_perfect_fit(design, baselines)
+    if fixed_value is not None and "fixed" in modes:  # before any model: range from the exact fits
+        for name in names:
+            check_fixed_scale("sigma", fixed_value, likelihood=name,
+                              loss_symbol=get_family(name).loss_symbol, loss=baselines[name].loss,
+                              plug_in=baselines[name].scale_mle)
 
     specs = [
         _make_spec(name, mode, fixed_value, baselines[name], priors)

@@ -1,13 +1,21 @@
 """Reading the user's table: a CSV path, a bundled dataset name, or a DataFrame.
 
 Every failure raises :class:`InputError` with one line that says what is wrong.
+CSV files may use ``,``, ``;``, tab or ``|`` as delimiter, a UTF-8 BOM, and LF, CRLF or
+CR-only (old Mac) line ends; quoted fields may be of any length. A file may have at
+most :data:`MAX_COLUMNS` columns: the header is counted before pandas parses anything,
+so an absurdly wide file is refused in a fraction of a second, not minutes and
+gigabytes later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +26,9 @@ from .errors import InputError
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = [",", ";", "\t", "|"]
+#: The widest CSV file lossbridge reads. A regression names a handful of columns; pandas
+#: needs about 0.4 s to parse 10,000 columns and grows faster than linearly beyond.
+MAX_COLUMNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,8 +43,18 @@ class Table:
 def load_table(data: str | Path | pd.DataFrame) -> Table:
     """Load ``data``: a DataFrame, a bundled dataset name, or a CSV file path."""
     if isinstance(data, pd.DataFrame):
-        _check_unique_columns([str(c) for c in data.columns], "the DataFrame")
-        return Table(data.copy(), "DataFrame")
+        if isinstance(data.columns, pd.MultiIndex):
+            raise InputError(
+                f"the DataFrame has MultiIndex (hierarchical) column names, e.g. "
+                f"{data.columns[0]!r}; flatten them to strings first, e.g. "
+                "df.columns = ['_'.join(map(str, c)) for c in df.columns]"
+            )
+        # Formulas name columns by strings: integer (or other) names become their str().
+        names = [str(c) for c in data.columns]
+        _check_unique_columns(names, "the DataFrame")
+        frame = data.copy()
+        frame.columns = names
+        return Table(frame, "DataFrame")
     if not isinstance(data, (str, Path)):
         raise InputError(
             f"data must be a CSV path, a bundled dataset name or a pandas DataFrame; "
@@ -69,8 +90,26 @@ def read_csv(path: Path) -> pd.DataFrame:
             text = raw.decode("latin-1")
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
             raise InputError(f"data file {str(path)!r} is not UTF-8 text") from None
+    if "\r" in text:  # CRLF (Windows) and CR-only (old Mac) line ends, as in universal newlines
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    with _any_field_size(len(text)):
+        frame = _parse(text, path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _parse(text: str, path: Path) -> pd.DataFrame:
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES])
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(rows, [])
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"data file {str(path)!r} has {len(header):,} columns; lossbridge reads at most "
+            f"{MAX_COLUMNS:,}: keep only the columns the formula uses (for example with "
+            "pandas' usecols or `cut -d, -f`)"
+        )
+    if not any(any(field.strip() for field in row) for row in rows):
+        raise InputError(f"data file {str(path)!r} has no rows (only a header?); it needs data rows")
     _check_unique_columns([h.strip() for h in header], f"data file {str(path)!r}")
     _check_rectangular(text, delimiter, len(header), path)
     try:
@@ -82,8 +121,19 @@ def read_csv(path: Path) -> pd.DataFrame:
             f"data file {str(path)!r} is not a well-formed CSV ({first}); "
             "every row needs the same number of fields as the header"
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+@contextlib.contextmanager
+def _any_field_size(size: int) -> Iterator[None]:
+    """Let the csv module read fields up to ``size`` characters (its default limit is
+    131,072, pandas has none), restoring the process-wide limit afterwards."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(min(max(previous, size + 1), sys.maxsize))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> None:
