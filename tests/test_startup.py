@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -126,3 +127,69 @@ def test_quiet_means_quiet(capfd, caplog):
     out, err = capfd.readouterr()
     assert err == "" and pymc_records() == []
     assert "effective sample size" in out  # --quiet drops stderr noise, not the findings
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENSURE = os.path.join(REPO, ".ci", "ensure-chromium")
+
+
+def stub_path(tmp_path, uid, apt_ok=True, sudo=False, apt=True, browser=None):
+    """A PATH holding only stubs (and bash/env), so that no real apt-get can run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for tool in ("bash", "env", "true"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+
+    def stub(name, body):
+        path = bin_dir / name
+        path.write_text(f"#!{shutil.which('bash')}\n{body}\n")
+        path.chmod(0o755)
+
+    stub("id", f"echo {uid}")
+    if apt:
+        make_browser = f"printf '#!/bin/sh\\n' > {bin_dir}/chromium; chmod +x {bin_dir}/chromium"
+        installs = f'case " $* " in *" install "*) {make_browser};; esac\nexit 0'
+        stub("apt-get", f'echo "apt-get $*" >> {log}\n' + (installs if apt_ok else "exit 100"))
+    if sudo:
+        stub("sudo", f'echo "sudo $*" >> {log}\n[ "$1" = -n ] && shift\nexec "$@"')
+    if browser:
+        stub(browser, "exit 0")
+    return str(bin_dir), log
+
+
+@pytest.mark.parametrize(
+    ("case", "uid", "kwargs", "code", "calls", "message"),
+    [
+        ("found", 1000, {"browser": "chromium-browser"}, 0, [], ""),
+        ("root", 0, {}, 0, ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends chromium"],
+         "installing Debian's chromium"),
+        ("root-offline", 0, {"apt_ok": False}, 1, ["apt-get update -qq"], "apt-get could not install chromium"),
+        ("sudo", 1000, {"sudo": True}, 0,
+         ["sudo -n true", "sudo -n apt-get update -qq",
+          "apt-get update -qq", "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+          "--no-install-recommends chromium", "apt-get install -y -qq --no-install-recommends chromium"],
+         "installing Debian's chromium"),
+        ("user", 1000, {}, 1, [], "install Debian's chromium package as root (apt-get install chromium)"),
+        ("no-apt", 0, {"apt": False}, 1, [], "install Debian's chromium package as root"),
+    ],
+)
+def test_make_test_provides_chromium(tmp_path, case, uid, kwargs, code, calls, message):
+    path, log = stub_path(tmp_path, uid, **kwargs)
+    done = subprocess.run([os.path.join(path, "bash"), ENSURE], capture_output=True, text=True,
+                          env={"PATH": path}, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert (log.read_text().splitlines() if log.exists() else []) == calls
+    assert message in done.stderr
+    if code == 0 and case != "found":
+        assert (tmp_path / "bin" / "chromium").exists()
+
+
+def test_make_test_and_ci_run_the_same_steps():
+    dry = subprocess.run(["make", "-n", "-C", REPO, "test"], capture_output=True, text=True, timeout=60)
+    lines = dry.stdout.splitlines()
+    assert ".ci/ensure-chromium" in lines
+    assert lines.index(".ci/ensure-chromium") < next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    with open(os.path.join(REPO, ".ci", "run")) as ci:
+        commands = [line.split("#")[0].strip() for line in ci if line.strip() and not line.startswith("#")]
+    assert commands[-1] == "make test" and "apt-get" not in " ".join(commands)
