@@ -160,3 +160,33 @@ def test_multiindex_columns_are_refused():
     with pytest.raises(InputError, match=r"MultiIndex \(hierarchical\) column names, e.g. \('a', 'y'\); "
                                          "flatten them"):
         load_table(pd.DataFrame([[1.0, 2.0]], columns=columns))
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("a" * 300 + ".csv", r"cannot read data file 'a{39}\.\.\.a{35}\.csv' \(304 characters\): File name too long"),
+        ("a\x00b.csv", "cannot read data file 'a\\\\x00b.csv': embedded null byte"),
+        ("/dev/zero", "is a device or socket, not a file"),  # would be read forever
+        ("/dev/null", "is a device or socket, not a file"),
+    ],
+    ids=["long-name", "nul", "zero", "null"],
+)
+def test_unreadable_paths_are_input_errors(path, message):
+    with pytest.raises(InputError, match=message):
+        load_table(path)
+
+
+def test_a_pipe_is_read(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"printf 'y,x\\n1,2\\n3,5\\n' > '{fifo}'"])
+    frame = load_table(str(fifo)).frame
+    writer.wait(timeout=30)
+    assert frame["x"].tolist() == [2, 5]
+
+
+def test_nul_byte_anywhere_means_binary(tmp_path):
+    text = "y,x\n" + "1,2\n" * 20_000 + "3,\x004\n"  # past the 64 KiB the delimiter sniffer reads
+    with pytest.raises(InputError, match=r"is binary \(it has NUL bytes\)"):
+        load_table(write_csv(tmp_path / "d.csv", text))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import stat
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -70,19 +71,26 @@ def load_table(data: str | Path | pd.DataFrame) -> Table:
 
 def read_csv(path: Path) -> pd.DataFrame:
     """Read a CSV file, detecting ``,``/``;``/tab delimiters, BOM and CRLF line ends."""
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
         hint = f" (bundled datasets: {', '.join(sorted(BUNDLED))})" if path.suffix == "" else ""
-        raise InputError(f"data file {str(path)!r} does not exist{hint}")
-    if path.is_dir():
+        raise InputError(f"data file {_short(path)} does not exist{hint}") from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read data file {_short(path)}: {reason}") from None
+    if stat.S_ISDIR(mode):
         raise InputError(f"data path {str(path)!r} is a directory; pass a CSV file")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):  # a pipe (/dev/stdin) is fine, /dev/zero not
+        raise InputError(f"data path {str(path)!r} is a device or socket, not a file; pass a CSV file")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read data file {str(path)!r}: {exc.strerror}") from None
     if not raw.strip():
         raise InputError(f"data file {str(path)!r} is empty; it needs a header row and data rows")
-    if b"\x00" in raw[:_SNIFF_BYTES]:
-        raise InputError(f"data file {str(path)!r} is binary, not a CSV text file")
+    if b"\x00" in raw:
+        raise InputError(f"data file {str(path)!r} is binary (it has NUL bytes), not a CSV text file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -134,6 +142,14 @@ def _any_field_size(size: int) -> Iterator[None]:
         yield
     finally:
         csv.field_size_limit(previous)
+
+
+def _short(path: Path, limit: int = 80) -> str:
+    """``repr`` of ``path``, cut in the middle when longer than ``limit`` characters."""
+    text = repr(str(path))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...{text[-limit // 2:]} ({len(str(path))} characters)"
 
 
 def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> None:
