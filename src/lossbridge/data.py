@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import stat
 import sys
 from collections import Counter
@@ -30,6 +31,9 @@ _DELIMITERS = [",", ";", "\t", "|"]
 #: The widest CSV file lossbridge reads. A regression names a handful of columns; pandas
 #: needs about 0.4 s to parse 10,000 columns and grows faster than linearly beyond.
 MAX_COLUMNS = 10_000
+# The line ends pandas and the csv module know (str.splitlines would also split at
+# \x85, \u2028, \x0c...: text, in a cp1252 or Latin-1 file).
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,14 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"data file {str(path)!r} is empty; it needs a header row and data rows")
     if b"\x00" in raw:
         raise InputError(f"data file {str(path)!r} is binary (it has NUL bytes), not a CSV text file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    # Not UTF-8: Windows-1252 (Excel's "CSV" on Western systems: "…" is 0x85), then
+    # Latin-1 for the five bytes cp1252 leaves undefined (Latin-1 decodes every byte).
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
-            text = raw.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            raise InputError(f"data file {str(path)!r} is not UTF-8 text") from None
-    if "\r" in text:  # CRLF (Windows) and CR-only (old Mac) line ends, as in universal newlines
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
     with _any_field_size(len(text)):
         frame = _parse(text, path)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -108,7 +111,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 def _parse(text: str, path: Path) -> pd.DataFrame:
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES])
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = csv.reader(_lines(text), delimiter=delimiter)
     header = next(rows, [])
     if len(header) > MAX_COLUMNS:
         raise InputError(
@@ -144,6 +147,12 @@ def _any_field_size(size: int) -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
+def _lines(text: str) -> io.StringIO:
+    """``text`` for the csv module, which itself ends rows at LF, CRLF and CR (old Mac
+    files) and keeps line breaks inside quoted fields as they are."""
+    return io.StringIO(text, newline="")
+
+
 def _short(path: Path, limit: int = 80) -> str:
     """``repr`` of ``path``, cut in the middle when longer than ``limit`` characters."""
     text = repr(str(path))
@@ -155,10 +164,10 @@ def _short(path: Path, limit: int = 80) -> str:
 def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> None:
     """Every non-blank row must have as many fields as the header."""
     if '"' in text:
-        rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+        rows = csv.reader(_lines(text), delimiter=delimiter)
         widths = (len(row) if any(f.strip() for f in row) else width for row in rows)
     else:  # fast path: without quoting, fields are delimiters plus one
-        lines = text.splitlines()
+        lines = _LINE_END.split(text)
         widths = (line.count(delimiter) + 1 if line.strip() else width for line in lines)
     for number, count in enumerate(widths, start=1):
         if count != width:
@@ -171,7 +180,7 @@ def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> Non
 
 def _sniff_delimiter(sample: str) -> str:
     """The delimiter that splits the header and the first rows into equally many fields (>1)."""
-    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    lines = [line for line in _LINE_END.split(sample) if line.strip()][:50]
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may cut the last line short
     best, best_width = ",", 1
