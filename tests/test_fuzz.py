@@ -28,7 +28,9 @@ pytestmark = [pytest.mark.slow,
               # PyTensor raises the recursion limit while compiling; hypothesis notes it.
               pytest.mark.filterwarnings("ignore:The recursion limit will not be reset")]
 
-# Formula constructs another engineer fixes (issue 10, item 1): add them here once merged.
+# Formula constructs the strategies generate but the test leaves out until the formula
+# work of issue 10 (item 1) is merged: today `y ~ x | x` and `y ~ I(np.array(3.0))` are
+# internal errors (exit 1). Empty this tuple then.
 KNOWN_ELSEWHERE = ("|", "np.array")
 
 NAMES = ["y", "x", "g", "w", "my col", "Y", "1", "x.1", "é", "", " x", "y"]
@@ -37,7 +39,7 @@ CELLS = ["", "NA", "nan", "inf", "-inf", "abc", '"q,uoted"', '"a""b"', " 3 ", "1
 TERMS = ["x", "g", "w", "C(g)", "np.log(x)", "np.exp(x)", "np.sqrt(x)", "np.log1p(x)", "np.abs(x)",
          "I(x * 2)", "I(x ** 2)", "I(x / w)", "center(x)", "scale(x)", "standardize(x)", "poly(x, 2)",
          "bs(x, df=3)", "x:g", "x*g", "0", "1", "-1", "`my col`", "nosuch(x)", "q", "C(x)", "x + x",
-         "np.log(g)", "(x + w)**2"]
+         "np.log(g)", "(x + w)**2", "x | w", "I(np.array(3.0))"]
 LHS = ["y", "np.log(y)", "x", "g", "q", "y + x", "`my col`", "I(y * 1e300)", "", "np.exp(y)", "C(g)"]
 FORMULA_TEXT = "yxgw~+*:-()^ .01,`"
 
@@ -151,8 +153,9 @@ def check_outcome(code, out: str, err: str, argv: list[str], before: set[str], a
         assert "internal error" not in err, context
 
 
-def plausible(formula_and_argv: list[str]) -> bool:
-    return not any(k in word for word in formula_and_argv for k in KNOWN_ELSEWHERE)
+def plausible(argv: list[str]) -> bool:
+    """No argument uses a construct of KNOWN_ELSEWHERE."""
+    return not any(known in word for word in argv for known in KNOWN_ELSEWHERE)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True,

@@ -74,7 +74,8 @@ def load_table(data: str | Path | pd.DataFrame) -> Table:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV file, detecting ``,``/``;``/tab delimiters, BOM and CRLF line ends."""
+    """Read a CSV file: delimiter (``,``, ``;``, tab, ``|``), BOM, line ends (LF, CRLF, CR)
+    and encoding (UTF-8, else Windows-1252, else Latin-1) are detected."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -104,7 +105,10 @@ def read_csv(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
     with _any_field_size(len(text)):
-        frame = _parse(text, path)
+        try:
+            frame = _parse(text, path)
+        except csv.Error as exc:  # not seen in fuzzing; one line rather than an internal error
+            raise InputError(f"data file {str(path)!r} is not a well-formed CSV ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -126,7 +130,7 @@ def _parse(text: str, path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True,
                             index_col=False)
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[-1]
         raise InputError(
             f"data file {str(path)!r} is not a well-formed CSV ({first}); "
