@@ -79,6 +79,7 @@ def test_bad_spec_option_answers_without_importing_pymc(tmp_path):
     assert code == 2 and "draws must be a positive integer" in err[0] and heavy == []
 
 
+@pytest.mark.slow  # resolving every public name imports PyMC
 def test_import_is_lazy_but_complete():
     code = ("import sys, lossbridge\n"
             "before = [m for m in sys.argv[1].split(',') if m in sys.modules]\n"
