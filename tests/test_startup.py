@@ -85,11 +85,12 @@ def test_import_is_lazy_but_complete():
             "before = [m for m in sys.argv[1].split(',') if m in sys.modules]\n"
             "names = {n: getattr(lossbridge, n).__name__ for n in lossbridge.__all__ if n != 'FAMILIES'}\n"
             "print(before, sorted(lossbridge.FAMILIES), 'fit' in dir(lossbridge), names['fit'])\n"
+            "print(lossbridge.jsonio.__name__)\n"
             "try:\n    lossbridge.nosuch\nexcept AttributeError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code, ",".join(HEAVY)], capture_output=True, text=True, timeout=120,
                           env=ENV)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[] ['laplace', 'normal'] True fit",
+    assert done.stdout.splitlines() == ["[] ['laplace', 'normal'] True fit", "lossbridge.jsonio",
                                         "module 'lossbridge' has no attribute 'nosuch'"]
 
 
