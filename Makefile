@@ -16,7 +16,10 @@ setup: $(STAMP)
 report: $(STAMP)
 	$(BIN)/lossbridge run models/engel.toml
 
+# The browser test needs Chromium: .ci/ensure-chromium installs Debian's package as root
+# (or says what to install), so that `make test` passes on a fresh machine on its own.
 test: $(STAMP)
+	.ci/ensure-chromium
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -9,9 +9,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
+import lossbridge
 from lossbridge.cli import main
+from lossbridge.errors import InputError
 
 
 def run_cli(capsys, *argv):
@@ -158,3 +162,75 @@ def test_constant_response_without_intercept_is_fitted(capsys, tmp_path):
     code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ 0 + x", "--no-sample", "--json")
     assert code == 0, err
     assert all(fit["certificate"]["certified"] for fit in json.loads(out)["fits"])
+
+
+def test_cr_only_line_ends_through_the_cli(capsys, tmp_path):
+    # Old Mac files end lines with CR alone; the values must parse, not just the shape.
+    rows = [(1 + 2 * i + (-1) ** i * 0.5, i) for i in range(10)]
+    path = write(tmp_path / "mac.csv", "y,x\r" + "".join(f"{y},{x}\r" for y, x in rows))
+    code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ x", "--no-sample", "--json",
+                             "--likelihood", "normal", "--scale", "learned")
+    assert code == 0, err
+    X = np.column_stack([np.ones(10), [x for _, x in rows]])
+    beta = np.linalg.lstsq(X, np.array([y for y, _ in rows]), rcond=None)[0]
+    fitted = json.loads(out)["fits"][0]["baseline"]["coefficients"]
+    # Both are double-precision solves of a 10x2 system with condition number ~10: 1e-12 is
+    # thousands of rounding units of slack.
+    assert np.allclose([fitted["Intercept"], fitted["x"]], beta, rtol=1e-12, atol=1e-12)
+
+
+def test_quoted_field_over_131072_characters_through_the_cli(capsys, tmp_path):
+    rows = "".join(f'{1 + 2 * i + (-1) ** i},{i},"{"n" * 200_000 if i == 0 else "short"}"\n' for i in range(10))
+    path = write(tmp_path / "notes.csv", "y,x,note\n" + rows)
+    code, out, err = run_cli(capsys, "fit", path, "-f", "y ~ x", "--no-sample", "--json")
+    assert code == 0, err
+    assert json.loads(out)["data"]["n"] == 10
+
+
+@pytest.mark.parametrize("sigma", ["1e-300", "1e300"])
+def test_extreme_fixed_scale_is_refused_before_fitting(capsys, monkeypatch, sigma):
+    def no_map(*args, **kwargs):
+        raise AssertionError("the MAP must not run")
+
+    monkeypatch.setattr("lossbridge.analysis.find_map", no_map)
+    code, out, err = run_cli(capsys, "fit", "engel", "--no-sample", "--sigma", sigma)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"sigma = {float(sigma):g} is outside what the normal likelihood can compute with" in err
+    assert "give a value in that range, or omit sigma" in err
+
+
+def test_fixed_scale_range_in_closed_form(tmp_path):
+    """For y ~ 1 the exact fits are the mean and the median, so the range is closed-form:
+    sigma from sqrt(RSS / 2e7) to 1e12 sqrt(RSS/n); b from SAD / 1e7 to 1e12 SAD/n."""
+    y = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+    rss, sad, n = float(np.sum((y - y.mean()) ** 2)), float(np.sum(np.abs(y - np.median(y)))), len(y)
+    frame = pd.DataFrame({"y": y})
+    bounds = {"normal": (np.sqrt(rss / 2e7), 1e12 * np.sqrt(rss / n)), "laplace": (sad / 1e7, 1e12 * sad / n)}
+    for likelihood, (low, high) in bounds.items():
+        for inside in (low * (1 + 1e-9), high * (1 - 1e-9)):
+            analysis = lossbridge.fit(frame, "y ~ 1", likelihoods=likelihood, scales="fixed",
+                                      sigma=inside, sample=False)
+            assert analysis.fits[0].certificate.certified
+        for outside in (low * (1 - 1e-9), high * (1 + 1e-9)):
+            with pytest.raises(InputError, match=f"outside what the {likelihood} likelihood"):
+                lossbridge.fit(frame, "y ~ 1", likelihoods=likelihood, scales="fixed",
+                               sigma=outside, sample=False)
+    # The learned scale ignores sigma; the check applies only where sigma is used.
+    lossbridge.fit(frame, "y ~ 1", scales="learned", sigma=1e-300, sample=False)
+
+
+def test_dataframe_with_integer_column_names_is_fitted():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=30)
+    frame = pd.DataFrame({0: 1.0 + 2.0 * x + rng.normal(size=30), 1: x, "x": x})
+    analysis = lossbridge.fit(frame, "`0` ~ x", likelihoods="normal", scales="learned", sample=False)
+    assert list(analysis.design.terms) == ["Intercept", "x"] and analysis.design.response == "0"
+    beta = np.linalg.lstsq(np.column_stack([np.ones(30), x]), frame[0].to_numpy(), rcond=None)[0]
+    # lstsq against lossbridge's QR-based OLS on a well-conditioned 30x2 design.
+    assert np.allclose(analysis.fits[0].baseline.coefficients, beta, rtol=1e-10)
+
+
+def test_dataframe_with_multiindex_columns_is_refused():
+    frame = pd.DataFrame(np.ones((5, 2)), columns=pd.MultiIndex.from_tuples([("a", "y"), ("a", "x")]))
+    with pytest.raises(InputError, match="MultiIndex"):
+        lossbridge.fit(frame, "y ~ x", sample=False)

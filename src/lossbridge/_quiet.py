@@ -1,9 +1,18 @@
-"""Silence import-time noise from dependencies that says nothing to our users."""
+"""Silence noise from dependencies that says nothing to our users.
+
+:func:`quiet_imports` drops the import-time notices of ArviZ and PyTensor for every
+user; :func:`silenced` is ``--quiet``: no warning and no log line from PyMC, PyTensor,
+ArviZ or anything else reaches stderr. lossbridge's own warnings are not lost by it:
+the analysis keeps them and prints them with its tables. Errors still print.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import warnings
+from collections.abc import Iterator
 
 
 class _DropMessages(logging.Filter):
@@ -42,3 +51,32 @@ def quiet_imports() -> None:
     warnings.filterwarnings("ignore", message=".*PyTensor could not link to a BLAS.*")
     # PyMC's "Only N samples per chain" line: lossbridge's own ESS warning says it, once.
     _add_filter(logging.getLogger("pymc.sampling.mcmc"), "Only ")
+
+
+@contextlib.contextmanager
+def silenced(enabled: bool = True) -> Iterator[None]:
+    """Within the block, ignore every warning and every log record below ERROR.
+
+    PyMC reports through the ``logging`` module ("Only 50 samples per chain ...",
+    divergences) at WARNING, ArviZ and NumPy through ``warnings``; parallel chains run
+    in worker processes, which inherit ``PYTHONWARNINGS``. Everything is restored on
+    exit, so an in-process caller (a test, a notebook) keeps its own settings.
+    """
+    if not enabled:
+        yield
+        return
+    previous_level = logging.root.manager.disable
+    previous_env = os.environ.get("PYTHONWARNINGS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # logging.disable beats the per-logger levels PyMC and lossbridge set themselves.
+        logging.disable(logging.WARNING)
+        os.environ["PYTHONWARNINGS"] = "ignore"
+        try:
+            yield
+        finally:
+            logging.disable(previous_level)
+            if previous_env is None:
+                os.environ.pop("PYTHONWARNINGS", None)
+            else:
+                os.environ["PYTHONWARNINGS"] = previous_env

@@ -47,6 +47,7 @@ from .priors import WeakPriors, describe_flat
 from .rotation import Rotation
 from .sampling import SamplerOptions, sample_models
 from .spec import ModelSpec
+from .validation import check_fixed_scale
 from .verdict import Verdict, build_verdict
 
 
@@ -430,6 +431,13 @@ def fit(
     baselines = {name: exact_fit(name, design) for name in names}
     timings["exact_fits"] = time.perf_counter() - clock
     _refuse_overflow(design, baselines)
+    if "fixed" in modes:  # before any model: the range comes from the exact fits
+        for name in names:
+            if fixed_values[name] is not None:
+                check_fixed_scale(FIXED_SCALE_OPTIONS[name], fixed_values[name], likelihood=name,
+                                  loss_symbol=get_family(name).loss_symbol,
+                                  loss=baselines[name].loss,
+                                  plug_in=_reference_scale(design, baselines[name]))
 
     requested, notes = _refuse_perfect_fit(
         design, baselines, [(name, mode) for name in names for mode in modes], fixed_values)
@@ -519,6 +527,13 @@ def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
     if spec.scale == "fixed":
         described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
     return described
+
+
+def _reference_scale(design: Design, baseline: ExactFit) -> float:
+    """The plug-in MLE, or on an exact fit (where it is 0) the spread of the response,
+    so that a user-fixed scale still has an upper limit relative to the data's units."""
+    return (baseline.scale_mle or float(np.std(design.y)) or float(np.max(np.abs(design.y)))
+            or 1.0)
 
 
 def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactFit,

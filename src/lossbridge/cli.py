@@ -9,7 +9,7 @@ import argparse
 import sys
 import traceback
 
-from .errors import InputError
+from .errors import InputError, LossbridgeWarning
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -143,7 +143,6 @@ def _emit(analysis, as_json: bool, header: str | None = None) -> None:
 def _run(args: argparse.Namespace, command: str) -> int:
     import warnings
 
-    from . import analysis as api
     from .datasets import BUNDLED
 
     if args.command == "datasets":
@@ -151,17 +150,14 @@ def _run(args: argparse.Namespace, command: str) -> int:
             print(f"{name:10s} {info.formula}\n{'':10s} {info.title}")
         return EXIT_OK
     # Warnings are collected in the analysis and printed with the tables, not twice.
-    warnings.filterwarnings("ignore", module="lossbridge")
-    from .errors import LossbridgeWarning
-
-    # Also when run as ``python -m lossbridge.cli`` (the module is then ``__main__``).
+    # (By class, not module: under `python -m lossbridge.cli` the CLI's module is __main__.)
     warnings.filterwarnings("ignore", category=LossbridgeWarning)
-    from .report import check_report_path
-
     if args.command in ("fit", "report"):
+        kwargs = _fit_kwargs(args)  # before the imports of PyMC: option errors answer at once
+        from . import analysis as api
         from .persistence import check_new_folder
+        from .report import check_report_path
 
-        kwargs = _fit_kwargs(args)
         # Fail on unusable output paths before the expensive part.
         if args.save:
             if args.no_sample:
@@ -184,6 +180,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
 
     from pathlib import Path
 
+    from .report import check_report_path
     from .runspec import load_spec, run_spec
 
     spec = load_spec(args.spec)
@@ -200,14 +197,15 @@ def _run(args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ._quiet import quiet_imports
+    from ._quiet import quiet_imports, silenced
 
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
         quiet_imports()
-        return _run(args, _command_line(argv))
+        with silenced(getattr(args, "quiet", False)):
+            return _run(args, _command_line(argv))
     except InputError as exc:
         print(f"lossbridge: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,13 +1,23 @@
 """Reading the user's table: a CSV path, a bundled dataset name, or a DataFrame.
 
 Every failure raises :class:`InputError` with one line that says what is wrong.
+CSV files may use ``,``, ``;``, tab or ``|`` as delimiter, a UTF-8 BOM, and LF, CRLF or
+CR-only (old Mac) line ends; quoted fields may be of any length. A file may have at
+most :data:`MAX_COLUMNS` columns: the header is counted before pandas parses anything,
+so an absurdly wide file is refused in a fraction of a second, not minutes and
+gigabytes later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import re
+import stat
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +28,12 @@ from .errors import InputError
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = [",", ";", "\t", "|"]
+#: The widest CSV file lossbridge reads. A regression names a handful of columns; pandas
+#: needs about 0.4 s to parse 10,000 columns and grows faster than linearly beyond.
+MAX_COLUMNS = 10_000
+# The line ends pandas and the csv module know (str.splitlines would also split at
+# \x85, \u2028, \x0c...: text, in a cp1252 or Latin-1 file).
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -32,8 +48,18 @@ class Table:
 def load_table(data: str | Path | pd.DataFrame) -> Table:
     """Load ``data``: a DataFrame, a bundled dataset name, or a CSV file path."""
     if isinstance(data, pd.DataFrame):
-        _check_unique_columns([str(c) for c in data.columns], "the DataFrame")
-        return Table(data.copy(), "DataFrame")
+        if isinstance(data.columns, pd.MultiIndex):
+            raise InputError(
+                f"the DataFrame has MultiIndex (hierarchical) column names, e.g. "
+                f"{data.columns[0]!r}; flatten them to strings first, e.g. "
+                "df.columns = ['_'.join(map(str, c)) for c in df.columns]"
+            )
+        # Formulas name columns by strings: integer (or other) names become their str().
+        names = [str(c) for c in data.columns]
+        _check_unique_columns(names, "the DataFrame")
+        frame = data.copy()
+        frame.columns = names
+        return Table(frame, "DataFrame")
     if not isinstance(data, (str, Path)):
         raise InputError(
             f"data must be a CSV path, a bundled dataset name or a pandas DataFrame; "
@@ -48,51 +74,104 @@ def load_table(data: str | Path | pd.DataFrame) -> Table:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV file, detecting ``,``/``;``/tab delimiters, BOM and CRLF line ends."""
-    if not path.exists():
+    """Read a CSV file: delimiter (``,``, ``;``, tab, ``|``), BOM, line ends (LF, CRLF, CR)
+    and encoding (UTF-8, else Windows-1252, else Latin-1) are detected."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
         hint = f" (bundled datasets: {', '.join(sorted(BUNDLED))})" if path.suffix == "" else ""
-        raise InputError(f"data file {str(path)!r} does not exist{hint}")
-    if path.is_dir():
+        raise InputError(f"data file {_short(path)} does not exist{hint}") from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read data file {_short(path)}: {reason}") from None
+    if stat.S_ISDIR(mode):
         raise InputError(f"data path {str(path)!r} is a directory; pass a CSV file")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):  # a pipe (/dev/stdin) is fine, /dev/zero not
+        raise InputError(f"data path {str(path)!r} is a device or socket, not a file; pass a CSV file")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read data file {str(path)!r}: {exc.strerror}") from None
     if not raw.strip():
         raise InputError(f"data file {str(path)!r} is empty; it needs a header row and data rows")
-    if b"\x00" in raw[:_SNIFF_BYTES]:
-        raise InputError(f"data file {str(path)!r} is binary, not a CSV text file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    if b"\x00" in raw:
+        raise InputError(f"data file {str(path)!r} is binary (it has NUL bytes), not a CSV text file")
+    # Not UTF-8: Windows-1252 (Excel's "CSV" on Western systems: "…" is 0x85), then
+    # Latin-1 for the five bytes cp1252 leaves undefined (Latin-1 decodes every byte).
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
-            text = raw.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            raise InputError(f"data file {str(path)!r} is not UTF-8 text") from None
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    with _any_field_size(len(text)):
+        try:
+            frame = _parse(text, path)
+        except csv.Error as exc:  # not seen in fuzzing; one line rather than an internal error
+            raise InputError(f"data file {str(path)!r} is not a well-formed CSV ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _parse(text: str, path: Path) -> pd.DataFrame:
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES])
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    rows = csv.reader(_lines(text), delimiter=delimiter)
+    header = next(rows, [])
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"data file {str(path)!r} has {len(header):,} columns; lossbridge reads at most "
+            f"{MAX_COLUMNS:,}: keep only the columns the formula uses (for example with "
+            "pandas' usecols or `cut -d, -f`)"
+        )
+    if not any(any(field.strip() for field in row) for row in rows):
+        raise InputError(f"data file {str(path)!r} has no rows (only a header?); it needs data rows")
     _check_unique_columns([h.strip() for h in header], f"data file {str(path)!r}")
     _check_rectangular(text, delimiter, len(header), path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True,
                             index_col=False)
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[-1]
         raise InputError(
             f"data file {str(path)!r} is not a well-formed CSV ({first}); "
             "every row needs the same number of fields as the header"
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+@contextlib.contextmanager
+def _any_field_size(size: int) -> Iterator[None]:
+    """Let the csv module read fields up to ``size`` characters (its default limit is
+    131,072, pandas has none), restoring the process-wide limit afterwards."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(min(max(previous, size + 1), sys.maxsize))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _lines(text: str) -> io.StringIO:
+    """``text`` for the csv module, which itself ends rows at LF, CRLF and CR (old Mac
+    files) and keeps line breaks inside quoted fields as they are."""
+    return io.StringIO(text, newline="")
+
+
+def _short(path: Path, limit: int = 80) -> str:
+    """``repr`` of ``path``, cut in the middle when longer than ``limit`` characters."""
+    text = repr(str(path))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...{text[-limit // 2:]} ({len(str(path))} characters)"
 
 
 def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> None:
     """Every non-blank row must have as many fields as the header."""
     if '"' in text:
-        rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+        rows = csv.reader(_lines(text), delimiter=delimiter)
         widths = (len(row) if any(f.strip() for f in row) else width for row in rows)
     else:  # fast path: without quoting, fields are delimiters plus one
-        lines = text.splitlines()
+        lines = _LINE_END.split(text)
         widths = (line.count(delimiter) + 1 if line.strip() else width for line in lines)
     for number, count in enumerate(widths, start=1):
         if count != width:
@@ -105,7 +184,7 @@ def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> Non
 
 def _sniff_delimiter(sample: str) -> str:
     """The delimiter that splits the header and the first rows into equally many fields (>1)."""
-    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    lines = [line for line in _LINE_END.split(sample) if line.strip()][:50]
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may cut the last line short
     best, best_width = ",", 1

@@ -12,11 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pymc as pm
 
 from .errors import InputError
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def _pymc(name: str) -> Callable:
+    """PyMC's distribution ``name``, imported at the first call: option checks (and so
+    ``lossbridge --help`` and option errors) must not pay PyMC's seconds of import."""
+
+    def distribution(*args, **kwargs):
+        import pymc as pm
+
+        return getattr(pm, name)(*args, **kwargs)
+
+    distribution.__name__ = distribution.__qualname__ = name
+    return distribution
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ FAMILIES: dict[str, Family] = {
             loss_name="squared error",
             loss_symbol="RSS",
             baseline="ols",
-            distribution=pm.Normal,
+            distribution=_pymc("Normal"),
             loss=_rss,
             scale_mle=lambda loss, n: float(np.sqrt(loss / n)),
             nll_constant=lambda n, sigma: 0.5 * n * (LOG_2PI + 2.0 * np.log(sigma)),
@@ -97,7 +109,7 @@ FAMILIES: dict[str, Family] = {
             loss_name="absolute error",
             loss_symbol="SAD",
             baseline="lad",
-            distribution=pm.Laplace,
+            distribution=_pymc("Laplace"),
             loss=_sad,
             scale_mle=lambda loss, n: loss / n,
             nll_constant=lambda n, b: n * float(np.log(2.0 * b)),

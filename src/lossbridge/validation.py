@@ -34,6 +34,65 @@ def check_positive_float(name: str, value: Any) -> float:
     return number
 
 
+#: Largest loss term (RSS/(2 sigma^2) or SAD/b), in nats at the exact fit, that a fixed
+#: scale may give. The log-density then has a rounding unit of about 2e-9 nats; on Engel
+#: NUTS samples cleanly at 1.2e8 nats and its energy diagnostics break down at 1.2e10.
+MAX_LOSS_TERM_NATS = 1e7
+#: Largest ratio of a fixed scale to the plug-in MLE of the exact fit. The likelihood is
+#: then flat in the coefficients to 1e-24 relative; far beyond (1e98 on Engel) the MAP's
+#: Newton steps cannot see the loss any more, and draws' squared residuals overflow.
+MAX_SCALE_FACTOR = 1e12
+
+
+def fixed_scale_range(loss_symbol: str, loss: float, plug_in: float) -> tuple[float, float]:
+    """The fixed scales the data's numbers can carry, from the exact fit.
+
+    Parameters
+    ----------
+    loss_symbol : {"RSS", "SAD"}
+        The loss of the likelihood (Normal or Laplace).
+    loss : float
+        Its value at the exact fit.
+    plug_in : float
+        The plug-in MLE of the scale at the exact fit.
+
+    Returns
+    -------
+    low, high : float
+        The smallest scale whose loss term stays below :data:`MAX_LOSS_TERM_NATS`, and
+        :data:`MAX_SCALE_FACTOR` times the plug-in MLE.
+    """
+    if loss_symbol == "RSS":
+        low = math.sqrt(loss / (2.0 * MAX_LOSS_TERM_NATS))
+    elif loss_symbol == "SAD":
+        low = loss / MAX_LOSS_TERM_NATS
+    else:
+        raise ValueError(f"loss_symbol must be 'RSS' or 'SAD'; got {loss_symbol!r}")
+    return low, plug_in * MAX_SCALE_FACTOR
+
+
+def check_fixed_scale(name: str, value: float, *, likelihood: str, loss_symbol: str,
+                      loss: float, plug_in: float) -> float:
+    """Return ``value`` if it lies in :func:`fixed_scale_range`; raise otherwise.
+
+    ``name`` is the option as the user spells it (``sigma``, ``b``); ``likelihood``,
+    ``loss_symbol``, ``loss`` and ``plug_in`` describe the exact fit it is judged by.
+    """
+    low, high = fixed_scale_range(loss_symbol, loss, plug_in)
+    if low <= value <= high:
+        return value
+    term = f"{loss_symbol}/(2·{name}²)" if loss_symbol == "RSS" else f"{loss_symbol}/{name}"
+    why = (f"below it the loss term {term} exceeds 10^{math.log10(MAX_LOSS_TERM_NATS):.0f} nats at "
+           "the exact fit and double precision cannot resolve the posterior" if value < low else
+           f"above it {name} is over 10^{math.log10(MAX_SCALE_FACTOR):.0f} times the plug-in MLE "
+           f"{plug_in:.4g} and the loss is lost in rounding against the NLL's constant")
+    raise InputError(
+        f"{name} = {value:g} is outside what the {likelihood} likelihood can compute with on "
+        f"this data, {low:.4g} to {high:.4g} ({why}); give a value in that range, or omit "
+        f"{name} to fix the scale at the plug-in MLE"
+    )
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``value`` as an int >= 1; raise otherwise."""
     if isinstance(value, bool):
