@@ -206,17 +206,19 @@ def test_fixed_scale_range_in_closed_form(tmp_path):
     rss, sad, n = float(np.sum((y - y.mean()) ** 2)), float(np.sum(np.abs(y - np.median(y)))), len(y)
     frame = pd.DataFrame({"y": y})
     bounds = {"normal": (np.sqrt(rss / 2e7), 1e12 * np.sqrt(rss / n)), "laplace": (sad / 1e7, 1e12 * sad / n)}
+    option = {"normal": "sigma", "laplace": "b"}  # each family's scale has its own option
     for likelihood, (low, high) in bounds.items():
         for inside in (low * (1 + 1e-9), high * (1 - 1e-9)):
             analysis = lossbridge.fit(frame, "y ~ 1", likelihoods=likelihood, scales="fixed",
-                                      sigma=inside, sample=False)
+                                      sample=False, **{option[likelihood]: inside})
             assert analysis.fits[0].certificate.certified
         for outside in (low * (1 - 1e-9), high * (1 + 1e-9)):
             with pytest.raises(InputError, match=f"outside what the {likelihood} likelihood"):
                 lossbridge.fit(frame, "y ~ 1", likelihoods=likelihood, scales="fixed",
-                               sigma=outside, sample=False)
-    # The learned scale ignores sigma; the check applies only where sigma is used.
-    lossbridge.fit(frame, "y ~ 1", scales="learned", sigma=1e-300, sample=False)
+                               sample=False, **{option[likelihood]: outside})
+    # A sigma that no requested model uses is refused as such, not for its range.
+    with pytest.raises(InputError, match="which is not requested"):
+        lossbridge.fit(frame, "y ~ 1", scales="learned", sigma=1e-300, sample=False)
 
 
 def test_dataframe_with_integer_column_names_is_fitted():

@@ -530,10 +530,11 @@ def _describe_priors(spec: ModelSpec, design: Design) -> dict[str, str]:
 
 
 def _reference_scale(design: Design, baseline: ExactFit) -> float:
-    """The plug-in MLE, or on an exact fit (where it is 0) the spread of the response,
-    so that a user-fixed scale still has an upper limit relative to the data's units."""
-    return (baseline.scale_mle or float(np.std(design.y)) or float(np.max(np.abs(design.y)))
-            or 1.0)
+    """The plug-in MLE; on an exact fit (where it is 0 up to rounding) the root mean square
+    of the response, so that a user-fixed scale still has a limit in the data's units."""
+    if not _is_exact_fit(design, baseline):
+        return baseline.scale_mle
+    return float(np.linalg.norm(design.y) / np.sqrt(design.n)) or 1.0
 
 
 def _make_spec(name: str, mode: str, fixed_value: float | None, baseline: ExactFit,
