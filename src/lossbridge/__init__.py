@@ -7,26 +7,43 @@ negative log-likelihood into a constant plus the scaled loss.
 >>> import lossbridge
 >>> analysis = lossbridge.fit("engel")          # doctest: +SKIP
 >>> analysis.coefficients()                     # doctest: +SKIP
+
+The public names are imported on first use (PEP 562 ``__getattr__``): importing PyMC
+takes seconds, and ``lossbridge --help``, ``lossbridge datasets`` and option errors
+must answer without it.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from ._quiet import quiet_imports
-
-quiet_imports()
-
-from .analysis import Analysis, FitResult, fit  # noqa: E402
-from .comparison import Comparison, compare  # noqa: E402
-from .errors import (  # noqa: E402
+from .errors import (
     CertificateWarning,
     InputError,
     LossbridgeWarning,
     NonUniqueSolutionWarning,
     SamplingWarning,
 )
-from .families import FAMILIES, get_family  # noqa: E402
-from .persistence import SavedAnalysis, load  # noqa: E402
-from .spec import ModelSpec  # noqa: E402
+
+quiet_imports()
 
 __version__ = "0.1.0"
+
+# public name -> the submodule that defines it
+_LAZY: dict[str, str] = {
+    "Analysis": "analysis",
+    "FitResult": "analysis",
+    "fit": "analysis",
+    "Comparison": "comparison",
+    "compare": "comparison",
+    "FAMILIES": "families",
+    "get_family": "families",
+    "SavedAnalysis": "persistence",
+    "load": "persistence",
+    "ModelSpec": "spec",
+}
 
 __all__ = [
     "Analysis",
@@ -45,3 +62,16 @@ __all__ = [
     "fit",
     "get_family",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lossbridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
