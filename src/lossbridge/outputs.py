@@ -33,8 +33,13 @@ def _folder_of(path: Path) -> Path:
 
 def _limits(folder: Path) -> tuple[int, int]:
     """NAME_MAX and PATH_MAX of the file system holding ``folder`` (or its nearest ancestor)."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
+    probe = Path(os.path.abspath(folder))
+    while probe != probe.parent:
+        try:
+            if probe.is_dir():
+                break
+        except OSError:  # e.g. the name is too long to look up
+            pass
         probe = probe.parent
     try:
         return os.pathconf(probe, "PC_NAME_MAX"), os.pathconf(probe, "PC_PATH_MAX")
@@ -93,8 +98,8 @@ def check_output(path: str | Path, *, what: str, option: str | None = None, kind
     for part in path.parts:
         size = len(os.fsencode(part))
         if size > name_max:
-            raise InputError(f"{what} {text[:40]!r}...{f' ({option})' if option else ''}: a name of "
-                             f"{size} bytes; this file system allows at most {name_max} per name")
+            raise InputError(f"{what} path{f' ({option})' if option else ''}: the name {part[:40]!r}... "
+                             f"is {size} bytes long; this file system allows at most {name_max}")
     if len(os.fsencode(os.path.abspath(text))) >= path_max:
         raise InputError(f"{what} {text[:40]!r}...{f' ({option})' if option else ''} is too long a "
                          f"path (at most {path_max - 1} bytes)")
@@ -224,7 +229,7 @@ class Outputs:
         undo: list[tuple[Path, Path | None]] = []  # committed target, backup of what it replaced
         with interrupts.deferred():
             try:
-                for kind, temporary, target, option in order:
+                for index, (kind, temporary, target, option) in enumerate(order):
                     if kind == "folder":
                         if os.path.lexists(target):  # appeared since the check before fitting
                             raise InputError(f"{option} {str(target)!r} already exists; choose a "
@@ -233,8 +238,9 @@ class Outputs:
                         undo.append((target, None))
                         continue
                     backup = None
-                    if os.path.lexists(target):
-                        # Kept (as a hard link) until the whole commit has succeeded.
+                    if index < len(order) - 1 and os.path.lexists(target):
+                        # Kept (as a hard link) until the rest of the commit has succeeded;
+                        # the last rename needs none: nothing can fail after it.
                         backup = Path(tempfile.mktemp(prefix=_temporary_prefix(target),
                                                       suffix=".old", dir=_folder_of(target)))
                         try:
@@ -256,12 +262,15 @@ class Outputs:
 
     def _rollback(self, undo: list[tuple[Path, Path | None]]) -> None:
         for target, backup in reversed(undo):
-            if backup is not None:
-                os.replace(backup, target)
-            elif target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                target.unlink(missing_ok=True)
+            try:
+                if backup is not None:
+                    os.replace(backup, target)
+                elif target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
+            except OSError:
+                pass  # best effort: the error that started the rollback is reported
         self._discard()
 
     def _discard(self) -> None:

@@ -176,6 +176,16 @@ def _inside(directory: Path, filename, what: str, manifest_path: Path) -> Path:
     return resolved
 
 
+def _load_arrays(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        # Not an .npz (np.load would unpickle a bare file; allow_pickle=False refuses it).
+        raise InputError(f"saved leave-one-out values {str(path)!r} are corrupt "
+                         f"({type(exc).__name__})") from None
+
+
 def _manifest_error(manifest_path: Path, problem: str) -> InputError:
     return InputError(f"{str(manifest_path)!r} is not a lossbridge manifest ({problem}); "
                       "pass a folder written by 'lossbridge fit ... --save DIR'")
@@ -218,14 +228,11 @@ def load(directory: str | Path) -> SavedAnalysis:
         fits = {f["model"]: f for f in analysis["fits"]}
         options = analysis["options"]
         n_samples = int(options["chains"]) * int(options["draws"])
-        with np.load(loo_path, allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in stored.files}
+        arrays = _load_arrays(loo_path)
         loo = {name: _loaded_loo(name, arrays, fits[name]["loo"], n_samples) for name in paths}
         document_hash = analysis["data"]["y_hash"]
     except KeyError as exc:
         raise _manifest_error(manifest_path, f"missing entry {exc}") from None
-    except zipfile.BadZipFile:
-        raise InputError(f"saved leave-one-out values {str(loo_path)!r} are corrupt") from None
     except (TypeError, ValueError, AttributeError, OSError, EOFError) as exc:
         raise _manifest_error(manifest_path, f"{type(exc).__name__}: {exc}") from None
     if not isinstance(document_hash, str):
