@@ -153,21 +153,30 @@ def _input_files(data) -> list[str]:
     return [text]
 
 
+_COMMITTED: list[str] = []  # outputs of this run already in place
+
+
 def _write_outputs(analysis, command: str, save: str | None, report: Path | None) -> Path | None:
     """Write the --save folder and the report together: both complete, or neither."""
     from .outputs import Outputs
 
-    with Outputs() as outputs:
-        if save:
-            from .persistence import stage_save_folder
+    outputs = Outputs()
+    try:
+        with outputs:
+            if save:
+                from .persistence import stage_save_folder
 
-            stage_save_folder(analysis, Path(save), outputs)
-        if report is not None:
-            from .report import render_html
+                stage_save_folder(analysis, Path(save), outputs)
+            if report is not None:
+                from .report import render_html
 
-            outputs.text(report, render_html(analysis, command), "report")
-        interrupts.check()
-        outputs.commit()
+                outputs.text(report, render_html(analysis, command), "report")
+            interrupts.check()
+            outputs.commit()
+    finally:
+        # A signal held during the commit is raised when it ends: the outputs are complete.
+        if outputs.committed:
+            _COMMITTED.extend(str(p) for p in (save, report) if p)
     return report
 
 
@@ -235,7 +244,9 @@ def _interrupted(signum: int | None) -> int:
     signum = signal.SIGINT if signum is None else signum
     interrupts.stopping(signum)
     word = "interrupted" if signum == signal.SIGINT else "terminated"
-    print(f"lossbridge: {word}", file=sys.stderr)
+    # After the commit the outputs are whole: say so rather than leave the user guessing.
+    done = f" after the outputs were complete ({', '.join(_COMMITTED)})" if _COMMITTED else ""
+    print(f"lossbridge: {word}{done}", file=sys.stderr)
     return interrupts.exit_code(signum)
 
 
@@ -248,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     and ignores signals after its work is over; with ``argv`` it restores the handlers.
     """
     installed = interrupts.install()
+    _COMMITTED.clear()
     try:
         return _main(argv)
     except (KeyboardInterrupt, interrupts.Terminated):
