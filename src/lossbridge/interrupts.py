@@ -58,17 +58,16 @@ def _unraisable(hook_args) -> None:
 
 
 def install() -> bool:
-    """Install the handlers (main thread only); returns whether they were installed."""
-    if threading.current_thread() is not threading.main_thread():
+    """Install the handlers (main thread only); returns whether this call installed them."""
+    if threading.current_thread() is not threading.main_thread() or _state["installed"]:
         return False
     _state.update(received=None, deferring=0, pending=None)
-    if not _state["installed"]:
-        _state["previous"] = {s: signal.getsignal(s) for s in _SIGNALS}
-        _state["hook"] = sys.unraisablehook
-        for s in _SIGNALS:
-            signal.signal(s, _handler)
-        sys.unraisablehook = _unraisable
-        _state["installed"] = True
+    _state["previous"] = {s: signal.getsignal(s) for s in _SIGNALS}
+    _state["hook"] = sys.unraisablehook
+    for s in _SIGNALS:
+        signal.signal(s, _handler)
+    sys.unraisablehook = _unraisable
+    _state["installed"] = True
     return True
 
 
