@@ -270,7 +270,7 @@ def test_real_runs_interrupted_at_random_moments_leave_nothing(tmp_path):
     rng = random.Random(20261201)
     span = min(max(duration, 2.0), 120.0)  # bounded on a slow machine
     for index in range(8):
-        delay = max(0.2, span * (index + rng.random()) / 8)
+        delay = max(0.5, span * (index + rng.random()) / 8)
         signum = (signal.SIGINT, signal.SIGTERM)[index % 2]
         to_group = index % 4 >= 2
         folder = tmp_path / f"run{index}"
