@@ -260,17 +260,38 @@ def main(argv: list[str] | None = None) -> int:
     """
     installed = interrupts.install()
     _COMMITTED.clear()
+    code = EXIT_INTERNAL
     try:
-        return _main(argv)
+        code = _main(argv)
     except (KeyboardInterrupt, interrupts.Terminated):
         # Between the handlers and _main's own try (argument parsing, imports).
-        return _interrupted(interrupts.received())
+        code = _interrupted(interrupts.received())
     finally:
         if installed:
             if argv is None:
                 interrupts.finish()
             else:
                 interrupts.uninstall()
+    if installed and argv is None and code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End an interrupted run at once, with ``code``.
+
+    CPython remembers a KeyboardInterrupt that once passed through a C-level ``PyRun_*``
+    call (some extension modules run their start-up code that way) and then ends the
+    process by SIGINT (status -2, not 130) although the exception was handled here.
+    Everything is cleaned up by now (outputs rolled back, chain workers stopped), so
+    the process ends without the interpreter's shutdown.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> int:
