@@ -168,8 +168,27 @@ def compare(loo_results: dict) -> pd.DataFrame:
     return table[["rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "pareto_warning"]]
 
 
-def save_netcdf(idata, path: Path) -> None:
-    idata.to_netcdf(str(path))
+def netcdf_bytes(idata) -> bytes:
+    """``idata.to_netcdf`` into memory (same groups, attributes and zlib compression).
+
+    HDF5 must not write to the disk itself: on a full disk its failed close leaves the
+    library in a state that aborts the process (double free). The caller writes the bytes.
+    """
+    import io
+
+    import xarray as xr
+
+    buffer, mode = io.BytesIO(), "w"
+    if idata.attrs:
+        xr.Dataset(attrs=idata.attrs).to_netcdf(buffer, mode=mode, engine="h5netcdf", group="/")
+        mode = "a"
+    for group in idata.groups():
+        data = getattr(idata, group)
+        encoding = {name: {"zlib": True} for name, values in data.variables.items()
+                    if values.dtype.kind in "biufcS"}
+        data.to_netcdf(buffer, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
+        mode = "a"
+    return buffer.getvalue()
 
 
 def load_netcdf(path: Path):

@@ -1,17 +1,23 @@
 """Command-line interface: a thin layer over :func:`lossbridge.fit`.
 
-Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted.
+Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted (SIGINT),
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import traceback
+from pathlib import Path
 
+from . import interrupts
 from .errors import InputError, LossbridgeWarning
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,63 +146,162 @@ def _emit(analysis, as_json: bool, header: str | None = None) -> None:
         print(analysis.summary())
 
 
+def _input_files(data) -> list[str]:
+    """The files a fit of ``data`` reads (a CSV path, or a bundled dataset's file)."""
+    from .datasets import BUNDLED, bundled_path
+
+    text = str(data)
+    if text in BUNDLED and not os.path.exists(text):
+        try:
+            return [str(bundled_path(text))]
+        except InputError:
+            return []
+    return [text]
+
+
+_COMMITTED: list[str] = []  # outputs of this run already in place
+
+
+def _write_outputs(analysis, command: str, save: str | None, report: Path | None) -> Path | None:
+    """Write the --save folder and the report together: both complete, or neither."""
+    from .outputs import Outputs
+
+    outputs = Outputs()
+    try:
+        with outputs:
+            if save:
+                from .persistence import stage_save_folder
+
+                stage_save_folder(analysis, Path(save), outputs)
+            if report is not None:
+                from .report import render_html
+
+                outputs.text(report, render_html(analysis, command), "report")
+            interrupts.check()
+            outputs.commit()
+    finally:
+        # A signal held during the commit is raised when it ends: the outputs are complete.
+        if outputs.committed:
+            _COMMITTED.extend(str(p) for p in (save, report) if p)
+    return report
+
+
 def _run(args: argparse.Namespace, command: str) -> int:
     import warnings
 
-    from .datasets import BUNDLED
-
     if args.command == "datasets":
+        from .datasets import BUNDLED
+
         for name, info in BUNDLED.items():
             print(f"{name:10s} {info.formula}\n{'':10s} {info.title}")
         return EXIT_OK
     # Warnings are collected in the analysis and printed with the tables, not twice.
     # (By class, not module: under `python -m lossbridge.cli` the CLI's module is __main__.)
     warnings.filterwarnings("ignore", category=LossbridgeWarning)
-    if args.command in ("fit", "report"):
-        kwargs = _fit_kwargs(args)  # before the imports of PyMC: option errors answer at once
-        from . import analysis as api
-        from .persistence import check_new_folder
-        from .report import check_report_path
+    from .outputs import check_output
 
-        # Fail on unusable output paths before the expensive part.
+    if args.command in ("fit", "report"):
+        kwargs = _fit_kwargs(args)
+        inputs = _input_files(args.data)
+        out = Path(args.out) if args.command == "report" else None
+        # Every output is checked before the expensive part.
         if args.save:
             if args.no_sample:
                 raise InputError("--save stores posteriors: it cannot be used with --no-sample")
-            check_new_folder(args.save)
-        if args.command == "report":
-            check_report_path(args.out)
+            check_output(args.save, what="output folder", option="--save", kind="folder",
+                         inputs=inputs)
+        if out is not None:
+            check_output(out, what="report", option="--out", inputs=inputs)
+            if args.save and os.path.abspath(out) == os.path.abspath(args.save):
+                raise InputError(f"--out and --save name the same path {args.save!r}; "
+                                 "give them different names")
+        from . import analysis as api
+
         analysis = api.fit(args.data, **kwargs)
-        if args.save:
-            analysis.save(args.save)
-        if args.command == "report":
-            path = analysis.to_html(args.out, command=command)
+        interrupts.check()
+        _write_outputs(analysis, command, args.save, out)
+        if out is not None:
             if args.json:
                 _emit(analysis, True)
             else:
-                print(f"report written to {path}")
+                print(f"report written to {out}")
         else:
             _emit(analysis, args.json)
         return EXIT_OK
 
-    from pathlib import Path
-
-    from .report import check_report_path
     from .runspec import load_spec, run_spec
 
     spec = load_spec(args.spec)
-    out = Path(args.out) if args.out else Path("reports") / f"{spec.name}.html"
-    if not args.out:
-        out.parent.mkdir(exist_ok=True)
-    check_report_path(out)
+    inputs = [str(spec.path), *_input_files(spec.data)]
+    if args.out:
+        out = check_output(args.out, what="report", option="--out", inputs=inputs)
+    else:
+        out = check_output(Path("reports") / f"{spec.name}.html", what="report", inputs=inputs,
+                           create_parent=True)
     spec, analysis = run_spec(spec, progress=_progress_flag(args))
-    path = analysis.to_html(out, command=command)
+    interrupts.check()
+    _write_outputs(analysis, command, None, out)
     _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
     if not args.json:
-        print(f"\nreport written to {path}")
+        print(f"\nreport written to {out}")
     return EXIT_OK
 
 
+def _interrupted(signum: int | None) -> int:
+    signum = signal.SIGINT if signum is None else signum
+    interrupts.stopping(signum)
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    # After the commit the outputs are whole: say so rather than leave the user guessing.
+    done = f" after the outputs were complete ({', '.join(_COMMITTED)})" if _COMMITTED else ""
+    print(f"lossbridge: {word}{done}", file=sys.stderr)
+    return interrupts.exit_code(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``lossbridge`` command; returns the exit status.
+
+    SIGINT and SIGTERM are handled from the first line (see :mod:`lossbridge.interrupts`):
+    at any moment they end the run with one line on stderr, status 130 or 143, and no
+    partial outputs. Called without ``argv`` (the console script), main owns the process
+    and ignores signals after its work is over; with ``argv`` it restores the handlers.
+    """
+    installed = interrupts.install()
+    _COMMITTED.clear()
+    code = EXIT_INTERNAL
+    try:
+        code = _main(argv)
+    except (KeyboardInterrupt, interrupts.Terminated):
+        # Between the handlers and _main's own try (argument parsing, imports).
+        code = _interrupted(interrupts.received())
+    finally:
+        if installed:
+            if argv is None:
+                interrupts.finish()
+            else:
+                interrupts.uninstall()
+    if installed and argv is None and code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End an interrupted run at once, with ``code``.
+
+    CPython remembers a KeyboardInterrupt that once passed through a C-level ``PyRun_*``
+    call (some extension modules run their start-up code that way) and then ends the
+    process by SIGINT (status -2, not 130) although the exception was handled here.
+    Everything is cleaned up by now (outputs rolled back, chain workers stopped), so
+    the process ends without the interpreter's shutdown.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     from ._quiet import quiet_imports, silenced
 
     parser = build_parser()
@@ -206,13 +311,16 @@ def main(argv: list[str] | None = None) -> int:
         quiet_imports()
         with silenced(getattr(args, "quiet", False)):
             return _run(args, _command_line(argv))
+    except (KeyboardInterrupt, interrupts.Terminated):
+        return _interrupted(interrupts.received())
     except InputError as exc:
+        if interrupts.received() is not None:  # e.g. an interrupted write reported as an error
+            return _interrupted(interrupts.received())
         print(f"lossbridge: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("lossbridge: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except Exception as exc:  # one line, never a traceback unless --debug
+        if interrupts.received() is not None:  # a library turned our interruption into its error
+            return _interrupted(interrupts.received())
         if debug:
             traceback.print_exc()
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

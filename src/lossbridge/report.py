@@ -20,8 +20,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from . import plot_data, plots
-from .errors import InputError
-from .outputs import check_parent_folder, write_text_atomically
+from .outputs import check_output, write_text_atomically
 
 SVG_LIMIT_BYTES = 350_000
 PACKAGES = ("lossbridge", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "formulaic",
@@ -264,10 +263,12 @@ def write_report(analysis, path: str | Path, command: str | None = None) -> Path
     return write_text_atomically(path, html, what="report")
 
 
-def check_report_path(path: str | Path) -> Path:
-    """Raise unless ``path`` can receive the report (checked before any expensive work)."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"report path {str(path)!r} is a directory; give a file name such as report.html")
-    check_parent_folder(path, "write report")
-    return path
+def check_report_path(path: str | Path, option: str | None = None, inputs=(),
+                      create_parent: bool = False) -> Path:
+    """Raise unless ``path`` can receive the report (checked before any expensive work).
+
+    See :func:`lossbridge.outputs.check_output`: a regular file or a new name in a
+    writable folder, not a FIFO, device or directory, and none of ``inputs``.
+    """
+    return check_output(path, what="report", option=option, inputs=inputs,
+                        create_parent=create_parent)

@@ -38,6 +38,37 @@ class AnalysisSpec:
     path: Path | None = None
 
 
+NAME_MAX_BYTES = 250  # "NAME.html" within the 255 bytes most file systems allow per name
+
+
+def check_spec_name(name, path: Path) -> str:
+    """Return ``name`` if it is a safe file name for ``reports/NAME.html``, else raise.
+
+    The name becomes a file name: no path separators (``/``, ``\\``), no ``..``, no
+    leading ``.`` (hidden files, and lossbridge's own temporaries), no NUL or other
+    control characters, at most :data:`NAME_MAX_BYTES` bytes in UTF-8.
+    """
+    where = f"analysis spec {str(path)!r}"
+    if not isinstance(name, str):
+        raise InputError(f"{where}: name must be a string; got {name!r}")
+    shown = repr(name if len(name) <= 60 else name[:60] + "...")
+    rule = ("use letters, digits, '-', '_' and '.' (no '/' or '\\', no leading '.'), "
+            f"at most {NAME_MAX_BYTES} bytes")
+    if not name.strip():
+        raise InputError(f"{where}: name is empty; {rule}")
+    if "/" in name or "\\" in name:
+        raise InputError(f"{where}: name {shown} contains a path separator; it names the report "
+                         f"file reports/NAME.html, so {rule}")
+    if name.startswith("."):
+        raise InputError(f"{where}: name {shown} starts with '.'; {rule}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InputError(f"{where}: name {shown} contains a NUL or control character; {rule}")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_MAX_BYTES:
+        raise InputError(f"{where}: name {shown} is {size} bytes long; {rule}")
+    return name
+
+
 def load_spec(path: str | Path) -> AnalysisSpec:
     """Read and validate a TOML analysis spec."""
     path = Path(path)
@@ -70,7 +101,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
             candidate = path.parent / candidate
         data = str(candidate)
     return AnalysisSpec(
-        name=str(content.get("name", path.stem)),
+        name=check_spec_name(content.get("name", path.stem), path),
         data=data,
         options=options,
         description=str(content.get("description", "")),
