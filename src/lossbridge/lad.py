@@ -397,8 +397,7 @@ def _vertex_from_hint(X, y, beta0, hint) -> LadVertex | None:
 
 
 def _certified_vertex(X, y, basis, hint, pivots) -> LadVertex | None:
-    beta = np.linalg.solve(X[basis], y[basis])
-    residuals = _vertex_residuals(X, y, beta, basis)
+    beta, residuals = _vertex_solution(X, y, basis)
     d = _dual_with_hint(X, residuals, basis, hint)
     zero_rows = np.flatnonzero(residuals == 0.0)
     if np.max(np.abs(d)) > 1.0 + DUAL_TOL and zero_rows.size > X.shape[1]:
@@ -451,8 +450,7 @@ def _polish(X, y, beta_start, max_pivots, check_unique) -> LadVertex:
     pivots = 0
     degenerate_step = False
     while True:
-        beta = np.linalg.solve(X[basis], y[basis])
-        residuals = _vertex_residuals(X, y, beta, basis)
+        beta, residuals = _vertex_solution(X, y, basis)
         d, d_basis = _dual_at_vertex(X, residuals, basis)
         optimal = np.max(np.abs(d_basis)) <= 1.0 + DUAL_TOL
         zero_rows = np.flatnonzero(residuals == 0.0)
@@ -492,16 +490,25 @@ def _polish(X, y, beta_start, max_pivots, check_unique) -> LadVertex:
     return LadVertex(beta, np.sort(basis), d, certificate, pivots)
 
 
-def _vertex_residuals(X, y, beta, basis):
-    """Residuals with the basis rows, and rows zero up to rounding (ties), set to exactly 0.
+def _vertex_solution(X, y, basis):
+    """The vertex X_B beta = y_B (one step of iterative refinement) and its residuals, with
+    the basis rows, and rows zero up to rounding (ties), set to exactly 0.
 
     "Zero up to rounding" is the residual's own rounding bound (:mod:`lossbridge.rounding`)
-    times its safety factor: a tie cannot be told from zero more finely than that.
+    plus the error of beta (the refinement step estimates it) propagated through the row,
+    times the safety factor: a tie cannot be told from zero more finely than that. Without
+    the second term a duplicate of a basis row, whose residual is exactly zero, showed
+    the solve's rounding as a residual (LU rounds relative to its factors, not to X_B).
     """
+    X_B = X[basis]
+    beta = np.linalg.solve(X_B, y[basis])
+    correction = np.linalg.solve(X_B, y[basis] - X_B @ beta)
+    beta = beta + correction
     residuals = y - X @ beta
-    residuals[np.abs(residuals) <= SAFETY * residual_errors(X, y, beta)] = 0.0
+    bound = residual_errors(X, y, beta) + np.abs(X) @ np.abs(correction)
+    residuals[np.abs(residuals) <= SAFETY * bound] = 0.0
     residuals[basis] = 0.0
-    return residuals
+    return beta, residuals
 
 
 def _dual_at_vertex(X, residuals, basis):
