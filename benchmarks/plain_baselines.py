@@ -63,5 +63,15 @@ def statsmodels_lad(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(sm.QuantReg(y, X).fit(q=0.5).params)
 
 
+def highs_lad(X: np.ndarray, y: np.ndarray, time_limit: float = 120.0) -> np.ndarray | None:
+    """LAD as HiGHS' dual LP on the raw data, as a user would call it; None if HiGHS does
+    not finish within ``time_limit`` seconds."""
+    from scipy.optimize import linprog
+
+    res = linprog(-y, A_eq=X.T, b_eq=np.zeros(X.shape[1]), bounds=(-1, 1), method="highs",
+                  options={"time_limit": time_limit})
+    return -np.asarray(res.eqlin.marginals) if res.status == 0 else None
+
+
 def numpy_ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(X, y, rcond=None)[0]
