@@ -218,13 +218,17 @@ def case_lad_tied(case: str, n: int, quick: bool):
     start = time.perf_counter()
     highs = highs_lad(X, y, time_limit=HIGHS_TIME_LIMIT)
     highs_seconds = time.perf_counter() - start
+    # QuantReg's IRLS costs about 1 s per iteration at n = 10^6 (its default cap of 1000
+    # iterations would take a quarter of an hour there): capped at 100 for the largest case.
+    max_iter = 100 if design.n >= 1_000_000 else 1000
     start = time.perf_counter()
-    quantreg = statsmodels_lad(X, y)
+    quantreg = statsmodels_lad(X, y, max_iter=max_iter)
     quantreg_seconds = time.perf_counter() - start
     return {"seconds": seconds, "baseline_seconds": quantreg_seconds, "highs_seconds": highs_seconds,
             "highs_finished": highs is not None, "n": design.n, "k": design.k,
             "certified": bool(fit.certificate.holds), "unique": fit.unique, "solver": fit.solver,
-            "sad_ours": sad(fit.coefficients), "sad_highs": sad(highs), "sad_quantreg": sad(quantreg)}
+            "sad_ours": sad(fit.coefficients), "sad_highs": sad(highs), "sad_quantreg": sad(quantreg),
+            "quantreg_max_iter": max_iter}
 
 
 def case_ols(n, quick):
@@ -422,7 +426,8 @@ def summarise(results: dict) -> tuple[list[dict], list[str]]:
                          "measured": tied["seconds"], "goal": 10.0, "lower_is_better": True,
                          "detail": f"{tied['seconds']:.2f} s, certified {tied['certified']}, unique "
                                    f"{tied['unique']}, SAD {tied['sad_ours']:.6f}; {highs}; QuantReg "
-                                   f"{tied['baseline_seconds']:.2f} s (SAD {tied['sad_quantreg']:.6f})"})
+                                   f"{tied['baseline_seconds']:.2f} s (SAD {tied['sad_quantreg']:.6f}, "
+                                   f"at most {tied['quantreg_max_iter']} iterations)"})
     for row in rows:
         ok = row["measured"] <= row["goal"] if row["lower_is_better"] else row["measured"] >= row["goal"]
         row["met"] = bool(ok)

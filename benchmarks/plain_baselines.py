@@ -57,10 +57,10 @@ def plain_pymc_sample(X: np.ndarray, y: np.ndarray, likelihood: str, seed: int,
         return pm.sample(random_seed=seed, progressbar=False, **(sample_kwargs or {}))
 
 
-def statsmodels_lad(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def statsmodels_lad(X: np.ndarray, y: np.ndarray, max_iter: int = 1000) -> np.ndarray:
     import statsmodels.api as sm
 
-    return np.asarray(sm.QuantReg(y, X).fit(q=0.5).params)
+    return np.asarray(sm.QuantReg(y, X).fit(q=0.5, max_iter=max_iter).params)
 
 
 def highs_lad(X: np.ndarray, y: np.ndarray, time_limit: float = 120.0) -> np.ndarray | None:

@@ -262,7 +262,9 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
         except np.linalg.LinAlgError:  # a near-singular basis: the exact solver decides
             vertex = None
         if vertex is not None and vertex.certificate.holds:
-            return _unscale_vertex(vertex, col_exp, y_exp)
+            how = (f"{vertex.pivots} simplex pivot(s) (lossbridge.lad) from the start's "
+                   f"{k} smallest residuals")
+            return _unscale_vertex(dataclasses.replace(vertex, solver=how), col_exp, y_exp)
     vertex = _solve_scaled(Xs, ys, seed, progress)
     return _unscale_vertex(vertex, col_exp, y_exp)
 
@@ -273,7 +275,7 @@ def _solve_scaled(X, y, seed, progress) -> LadVertex:
     Xc, yc = X[rows], y[rows]
     if rows.size > LP_MAX_ROWS and globbing_subsample_size(rows.size, k) is not None:
         _say(progress, f"exact LAD: {rows.size:,} distinct rows, Portnoy-Koenker globbing")
-        beta, hint_c, solver = _globbed(Xc, yc, weights, seed)
+        beta, hint_c, solver = _globbed(Xc, yc, weights, seed, progress)
     else:
         if progress is not None and rows.size > 10_000:
             _say(progress, f"exact LAD: HiGHS dual LP on {rows.size:,} distinct rows")
@@ -333,7 +335,7 @@ def globbing_subsample_size(n: int, k: int) -> int | None:
     return m if n > GLOBBING_MIN_ROWS and m <= n // 2 else None
 
 
-def _globbed(X, y, weights, seed):
+def _globbed(X, y, weights, seed, progress: Progress = None):
     """Weighted LAD by globbing: returns beta, a dual hint per row, and the solver's name.
 
     A preliminary fit (HiGHS on m random rows) puts most rows surely above or surely
@@ -355,8 +357,9 @@ def _globbed(X, y, weights, seed):
                             [max(1.0 / n, 0.5 - half), min(0.5 + half, (n - 1.0) / n)])
     below = residuals < band * low
     above = residuals > band * high
-    for _ in range(50):
+    for round_ in range(1, 51):
         middle = np.flatnonzero(~below & ~above)
+        _say(progress, f"exact LAD: globbing round {round_}, HiGHS on a band of {middle.size:,} rows")
         glob_low, glob_high = (weights * below) @ X, (weights * above) @ X
         size = np.abs(y) @ weights + (np.abs(glob_low) + np.abs(glob_high)) @ (10 * np.abs(beta) + 1)
         huge = 1e3 * size

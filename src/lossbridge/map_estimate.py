@@ -325,10 +325,8 @@ def _lad_map(density, x0, design, rotation, learned):
     # No comparison of log-densities with the L-BFGS point here: a vertex whose dual
     # certificate holds minimises the SAD, and any apparent gain of the L-BFGS point
     # is rounding; a vertex whose certificate fails is reported as not certified.
-    pivots = f"{vertex.pivots} simplex pivot(s) from the L-BFGS point" if vertex.pivots else ""
     method = (
-        "L-BFGS on the PyMC log-density, then the exact LAD vertex ("
-        + (pivots or vertex.solver) + ")"
+        "L-BFGS on the PyMC log-density, then the exact LAD vertex (" + vertex.solver + ")"
         + ("; b by Newton on the log-density at the vertex" if learned else "")
     )
     return x, method, vertex
