@@ -21,10 +21,16 @@ def test_benchmark_quick_mode(tmp_path):
     assert document["quick"] is True
     cases = document["cases"]
     assert {key.split("@")[0] for key in cases} == {
-        "analysis", "plain_pymc", "plain_pymc_4chains", "normal_fit", "lad", "ols", "laplace_nuts", "csv"}
+        "analysis", "plain_pymc", "plain_pymc_4chains", "normal_fit", "lad", "ols", "laplace_nuts", "csv",
+        "lad_randhie", "lad_fair", "lad_binary", "lad_tied"}
     for result in cases.values():
         assert result["seconds"] > 0 and result["peak_mb"] > 0
     assert cases["lad@2000"]["certified"] is True
     # The exact LAD is never worse than statsmodels' approximate one.
     assert cases["lad@2000"]["sad_ours"] <= cases["lad@2000"]["sad_quantreg"] * (1 + 1e-12)
+    for case in ("lad_randhie", "lad_fair", "lad_binary", "lad_tied"):  # issue 9's tied data
+        (tied,) = [r for key, r in cases.items() if key.startswith(case + "@")]
+        assert tied["certified"] is True
+        assert tied["sad_ours"] <= tied["sad_quantreg"] * (1 + 1e-12)
+        assert not tied["highs_finished"] or tied["sad_ours"] <= tied["sad_highs"] * (1 + 1e-12)
     assert "| case | n |" in (tmp_path / "bench.md").read_text()

@@ -428,7 +428,7 @@ def fit(
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    baselines = {name: exact_fit(name, design) for name in names}
+    baselines = {name: exact_fit(name, design, partial(_progress, progress)) for name in names}
     timings["exact_fits"] = time.perf_counter() - clock
     _refuse_overflow(design, baselines)
     if "fixed" in modes:  # before any model: the range comes from the exact fits
@@ -629,9 +629,12 @@ def _fit_warnings(result: FitResult) -> list[dict]:
         message = f"{name}: MAP not certified against the exact fit: {result.certificate.explanation}"
         warnings.warn(message, CertificateWarning, stacklevel=3)
         out.append({"code": "map_not_certified", "model": name, "message": message})
-    if not result.certificate.unique:
+    if result.certificate.unique is not True:
         message = (
             f"{name}: the LAD solution is not unique (a flat face of the LP); the MAP is "
+            "certified on the sum of absolute deviations, not on each coefficient"
+            if result.certificate.unique is False else
+            f"{name}: whether the LAD solution is unique was not determined; the MAP is "
             "certified on the sum of absolute deviations, not on each coefficient"
         )
         warnings.warn(message, NonUniqueSolutionWarning, stacklevel=3)

@@ -5,20 +5,15 @@ These are the independent references every MAP estimate is certified against.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .design import Design
 from .families import get_family
-from .lad import (
-    DualCertificate,
-    dual_certificate,
-    exact_lad_vertex,
-    globbing_subsample_size,
-    polish_to_vertex,
-    solve_lad_lp,
-)
+from .lad import DualCertificate, LadVertex, exact_lad_vertex
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,8 +30,9 @@ class ExactFit:
         RSS for OLS, SAD for LAD.
     scale_mle : float
         Closed-form MLE of the likelihood's scale at this fit: sqrt(RSS/n) or SAD/n.
-    unique : bool
-        Whether the minimiser is unique (always for OLS on a full-rank design).
+    unique : bool or None
+        Whether the minimiser is unique (always for OLS on a full-rank design); None when
+        it could not be determined (the certificate's ``uniqueness`` says why).
     certificate : DualCertificate or None
         LP optimality certificate (LAD only).
     """
@@ -46,7 +42,7 @@ class ExactFit:
     coefficients: np.ndarray
     loss: float
     scale_mle: float
-    unique: bool = True
+    unique: bool | None = True
     certificate: DualCertificate | None = None
 
 
@@ -68,45 +64,39 @@ def exact_ols(design: Design) -> ExactFit:
     )
 
 
-LP_MAX_ROWS = 20_000  # above this the LP is replaced by exact simplex pivots (much faster)
-
-
-def exact_lad(design: Design, form: str = "dual") -> ExactFit:
-    """LAD, exactly: a HiGHS linear programme up to ``LP_MAX_ROWS`` rows, certified by its
-    own dual solution; beyond, simplex pivots with O(n) weighted-median line searches,
-    after Portnoy-Koenker globbing where it applies (:func:`lossbridge.lad.exact_lad_vertex`),
-    certified by the dual on all rows."""
+def exact_lad(design: Design, progress: Callable[[str], None] | None = None) -> ExactFit:
+    """LAD, exactly, on any input (:func:`lossbridge.lad.exact_lad_vertex`): power-of-two
+    rescaling, duplicate rows merged, Portnoy-Koenker globbing for large n, HiGHS' dual LP,
+    the exact vertex rebuilt from it and certified by the LP dual on all rows (repaired by
+    simplex pivots where HiGHS' vertex fails the certificate)."""
     X, y = design.X, design.y
-    if design.n > LP_MAX_ROWS:
-        vertex = exact_lad_vertex(X, y)
-        sad = get_family("laplace").loss(y - X @ vertex.coefficients)
-        return ExactFit(
-            method="lad",
-            solver=(("Portnoy-Koenker globbing + " if globbing_subsample_size(*X.shape) else "")
-                    + "simplex pivots (lossbridge.lad), certified by the LP dual on all rows"),
-            coefficients=vertex.coefficients,
-            loss=sad,
-            scale_mle=get_family("laplace").scale_mle(sad, design.n),
-            unique=vertex.certificate.unique,
-            certificate=vertex.certificate,
-        )
-    beta, d = solve_lad_lp(X, y, form=form)
-    # Uniqueness is a property of the problem; read it off the exact vertex nearest the LP fit.
-    unique = polish_to_vertex(X, y, beta).certificate.unique
-    certificate = dual_certificate(X, y, beta, d, unique=unique)
-    sad = get_family("laplace").loss(y - X @ beta)
+    vertex = exact_lad_vertex(X, y, progress=progress)
+    return _lad_fit(design, vertex)
+
+
+def _lad_fit(design: Design, vertex: LadVertex) -> ExactFit:
+    sad = get_family("laplace").loss(design.y - design.X @ vertex.coefficients)
+    certificate = vertex.certificate
+    verdict = "certified" if certificate.holds else "NOT certified"
     return ExactFit(
         method="lad",
-        solver=f"scipy.optimize.linprog(method='highs'), {form} form",
-        coefficients=beta,
+        solver=f"{vertex.solver}; {verdict} by the LP dual on all {design.n:,} rows",
+        coefficients=vertex.coefficients,
         loss=sad,
         scale_mle=get_family("laplace").scale_mle(sad, design.n),
-        unique=unique,
+        unique=certificate.unique,
         certificate=certificate,
     )
 
 
-def exact_fit(likelihood: str, design: Design) -> ExactFit:
+def lad_from_vertex(design: Design, vertex: LadVertex, how: str) -> ExactFit:
+    """An :class:`ExactFit` from an already certified LAD vertex (e.g. polished from a MAP)."""
+    fit = _lad_fit(design, vertex)
+    return dataclasses.replace(fit, solver=f"{how}: {fit.solver}")
+
+
+def exact_fit(likelihood: str, design: Design,
+              progress: Callable[[str], None] | None = None) -> ExactFit:
     """The exact fit of the loss that ``likelihood`` corresponds to."""
     baseline = get_family(likelihood).baseline
-    return exact_ols(design) if baseline == "ols" else exact_lad(design)
+    return exact_ols(design) if baseline == "ols" else exact_lad(design, progress)

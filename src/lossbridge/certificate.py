@@ -14,7 +14,8 @@ Tolerances, and why:
   evaluating the two losses (:func:`lossbridge.rounding.loss_error_bound`: a sum of n
   terms, each residual computed with cancellation). The check is one-sided:
   a MAP whose loss is *below* the reference solver's means the reference is the less
-  accurate of the two, which the explanation says.
+  accurate of the two: for LAD the reference is then re-solved from the MAP's vertex
+  (certified by its own LP dual on all rows) and the MAP is compared with that.
 * learned scale: 1e-8 relative to its closed form ``sqrt(RSS/n)`` or ``SAD/n`` (or the
   loss tolerance, when rounding in the loss is larger: the scale is a function of it).
 * LAD dual: ``|d_i| <= 1 + 1e-9``, stationarity ``max_j |x_j'd|/||x_j|| <= 1e-9``
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .baselines import ExactFit
+from .baselines import ExactFit, lad_from_vertex
 from .design import Design
 from .map_estimate import MapEstimate
 from .rounding import loss_error_bound
@@ -56,11 +57,13 @@ class Certificate:
     scale_map: float
     scale_closed_form: float | None
     scale_relative_difference: float | None
-    unique: bool
+    unique: bool | None
     dual: dict | None
     checks: dict[str, bool]
     certified: bool
     explanation: str
+    reference: ExactFit | None = None  # what the MAP was compared with
+    reference_resolved: bool = False  # the baseline failed and was re-solved from the MAP
 
     def as_dict(self) -> dict:
         return {
@@ -81,6 +84,8 @@ class Certificate:
             "dual": self.dual,
             "checks": dict(self.checks),
             "explanation": self.explanation,
+            "reference_solver": None if self.reference is None else self.reference.solver,
+            "reference_resolved": self.reference_resolved,
         }
 
 
@@ -98,6 +103,7 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     residuals = design.y - design.X @ estimate.coefficients
     loss_map = family.loss(residuals)
     X, y, name = design.X, design.y, family.loss_symbol
+    exact, resolved = _better_reference(design, estimate, exact)
     bound = (loss_error_bound(X, y, estimate.coefficients, name)
              + loss_error_bound(X, y, exact.coefficients, name))
     # Relative to the exact loss, or to its rounding bound when the loss is no larger (an
@@ -108,9 +114,13 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     coefficient_diff = float(
         np.max(relative_coefficient_differences(estimate.coefficients, exact.coefficients, design))
     )
-    unique = exact.unique and (estimate.vertex is None or estimate.vertex.certificate.unique)
+    verdicts = [exact.unique] + ([] if estimate.vertex is None
+                                 else [estimate.vertex.certificate.unique])
+    # Unique only if every verdict says so; not unique if any denies; else unknown (None).
+    unique = (False if any(v is False for v in verdicts)
+              else True if all(v is True for v in verdicts) else None)
     checks = {"loss": gap <= tol}
-    if unique:
+    if unique is True:
         checks["coefficients"] = coefficient_diff <= COEFFICIENT_RTOL
     scale_closed = scale_diff = None
     if spec.scale == "learned":
@@ -135,7 +145,7 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
         loss_tolerance=tol,
         max_relative_coefficient_difference=coefficient_diff,
         coefficient_tolerance=COEFFICIENT_RTOL,
-        coefficients_compared=unique,
+        coefficients_compared=unique is True,
         scale_name=family.scale_name,
         scale_map=estimate.scale,
         scale_closed_form=scale_closed,
@@ -144,11 +154,35 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
         dual=dual,
         checks=checks,
         certified=certified,
-        explanation=_explain(spec, checks, unique, coefficient_diff, gap, tol),
+        explanation=_explain(spec, checks, unique, coefficient_diff, gap, tol, resolved),
+        reference=exact,
+        reference_resolved=resolved,
     )
 
 
-def _explain(spec, checks, unique, coefficient_diff, gap, tol) -> str:
+def _better_reference(design: Design, estimate: MapEstimate, exact: ExactFit) -> tuple[ExactFit, bool]:
+    """The reference to compare with, and whether it was re-solved.
+
+    ``exact``, unless it is a LAD fit whose certificate fails, or whose SAD exceeds the
+    MAP vertex's beyond rounding, while the MAP's own vertex is certified by its LP dual
+    on all rows: then that vertex is the reference. The MAP is never blamed for a
+    baseline's failure: a vertex whose dual certificate holds is an optimum, whichever
+    solver reached it.
+    """
+    vertex = estimate.vertex
+    if exact.method != "lad" or vertex is None or not vertex.certificate.holds:
+        return exact, False
+    X, y = design.X, design.y
+    sad_vertex = float(np.sum(np.abs(y - X @ vertex.coefficients)))
+    rounding = (loss_error_bound(X, y, vertex.coefficients, "SAD")
+                + loss_error_bound(X, y, exact.coefficients, "SAD"))
+    exact_holds = exact.certificate is not None and exact.certificate.holds
+    if exact_holds and sad_vertex >= exact.loss - rounding:
+        return exact, False
+    return lad_from_vertex(design, vertex, "re-solved from the MAP's certified vertex"), True
+
+
+def _explain(spec, checks, unique, coefficient_diff, gap, tol, resolved=False) -> str:
     exact = "OLS" if spec.family.baseline == "ols" else "LAD"
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
@@ -162,6 +196,14 @@ def _explain(spec, checks, unique, coefficient_diff, gap, tol) -> str:
         if gap < -tol
         else ""
     )
+    if resolved:
+        below += ("; the LAD baseline was not certified or had a larger SAD, so the reference "
+                  "was re-solved from the MAP's certified vertex")
+    if unique is None:
+        return (
+            f"certified on the objective: whether the {exact} solution is unique was not "
+            f"determined, so coefficients are not compared; loss gap {gap:.1e}{below}"
+        )
     if not unique:
         return (
             f"certified on the objective: the {exact} solution is not unique (a flat face of the "

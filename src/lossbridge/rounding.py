@@ -39,3 +39,10 @@ def loss_error_bound(X: np.ndarray, y: np.ndarray, beta: np.ndarray, loss: str) 
 def dot_error_bound(a: np.ndarray, b: np.ndarray) -> float:
     """Bound on the rounding error of ``a @ b``."""
     return SAFETY * len(a) * EPS * float(np.sum(np.abs(a * b)))
+
+
+def stationarity_error_bounds(X: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Per-column bound on the rounding error of ``X.T @ d`` (n-term sums, plus the k-term
+    solve that sets the basic duals)."""
+    n, k = X.shape
+    return SAFETY * (n + k) * EPS * (np.abs(X).T @ np.abs(d))
