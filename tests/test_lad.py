@@ -96,3 +96,29 @@ def test_globbing_only_where_the_subsample_is_small():
     # (this used to raise inside numpy's choice without replacement when m > n).
     assert int((224 * 50_001) ** (2 / 3)) > 50_001
     assert globbing_subsample_size(50_001, 223) is None
+
+
+def test_raw_year_polynomial_lad_is_certified_and_optimal():
+    """A quartic in a raw year column (cond ~2.5e9 after column scaling): every vertex basis
+    of X is far worse conditioned than X, which left the LAD uncertified (or HiGHS
+    failing). The fit is made on the QR-rotated design and judged by the dual on X; its
+    SAD must equal HiGHS' on the centred, scaled basis of the same column space (a
+    well-conditioned LP), within the certificate's own rounding bound."""
+    import pandas as pd
+
+    import lossbridge
+
+    rng = np.random.default_rng(1)
+    year = np.linspace(1950, 2020, 200)
+    y = 1 + 0.01 * (year - 1985) + rng.normal(size=year.size)
+    analysis = lossbridge.fit(pd.DataFrame({"year": year, "y": y}),
+                              "y ~ year + I(year**2) + I(year**3) + I(year**4)",
+                              likelihoods="laplace", scales="learned", sample=False)
+    fit = analysis.fits[0]
+    assert fit.baseline.certificate.holds and fit.certified
+    t = (year - year.mean()) / year.std()
+    well = np.column_stack([t**p for p in range(5)])
+    beta, _ = solve_lad_lp(well, y)
+    reference = float(np.abs(y - well @ beta).sum())
+    tolerance = fit.baseline.certificate.gap_tolerance * reference
+    assert abs(fit.baseline.loss - reference) <= tolerance

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse
 from scipy.optimize import linprog
 
@@ -227,9 +228,13 @@ def _highs_dual(X, y, weights):
     return -np.asarray(res.eqlin.marginals, dtype=float), res.x / weights
 
 
+class HighsFailed(RuntimeError):
+    """HiGHS returned without an optimal solution (numerical trouble on a near-singular LP)."""
+
+
 def _check_status(res) -> None:
     if res.status != 0:
-        raise RuntimeError(f"HiGHS did not solve the LAD linear programme: {res.message}")
+        raise HighsFailed(f"HiGHS did not solve the LAD linear programme: {res.message}")
 
 
 # ----------------------------------------------------------------------------- exact vertex
@@ -266,10 +271,56 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
                    f"{k} smallest residuals")
             return _unscale_vertex(dataclasses.replace(vertex, solver=how), col_exp, y_exp)
     vertex = _solve_scaled(Xs, ys, seed, progress)
+    if not vertex.certificate.holds:
+        vertex = _rotated_if_better(Xs, ys, vertex, seed, progress)
     return _unscale_vertex(vertex, col_exp, y_exp)
 
 
+def _rotated_if_better(X, y, vertex: LadVertex, seed, progress) -> LadVertex:
+    """The LAD fit in orthonormal coordinates, judged by the dual on X itself.
+
+    LAD is equivariant under X -> X R^-1, so the fit of y on Q (X = QR) is the fit on X
+    with beta = R^-1 theta. On an ill-conditioned design (a raw-year polynomial, cond
+    ~1e9 after column scaling) a vertex's k x k basis can be far worse conditioned than X,
+    so its residuals drown in the solve's rounding; on Q every basis is as good as the
+    rows allow. The certificate is recomputed on X: x_j'd = r_j'Q'd, so stationarity holds
+    to rounding. Returns the rotated vertex only if its certificate holds.
+    """
+    try:
+        q, r = np.linalg.qr(X)
+        rotated = _solve_scaled(q, y, seed, progress)
+    except (InputError, np.linalg.LinAlgError):
+        return vertex
+    beta = scipy.linalg.solve_triangular(r, rotated.coefficients)
+    cert = rotated.certificate
+    certificate = dual_certificate(X, y, beta, rotated.dual, cert.unique, cert.uniqueness)
+    if not certificate.holds:
+        return vertex
+    return dataclasses.replace(rotated, coefficients=beta, certificate=certificate,
+                               solver=rotated.solver + "; on the QR-rotated design (X = QR)")
+
+
 def _solve_scaled(X, y, seed, progress) -> LadVertex:
+    try:
+        return _solve_with_highs(X, y, seed, progress)
+    except HighsFailed as failure:
+        # The LP is numerically too hard for HiGHS (a near-singular design): the exact
+        # simplex pivots of lossbridge.lad from the OLS fit decide, and the dual judges.
+        _say(progress, "exact LAD: HiGHS failed; simplex pivots from the OLS fit")
+        beta = np.linalg.lstsq(X, y, rcond=None)[0]
+        try:
+            vertex = _polish(X, y, beta, max_pivots=None, check_unique=True)
+        except np.linalg.LinAlgError:
+            raise InputError(
+                "the design is too ill-conditioned for an exact LAD fit in double precision "
+                f"({failure}; simplex pivots met a singular basis); centre or rescale the "
+                "predictors (e.g. I(year - 2000) instead of year in polynomials)"
+            ) from None
+        return dataclasses.replace(
+            vertex, solver=f"simplex pivots (lossbridge.lad) from OLS, after HiGHS failed ({failure})")
+
+
+def _solve_with_highs(X, y, seed, progress) -> LadVertex:
     n, k = X.shape
     rows, inverse, weights = _merge_duplicates(X, y)
     Xc, yc = X[rows], y[rows]
@@ -640,6 +691,9 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[index[order[position]]])
 
 
+INDEPENDENCE_TOL = 1e-12  # a row's part outside the span of the rows chosen, relative
+
+
 def _independent_rows(X: np.ndarray, order: np.ndarray, k: int,
                       fallback: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """First k rows, in ``order``, that are linearly independent (Gram-Schmidt on the rows).
@@ -663,12 +717,18 @@ def _independent_rows(X: np.ndarray, order: np.ndarray, k: int,
                 continue
             w = v - basis.T @ (basis @ v)
             w = w - basis.T @ (basis @ w)
-            if np.linalg.norm(w) > 1e-8 * norm:
+            # Loose enough for designs with cond ~ 1e12 (the dual certificate judges the
+            # vertex, so a poorly conditioned basis can cost certification, never truth).
+            if np.linalg.norm(w) > INDEPENDENCE_TOL * norm:
                 chosen.append(int(row))
                 basis = np.vstack([basis, w / np.linalg.norm(w)])
                 if len(chosen) == k:
                     return np.array(chosen)
-    raise InputError("the design has fewer than k linearly independent rows; LAD is not defined")
+    raise InputError(
+        f"no {k} rows of the design are linearly independent to {INDEPENDENCE_TOL:g} relative, so "
+        "no exact LAD vertex can be computed in double precision; the design is too "
+        "ill-conditioned: centre or rescale the predictors (e.g. I(year - 2000) in polynomials)"
+    )
 
 
 __all__ = [
