@@ -164,13 +164,13 @@ def stub_path(tmp_path, uid, apt_ok=True, sudo=False, apt=True, browser=None):
     ("case", "uid", "kwargs", "code", "calls", "message"),
     [
         ("found", 1000, {"browser": "chromium-browser"}, 0, [], ""),
-        ("root", 0, {}, 0, ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends chromium"],
+        ("root", 0, {}, 0, ["apt-get update -qq", "apt-get install -y -qq chromium"],
          "installing Debian's chromium"),
         ("root-offline", 0, {"apt_ok": False}, 1, ["apt-get update -qq"], "apt-get could not install chromium"),
         ("sudo", 1000, {"sudo": True}, 0,
          ["sudo -n true", "sudo -n apt-get update -qq",
           "apt-get update -qq", "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-          "--no-install-recommends chromium", "apt-get install -y -qq --no-install-recommends chromium"],
+          "--no-install-recommends chromium", "apt-get install -y -qq chromium"],
          "installing Debian's chromium"),
         ("user", 1000, {}, 1, [], "install Debian's chromium package as root (apt-get install chromium)"),
         ("no-apt", 0, {"apt": False}, 1, [], "install Debian's chromium package as root"),
