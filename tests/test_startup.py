@@ -120,15 +120,40 @@ def test_quiet_means_quiet(capfd, caplog):
     def pymc_records():
         return [r for r in caplog.records if r.name.startswith(HEAVY) and r.levelno >= logging.WARNING]
 
+    # (PyMC's "Only 50 samples per chain" line is dropped for every run: lossbridge's ESS
+    # warning says it; test_silenced_drops_dependency_noise shows --quiet's own effect.)
     assert main(QUIET_RUN) == 0
     out, _ = capfd.readouterr()
-    assert any("Only 50 samples per chain" in r.getMessage() for r in pymc_records())
     assert "effective sample size" in out  # lossbridge's own warning, with the tables
     caplog.clear()
     assert main([*QUIET_RUN, "--quiet"]) == 0
     out, err = capfd.readouterr()
     assert err == "" and pymc_records() == []
     assert "effective sample size" in out  # --quiet drops stderr noise, not the findings
+
+
+def test_silenced_drops_dependency_noise(capfd, caplog):
+    """Outside ``silenced`` a PyMC log warning and a Python warning reach the user;
+    inside, neither does; afterwards both do again (settings restored)."""
+    import warnings
+
+    from lossbridge._quiet import silenced
+
+    def noise():
+        logging.getLogger("pymc").warning("pymc noise")
+        warnings.warn("library noise", UserWarning, stacklevel=1)
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        noise()
+        assert [str(w.message) for w in shown] == ["library noise"]
+        assert any(r.getMessage() == "pymc noise" for r in caplog.records)
+        caplog.clear()
+        with silenced(True):
+            noise()
+        assert len(shown) == 1 and not caplog.records
+        noise()
+        assert len(shown) == 2 and any(r.getMessage() == "pymc noise" for r in caplog.records)
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,8 +194,7 @@ def stub_path(tmp_path, uid, apt_ok=True, sudo=False, apt=True, browser=None):
         ("root-offline", 0, {"apt_ok": False}, 1, ["apt-get update -qq"], "apt-get could not install chromium"),
         ("sudo", 1000, {"sudo": True}, 0,
          ["sudo -n true", "sudo -n apt-get update -qq",
-          "apt-get update -qq", "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-          "--no-install-recommends chromium", "apt-get install -y -qq chromium"],
+          "apt-get update -qq", "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium", "apt-get install -y -qq chromium"],
          "installing Debian's chromium"),
         ("user", 1000, {}, 1, [], "install Debian's chromium package as root (apt-get install chromium)"),
         ("no-apt", 0, {"apt": False}, 1, [], "install Debian's chromium package as root"),
