@@ -69,11 +69,13 @@ def test_engel_report_in_chromium(sampled_engel, tmp_path):
     screenshot = tmp_path / "engel.png"  # kept as the test's artefact
     seen = inspect(report, screenshot)
     assert seen["errors"] == [] and seen["dialogs"] == [] and seen["requests"] == []
-    assert len(seen["images"]) == 7
+    assert len(seen["images"]) == 9  # 7 figures + residual-vs-fitted and QQ
     assert all(w > 0 and h > 0 and cw > 0 and ch > 0 for w, h, cw, ch in seen["images"])
     # The verdict is readable without scrolling (inside the first 900 px).
     assert seen["verdict_visible"] and seen["verdict_box"]["y"] + seen["verdict_box"]["height"] <= 900
-    assert "The data prefer the Laplace likelihood" in seen["verdict_text"]
+    # The headline is the verdict computed once (Engel: every ranked model misfits).
+    assert " ".join(sampled_engel.verdict.headline.split()) in " ".join(seen["verdict_text"].split())
+    assert "Neither likelihood describes these data well" in seen["verdict_text"]
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot: {screenshot} ({screenshot.stat().st_size} bytes); report "
           f"{report.stat().st_size} bytes")

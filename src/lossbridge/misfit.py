@@ -23,7 +23,8 @@ Checks per sampled model, and why their thresholds:
   lower. The message gives the count of replicated data sets, whose number bounds how
   small an estimated p-value can be.
 * ``p_loo_large``: p_loo above twice the number of parameters p (coefficients plus a
-  learned scale). Vehtari's LOO glossary (loo package, "LOO package glossary", section
+  scale learned or plugged in from the same data). Vehtari's LOO glossary (loo package,
+  "LOO package glossary", section
   "Interpreting p_loo when Pareto k is large"): "If p_loo > p, then the model is likely
   to be badly misspecified"; the factor 2 leaves room for Monte Carlo error and for the
   O(p / n) excess of a well-specified model at small n. The message gives p_loo / n too.
@@ -130,8 +131,11 @@ def assess_misfit(design, fits: Sequence) -> MisfitAssessment:
 
 
 def parameter_count(spec, design) -> int:
-    """Coefficients plus the scale when it is learned."""
-    return design.k + (1 if spec.scale == "learned" else 0)
+    """Coefficients plus the scale when it is estimated from these data: learned, or fixed
+    at its plug-in MLE (whose true leave-one-out re-estimates it without each row, so its
+    p_loo counts the scale as well)."""
+    estimated = spec.scale == "learned" or spec.fixed_scale_is_plug_in
+    return design.k + (1 if estimated else 0)
 
 
 def model_misfit_warnings(model: str, ppc: dict, loo: dict, parameters: int, n: int) -> list[dict]:
