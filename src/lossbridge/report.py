@@ -117,26 +117,12 @@ def _figures(analysis) -> dict[str, dict]:
         fig.tight_layout()
         figures["fixed_vs_learned"] = _encode(fig)
 
-    residuals = plot_data.residual_densities(analysis)
-    fig, axes = plt.subplots(1, len(residuals), figsize=(3.9 * len(residuals), 2.8), squeeze=False)
-    for ax, data in zip(axes[0], residuals, strict=True):
-        plots.plot_residuals(ax, data)
-    fig.tight_layout()
-    figures["residuals"] = _encode(fig)
-
-    scatter = plot_data.residuals_vs_fitted(analysis)
-    fig, axes = plt.subplots(1, len(scatter), figsize=(3.9 * len(scatter), 2.8), squeeze=False)
-    for ax, data in zip(axes[0], scatter, strict=True):
-        plots.plot_residuals_vs_fitted(ax, data)
-    fig.tight_layout()
-    figures["residuals_vs_fitted"] = _encode(fig)
-
-    qq = plot_data.qq_frames(analysis)
-    fig, axes = plt.subplots(1, len(qq), figsize=(3.9 * len(qq), 2.8), squeeze=False)
-    for ax, data in zip(axes[0], qq, strict=True):
-        plots.plot_qq(ax, data)
-    fig.tight_layout()
-    figures["qq"] = _encode(fig)
+    for key, panels, draw in (
+        ("residuals", plot_data.residual_densities(analysis), plots.plot_residuals),
+        ("residuals_vs_fitted", plot_data.residuals_vs_fitted(analysis), plots.plot_residuals_vs_fitted),
+        ("qq", plot_data.qq_frames(analysis), plots.plot_qq),
+    ):
+        figures[key] = _panel_row(panels, draw)
 
     ppc = plot_data.ppc_densities(analysis)
     if ppc:
@@ -181,6 +167,17 @@ def _misfit(analysis) -> dict | None:
     return {"warnings": list(analysis.misfit.warnings),
             "models": sorted(analysis.misfit.misfit_models),
             "residual_shape": list(analysis.misfit.residual_shape)}
+
+
+def _panel_row(panels: list, draw) -> str:
+    """One row of equal panels, ``draw(ax, panel)`` each, encoded for the page."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 2.8), squeeze=False)
+    for ax, data in zip(axes[0], panels, strict=True):
+        draw(ax, data)
+    fig.tight_layout()
+    return _encode(fig)
 
 
 def _versions() -> dict[str, str]:
