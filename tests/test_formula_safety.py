@@ -299,11 +299,15 @@ def test_check_without_data_returns_the_names_read():
 
 def test_api_and_toml_spec_refuse_without_side_effects(frame, tmp_path):
     canary = tmp_path / "canary"
+    # lossbridge imports its pipeline (and PyMC, which spawns a process to ask the
+    # platform) on first use: do that before the traps, so only the formula is judged.
+    fit = lossbridge.fit
     with traps() as calls, pytest.raises(InputError, match="calls np.savetxt"):
-        lossbridge.fit(frame, f"y ~ x + np.savetxt('{canary}', x)", sample=False)
+        fit(frame, f"y ~ x + np.savetxt('{canary}', x)", sample=False)
     frame.to_csv(tmp_path / "data.csv", index=False)
     spec = tmp_path / "evil.toml"
     spec.write_text(f'data = "data.csv"\nformula = "{attack_shell(canary)}"\nsample = false\n')
+    load_table(tmp_path / "data.csv")  # pandas' CSV reader loads its own modules on first use
     with traps(readable=(spec.resolve(), (tmp_path / "data.csv").resolve())) as more, \
             pytest.raises(InputError, match="calls 'np.ctypeslib"):
         run_spec(spec)

@@ -456,11 +456,15 @@ class _Checker:
         self.literal_number(inner)
 
     def numbers(self, node: ast.AST, where: str) -> None:
+        self.literal_list(node, where, self.number, "numbers")
+
+    def literal_list(self, node: ast.AST, where: str, check, what: str) -> None:
+        """A list or tuple of at most MAX_LIST items, each passing ``check(item, where)``."""
         if not isinstance(node, (ast.List, ast.Tuple)) or len(node.elts) > MAX_LIST:
             raise self.refuse(f"gives {self.part(node)} as {where}",
-                              f"use a list of at most {MAX_LIST} numbers")
+                              f"use a list of at most {MAX_LIST} {what}")
         for item in node.elts:
-            self.number(item, where)
+            check(item, where)
 
     def level(self, node: ast.AST, where: str) -> None:
         # A level is compared with data values and becomes part of a term name; it never reaches eval.
@@ -471,11 +475,7 @@ class _Checker:
             raise self.refuse(f"gives {self.part(node)} as {where}", "use a string or number literal")
 
     def levels(self, node: ast.AST, where: str) -> None:
-        if not isinstance(node, (ast.List, ast.Tuple)) or len(node.elts) > MAX_LIST:
-            raise self.refuse(f"gives {self.part(node)} as {where}",
-                              f"use a list of at most {MAX_LIST} string or number literals")
-        for item in node.elts:
-            self.level(item, where)
+        self.literal_list(node, where, self.level, "string or number literals")
 
     def extrapolation(self, node: ast.AST, where: str) -> None:
         if not (isinstance(node, ast.Constant) and node.value in SPLINE_EXTRAPOLATION):
