@@ -112,14 +112,14 @@ def case_plain_pymc_4chains(n, quick):
 
 def case_normal_fit(n, quick):
     """Normal likelihood, learned sigma: design + exact OLS + MAP + NUTS (no LOO)."""
-    from lossbridge.baselines import exact_ols
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
-    from lossbridge.map_estimate import find_map
-    from lossbridge.model import build_model
-    from lossbridge.rotation import Rotation
-    from lossbridge.sampling import SamplerOptions, sample_models
-    from lossbridge.spec import ModelSpec
+    from lossbridge.data.design import build_design
+    from lossbridge.data.rotation import Rotation
+    from lossbridge.data.tables import load_table
+    from lossbridge.estimation.exact import exact_ols
+    from lossbridge.estimation.map import find_map
+    from lossbridge.models.reference import build_model
+    from lossbridge.models.spec import ModelSpec
+    from lossbridge.posterior.sampling import SamplerOptions, sample_models
 
     frame, formula, _, _ = synthetic(n, "normal")
     options = SamplerOptions(draws=50, tune=50, progress=False) if quick else SamplerOptions(progress=False)
@@ -157,9 +157,9 @@ def case_lad(n, quick):
     import numpy as np
     from plain_baselines import statsmodels_lad
 
-    from lossbridge.baselines import exact_lad
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
+    from lossbridge.data.design import build_design
+    from lossbridge.data.tables import load_table
+    from lossbridge.estimation.exact import exact_lad
 
     frame, formula, X, y = synthetic(n, "laplace")
     design = build_design(load_table(frame), formula)
@@ -204,9 +204,9 @@ def case_lad_tied(case: str, n: int, quick: bool):
     import numpy as np
     from plain_baselines import highs_lad, statsmodels_lad
 
-    from lossbridge.baselines import exact_lad
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
+    from lossbridge.data.design import build_design
+    from lossbridge.data.tables import load_table
+    from lossbridge.estimation.exact import exact_lad
 
     frame, formula = tied_lad_data(case, n)
     design = build_design(load_table(frame), formula)
@@ -236,9 +236,9 @@ def case_ols(n, quick):
     import numpy as np
     from plain_baselines import numpy_ols
 
-    from lossbridge.baselines import exact_ols
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
+    from lossbridge.data.design import build_design
+    from lossbridge.data.tables import load_table
+    from lossbridge.estimation.exact import exact_ols
 
     frame, formula, X, y = synthetic(n, "normal")
     design = build_design(load_table(frame), formula)
@@ -253,13 +253,13 @@ def case_laplace_nuts(n, quick):
     import arviz as az
     from plain_baselines import plain_pymc_sample
 
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
-    from lossbridge.map_estimate import find_map
-    from lossbridge.model import build_model
-    from lossbridge.rotation import Rotation
-    from lossbridge.sampling import SamplerOptions, sample_models
-    from lossbridge.spec import ModelSpec
+    from lossbridge.data.design import build_design
+    from lossbridge.data.rotation import Rotation
+    from lossbridge.data.tables import load_table
+    from lossbridge.estimation.map import find_map
+    from lossbridge.models.reference import build_model
+    from lossbridge.models.spec import ModelSpec
+    from lossbridge.posterior.sampling import SamplerOptions, sample_models
 
     frame, formula, X, y = synthetic(n, "laplace")
     options = SamplerOptions(draws=50, tune=50, progress=False) if quick else SamplerOptions(progress=False)
@@ -284,7 +284,7 @@ def case_laplace_nuts(n, quick):
 
 def case_csv(n, quick):
     """Reading the same data from CSV (reported separately from the fits)."""
-    from lossbridge.data import load_table
+    from lossbridge.data.tables import load_table
 
     frame, _, _, _ = synthetic(n, "normal")
     with tempfile.TemporaryDirectory() as folder:

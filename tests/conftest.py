@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import lossbridge
-from lossbridge.datasets import BUNDLED
+from lossbridge.data.datasets import BUNDLED
 
 
 @pytest.fixture(scope="session")
@@ -47,4 +47,4 @@ def interrupted_rename(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lossbridge.outputs.os.replace", interrupted)
+    monkeypatch.setattr("lossbridge.core.outputs.os.replace", interrupted)

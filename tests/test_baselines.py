@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from lossbridge.baselines import exact_lad, exact_ols
-from lossbridge.data import load_table
-from lossbridge.datasets import BUNDLED
-from lossbridge.design import build_design
-from lossbridge.lad import solve_lad_lp
+from lossbridge.data.datasets import BUNDLED
+from lossbridge.data.design import build_design
+from lossbridge.data.tables import load_table
+from lossbridge.estimation.exact import exact_lad, exact_ols
+from lossbridge.estimation.lad import solve_lad_lp
 
 from .reference.exact import lad_coefficient_ranges, rational_least_squares
 from .reference.published import ENGEL_LAD, LONGLEY_OLS, LONGLEY_RSS, STACKLOSS_LAD

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lossbridge.cli import main
-from lossbridge.misfit import MISFIT_CODES
+from lossbridge.interfaces.cli import main
+from lossbridge.posterior.misfit import MISFIT_CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "models").glob("*.toml"))
@@ -83,7 +83,7 @@ def test_run_every_shipped_spec(capsys, spec, tmp_path):
 
 
 def test_there_is_a_spec_per_bundled_dataset():
-    from lossbridge.datasets import BUNDLED
+    from lossbridge.data.datasets import BUNDLED
 
     assert {s.stem for s in SPECS} >= set(BUNDLED)
 
@@ -188,7 +188,7 @@ def test_bad_spec_files(capsys, tmp_path):
 
 def test_real_process_exit_codes_and_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    exe = [sys.executable, "-m", "lossbridge.cli"]
+    exe = [sys.executable, "-m", "lossbridge.interfaces.cli"]
     bad = subprocess.run([*exe, "fit", str(tmp_path / "none.csv"), "-f", "y ~ x"],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2

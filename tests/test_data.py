@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossbridge.data import MAX_COLUMNS, load_table
-from lossbridge.datasets import BUNDLED, bundled_path
-from lossbridge.errors import InputError
+from lossbridge.core.errors import InputError
+from lossbridge.data.datasets import BUNDLED, bundled_path
+from lossbridge.data.tables import MAX_COLUMNS, load_table
 
 from .conftest import write_csv
 
@@ -136,8 +136,8 @@ def test_million_column_header_is_refused_without_gigabytes(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(10**6)) + "\n")
     code = ("import resource, sys\n"
-            "from lossbridge.data import load_table\n"
-            "from lossbridge.errors import InputError\n"
+            "from lossbridge.data.tables import load_table\n"
+            "from lossbridge.core.errors import InputError\n"
             "try:\n    load_table(sys.argv[1])\nexcept InputError as exc:\n    print(exc)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

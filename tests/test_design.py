@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossbridge.data import load_table
-from lossbridge.design import build_design
-from lossbridge.errors import InputError
+from lossbridge.core.errors import InputError
+from lossbridge.data.design import build_design
+from lossbridge.data.tables import load_table
 
 
 def design(frame, formula, **kw):
@@ -216,8 +216,8 @@ def test_rank_verdict_does_not_depend_on_column_units():
 def test_ols_of_a_near_collinear_design_matches_exact_arithmetic():
     """cond 2e13 after scaling, n = 5000: numpy's default rcond (n eps) would cut a singular
     value and return a truncated fit; the RSS must be the exact minimum to rounding."""
-    from lossbridge.baselines import exact_ols
-    from lossbridge.rounding import loss_error_bound
+    from lossbridge.core.rounding import loss_error_bound
+    from lossbridge.estimation.exact import exact_ols
     from tests.reference.exact import rational_least_squares
 
     d = design(near_collinear(5000, 1e-13, seed=2), "y ~ x1 + x2")
@@ -245,9 +245,9 @@ def test_cli_fits_a_year_polynomial_with_the_rss_of_a_well_conditioned_basis(cap
     The centred, scaled polynomial spans the same space, so both RSS agree to rounding."""
     import json
 
-    from lossbridge.baselines import exact_ols
-    from lossbridge.cli import main
-    from lossbridge.rounding import loss_error_bound
+    from lossbridge.core.rounding import loss_error_bound
+    from lossbridge.estimation.exact import exact_ols
+    from lossbridge.interfaces.cli import main
 
     rng = np.random.default_rng(5)
     year = np.round(rng.uniform(2000, 2020, 100_000), 3)

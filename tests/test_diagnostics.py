@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossbridge.diagnostics import pareto_k_counts, sampler_warnings
+from lossbridge.posterior.diagnostics import pareto_k_counts, sampler_warnings
 
 GOOD = pd.DataFrame({"r_hat": [1.0, 1.001], "ess_bulk": [2000.0, 1800.0], "ess_tail": [1500.0, 1600.0]},
                     index=["Intercept", "x"])
@@ -29,7 +29,7 @@ def test_pareto_k_bands_partition_the_values():
 def test_loo_pit_reference_is_the_95_percent_point_for_as_many_independent_uniforms():
     # 20,000 simulated sets per size: a 5 % rate has se 0.0015, so +-0.0075 is 5 se; at
     # the warning level 0.001 the count is Poisson(20): P(outside 5..40) < 1e-4.
-    from lossbridge.ppc import ks_distance, loo_pit_p_value, loo_pit_reference
+    from lossbridge.posterior.ppc import ks_distance, loo_pit_p_value, loo_pit_reference
 
     rng = np.random.default_rng(2)
     for m in (21, 300, 2000):
@@ -44,7 +44,7 @@ def test_loo_pit_reference_is_the_95_percent_point_for_as_many_independent_unifo
 def test_ks_distance_matches_scipy():
     from scipy import stats
 
-    from lossbridge.ppc import ks_distance
+    from lossbridge.posterior.ppc import ks_distance
 
     pit = np.random.default_rng(0).beta(2, 2, size=137)
     assert ks_distance(pit) == pytest.approx(stats.kstest(pit, "uniform").statistic, rel=1e-12)
@@ -59,9 +59,9 @@ def test_each_model_shows_the_reference_for_its_own_loo_pit_values(monkeypatch, 
 
     import lossbridge
 
-    monkeypatch.setattr("lossbridge.analysis.FULL_LOO_MAX_N", 100)
-    monkeypatch.setattr("lossbridge.posterior.FULL_LOO_MAX_N", 100)
-    monkeypatch.setattr("lossbridge.analysis.SUBSAMPLE_SIZE", 50)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.FULL_LOO_MAX_N", 100)
+    monkeypatch.setattr("lossbridge.posterior.summary.FULL_LOO_MAX_N", 100)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.SUBSAMPLE_SIZE", 50)
     rng = np.random.default_rng(4)
     x = rng.normal(size=150)
     frame = pd.DataFrame({"x": x, "y": 1 + x + rng.normal(size=150)})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lossbridge.errors import InputError
-from lossbridge.families import FAMILIES, get_family
+from lossbridge.core.errors import InputError
+from lossbridge.families.registry import FAMILIES, get_family
 
 
 def test_lookup_error_lists_valid_names():

@@ -23,10 +23,10 @@ import scipy.stats
 import statsmodels.api as sm
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.errors import InputError, ModelRefusedWarning
-from lossbridge.priors import describe_flat
-from lossbridge.runspec import load_spec, run_spec
+from lossbridge.core.errors import InputError, ModelRefusedWarning
+from lossbridge.interfaces.cli import main
+from lossbridge.interfaces.runspec import load_spec, run_spec
+from lossbridge.models.priors import describe_flat
 
 EPS = float(np.finfo(float).eps)
 
@@ -145,7 +145,7 @@ def test_wampler1_fits_under_a_user_fixed_sigma(wampler1):
     result = analysis.fit_for("normal-fixed")
     X = analysis.design.X
     # Zero residuals: the least-squares forward error is cond(X) eps ||beta|| (no cond^2
-    # term, which multiplies the residual); 10 is the safety factor of lossbridge.rounding.
+    # term, which multiplies the residual); 10 is the safety factor of lossbridge.core.rounding.
     bound = 10 * np.linalg.cond(X) * EPS * math.sqrt(6)
     assert np.linalg.norm(result.map.coefficients - 1.0) <= bound
     assert np.linalg.norm(result.baseline.coefficients - 1.0) <= bound
@@ -262,7 +262,7 @@ def test_weak_priors_without_sampling_say_why_there_is_no_certificate(capsys):
 def test_arviz_shape_log_line_is_silenced(capfd):
     import arviz
 
-    import lossbridge.arviz_bridge  # noqa: F401  (installs the filter)
+    import lossbridge.posterior.arviz_bridge  # noqa: F401  (installs the filter)
 
     capfd.readouterr()
     value = arviz.rhat(np.random.default_rng(0).normal(size=(1, 50)))

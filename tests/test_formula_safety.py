@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.data import load_table
-from lossbridge.design import build_design
-from lossbridge.errors import InputError
-from lossbridge.formula_safety import BARE_NUMPY_ALIASES, MAX_TERMS, NUMPY_FUNCTIONS, check_formula
-from lossbridge.runspec import load_spec, run_spec
+from lossbridge.core.errors import InputError
+from lossbridge.data.design import build_design
+from lossbridge.data.formula_safety import BARE_NUMPY_ALIASES, MAX_TERMS, NUMPY_FUNCTIONS, check_formula
+from lossbridge.data.tables import load_table
+from lossbridge.interfaces.cli import main
+from lossbridge.interfaces.runspec import load_spec, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
@@ -331,7 +331,7 @@ def test_real_processes_cli_and_spec_refuse_and_leave_nothing(tmp_path):
     spec.write_text('data = "engel"\nformula = "foodexp ~ C(np.loadtxt(\'/etc/passwd\', dtype=str))"\n')
     for argv, part in [(["fit", "engel", "--no-sample", "--formula", shell], "calls 'np.ctypeslib"),
                        (["run", str(spec)], "passes \"np.loadtxt('/etc/passwd'")]:
-        done = subprocess.run([sys.executable, "-m", "lossbridge.cli", *argv], cwd=tmp_path, env=env,
+        done = subprocess.run([sys.executable, "-m", "lossbridge.interfaces.cli", *argv], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stderr
         assert part in done.stderr and done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr

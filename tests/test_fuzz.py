@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lossbridge.cli import main
+from lossbridge.interfaces.cli import main
 
 pytestmark = [pytest.mark.slow,
               # PyTensor raises the recursion limit while compiling; hypothesis notes it.
@@ -195,7 +195,7 @@ def test_cli_never_fails_internally_in_a_real_process(cases):
         for data, argv, report in cases:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             (root / "d.csv").write_bytes(data)
-            process = subprocess.Popen([sys.executable, "-m", "lossbridge.cli", *argv], cwd=root, env=env,
+            process = subprocess.Popen([sys.executable, "-m", "lossbridge.interfaces.cli", *argv], cwd=root, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                        errors="replace")
             runs.append((process, root, files_under(root), argv, report))

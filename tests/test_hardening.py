@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.errors import InputError
+from lossbridge.core.errors import InputError
+from lossbridge.interfaces.cli import main
 
 
 def run_cli(capsys, *argv):
@@ -106,7 +106,7 @@ def test_internal_errors_are_one_line_unless_debug(capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure\nsecond line")
 
-    monkeypatch.setattr("lossbridge.analysis.exact_fit", broken)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.exact_fit", broken)
     code, _, err = run_cli(capsys, "fit", "engel", "--no-sample")
     assert code == 1
     assert err.strip() == ("lossbridge: internal error: RuntimeError: simulated failure "
@@ -120,7 +120,7 @@ def test_same_seed_gives_byte_identical_json(tmp_path):
     """Everything but the one 'timing' key is a function of data, options and seed."""
     outputs = []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "lossbridge.cli", "fit", "stackloss", "--json",
+        done = subprocess.run([sys.executable, "-m", "lossbridge.interfaces.cli", "fit", "stackloss", "--json",
                                "--seed", "11", "--draws", "300", "--tune", "300"],
                               capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         assert done.returncode == 0, done.stderr
@@ -135,7 +135,7 @@ def test_same_seed_gives_byte_identical_json(tmp_path):
 def test_ctrl_c_during_sampling_exits_130_and_leaves_nothing(tmp_path):
     out = tmp_path / "report.html"
     process = subprocess.Popen(
-        [sys.executable, "-m", "lossbridge.cli", "report", "engel", "--out", str(out), "--draws", "20000",
+        [sys.executable, "-m", "lossbridge.interfaces.cli", "report", "engel", "--out", str(out), "--draws", "20000",
          "--progress", "--save", str(tmp_path / "saved")],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -192,7 +192,7 @@ def test_extreme_fixed_scale_is_refused_before_fitting(capsys, monkeypatch, sigm
     def no_map(*args, **kwargs):
         raise AssertionError("the MAP must not run")
 
-    monkeypatch.setattr("lossbridge.analysis.find_map", no_map)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.find_map", no_map)
     code, out, err = run_cli(capsys, "fit", "engel", "--no-sample", "--sigma", sigma)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert f"sigma = {float(sigma):g} is outside what the normal likelihood can compute with" in err

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossbridge.lad import (
+from lossbridge.core.rounding import loss_error_bound
+from lossbridge.estimation.lad import (
     GLOBBING_MIN_ROWS,
     dual_certificate,
     exact_lad_vertex,
@@ -13,7 +14,6 @@ from lossbridge.lad import (
     polish_to_vertex,
     solve_lad_lp,
 )
-from lossbridge.rounding import loss_error_bound
 
 
 def random_problem(n, k, seed, ties=False):

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import lossbridge
-from lossbridge.baselines import exact_lad
-from lossbridge.certificate import certify, relative_coefficient_differences
-from lossbridge.data import load_table
-from lossbridge.design import build_design
-from lossbridge.lad import exact_lad_vertex
-from lossbridge.rounding import loss_error_bound
+from lossbridge.core.rounding import loss_error_bound
+from lossbridge.data.design import build_design
+from lossbridge.data.tables import load_table
+from lossbridge.estimation.certificate import certify, relative_coefficient_differences
+from lossbridge.estimation.exact import exact_lad
+from lossbridge.estimation.lad import exact_lad_vertex
 
 from .reference.exact import lad_coefficient_ranges
 from .reference.published import ENGEL_LAD

@@ -8,19 +8,19 @@ import pytest
 from scipy import stats
 
 import lossbridge
-from lossbridge import arviz_bridge
-from lossbridge.baselines import exact_fit
-from lossbridge.comparison import pairwise_difference
-from lossbridge.loo import (
+from lossbridge.data.rotation import Rotation
+from lossbridge.estimation.exact import exact_fit
+from lossbridge.models.spec import ModelSpec
+from lossbridge.posterior import arviz_bridge
+from lossbridge.posterior.comparison import pairwise_difference
+from lossbridge.posterior.loo import (
     FULL_LOO_MAX_N,
     closed_form_applies,
     closed_form_loo,
     difference_estimator,
     is_plug_in,
 )
-from lossbridge.pointwise import log_likelihood
-from lossbridge.rotation import Rotation
-from lossbridge.spec import ModelSpec
+from lossbridge.posterior.pointwise import log_likelihood
 
 
 def test_difference_estimator_is_exact_when_every_row_is_sampled():
@@ -91,7 +91,7 @@ def test_subsampled_loo_within_its_error_of_full_psis_loo():
 def test_logsumexp_matches_scipy_including_infinities():
     from scipy.special import logsumexp as scipy_logsumexp
 
-    from lossbridge.pointwise import logsumexp
+    from lossbridge.posterior.pointwise import logsumexp
 
     rng = np.random.default_rng(3)
     values = rng.normal(scale=300.0, size=(500, 7))  # exp would overflow without the shift
@@ -107,8 +107,8 @@ def test_logsumexp_matches_scipy_including_infinities():
 
 
 def _small_design(n: int, seed: int, noise: str = "normal"):
-    from lossbridge.data import load_table
-    from lossbridge.design import build_design
+    from lossbridge.data.design import build_design
+    from lossbridge.data.tables import load_table
 
     rng = np.random.default_rng(seed)
     x1, x2 = rng.normal(size=n), rng.uniform(-1, 3, size=n)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 import lossbridge
-from lossbridge.baselines import exact_lad
-from lossbridge.certificate import COEFFICIENT_RTOL, relative_coefficient_differences
-from lossbridge.datasets import BUNDLED
-from lossbridge.lad import solve_lad_lp
-from lossbridge.rounding import loss_error_bound
+from lossbridge.core.rounding import loss_error_bound
+from lossbridge.data.datasets import BUNDLED
+from lossbridge.estimation.certificate import COEFFICIENT_RTOL, relative_coefficient_differences
+from lossbridge.estimation.exact import exact_lad
+from lossbridge.estimation.lad import solve_lad_lp
 
 from .reference.exact import rational_least_squares
 from .reference.published import ENGEL_LAD, LONGLEY_OLS, STACKLOSS_LAD

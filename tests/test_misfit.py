@@ -12,13 +12,13 @@ from scipy import stats
 from statsmodels.stats.diagnostic import het_breuschpagan
 
 import lossbridge
-from lossbridge import misfit
-from lossbridge.design import Design
-from lossbridge.errors import MisfitWarning
-from lossbridge.loo import closed_form_loo
-from lossbridge.ppc import ks_distance, loo_pit_reference
-from lossbridge.rotation import Rotation
-from lossbridge.spec import ModelSpec
+from lossbridge.core.errors import MisfitWarning
+from lossbridge.data.design import Design
+from lossbridge.data.rotation import Rotation
+from lossbridge.models.spec import ModelSpec
+from lossbridge.posterior import misfit
+from lossbridge.posterior.loo import closed_form_loo
+from lossbridge.posterior.ppc import ks_distance, loo_pit_reference
 
 
 # ---------------------------------------------------------------- residual statistics
@@ -177,7 +177,7 @@ def test_assessment_names_the_misfit_models_and_warns():
     X = np.column_stack([np.ones(n), x])
     y = 1 + x + rng.normal(size=n)
     design = Design(y, X, ("Intercept", "x"), "y", "y ~ x", "test")
-    base = lossbridge.baselines.exact_fit("normal", design)
+    base = lossbridge.estimation.exact.exact_fit("normal", design)
     good = Posterior(_ppc(rng.uniform(size=n), CALM), 3.1)
     bad = Posterior(_ppc(rng.uniform(size=n), {**CALM, "max": 0.0}), 3.1)
     fits = [Fit("normal", "learned", good, base), Fit("normal", "fixed", bad, base)]

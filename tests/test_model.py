@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lossbridge.data import load_table
-from lossbridge.design import build_design
-from lossbridge.errors import InputError
-from lossbridge.model import build_model
-from lossbridge.rotation import Rotation
-from lossbridge.spec import ModelSpec
+from lossbridge.core.errors import InputError
+from lossbridge.data.design import build_design
+from lossbridge.data.rotation import Rotation
+from lossbridge.data.tables import load_table
+from lossbridge.models.reference import build_model
+from lossbridge.models.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import pytest
 import statsmodels.api as sm
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.data import load_table
-from lossbridge.design import build_design, scale_label
-from lossbridge.errors import InputError
-from lossbridge.jsonio import dumps
+from lossbridge.core.errors import InputError
+from lossbridge.core.jsonio import dumps
+from lossbridge.data.design import build_design, scale_label
+from lossbridge.data.tables import load_table
+from lossbridge.interfaces.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lossbridge.datasets import BUNDLED
+from lossbridge.data.datasets import BUNDLED
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lossbridge.errors import InputError
-from lossbridge.outputs import check_parent_folder, write_text_atomically
+from lossbridge.core.errors import InputError
+from lossbridge.core.outputs import check_parent_folder, write_text_atomically
 
 
 def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -39,6 +39,6 @@ def test_parent_folder_checks(tmp_path):
 
 def test_parent_folder_must_be_writable(tmp_path, monkeypatch):
     # os.access is patched rather than chmod-ing a folder: CI runs as root, who may write anywhere.
-    monkeypatch.setattr("lossbridge.outputs.os.access", lambda path, mode: False)
+    monkeypatch.setattr("lossbridge.core.outputs.os.access", lambda path, mode: False)
     with pytest.raises(InputError, match="is not writable"):
         check_parent_folder(tmp_path / "r.html", "write report")

@@ -1,6 +1,6 @@
 """Outputs go only where the user pointed, and only to regular files (issue 10, item 2).
 
-Every refusal is checked before fitting: ``lossbridge.analysis.fit`` is replaced by a
+Every refusal is checked before fitting: ``lossbridge.interfaces.pipeline.fit`` is replaced by a
 function that fails the test if it is reached.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.errors import InputError
+from lossbridge.core.errors import InputError
+from lossbridge.interfaces.cli import main
 
 ROWS = "y,x\n" + "".join(f"{1 + 2 * i + (-1) ** i},{i}\n" for i in range(12))
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -39,7 +39,7 @@ def no_fit(monkeypatch):
     def fit(*args, **kwargs):
         raise AssertionError("the fit started before the output check")
 
-    monkeypatch.setattr("lossbridge.analysis.fit", fit)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", fit)
 
 
 def one_line_error(capsys, argv, message):
@@ -178,7 +178,7 @@ def test_over_long_path_is_refused(capsys, tmp_path, data, no_fit):
 
 
 def test_nul_in_output_path_is_an_input_error(tmp_path):
-    from lossbridge.outputs import check_output
+    from lossbridge.core.outputs import check_output
 
     with pytest.raises(InputError, match="contains a NUL byte"):
         check_output(str(tmp_path / "a\x00b.html"), what="report")
@@ -200,7 +200,7 @@ def test_real_process_refuses_fifo_and_dev_null(tmp_path, data):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     for target in (fifo, "/dev/null", data):
-        done = subprocess.run([sys.executable, "-m", "lossbridge.cli", "report", str(data), "-f", "y ~ x",
+        done = subprocess.run([sys.executable, "-m", "lossbridge.interfaces.cli", "report", str(data), "-f", "y ~ x",
                                "--no-sample", "--out", str(target)], capture_output=True, text=True,
                               env={**ENV, "PYTHONPATH": SRC}, timeout=300)
         assert done.returncode == 2, done.stderr

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lossbridge
-from lossbridge.certificate import relative_coefficient_differences
+from lossbridge.estimation.certificate import relative_coefficient_differences
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

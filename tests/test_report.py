@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 import lossbridge
-from lossbridge.cli import main
-from lossbridge.errors import InputError
+from lossbridge.core.errors import InputError
+from lossbridge.interfaces.cli import main
 
 SECTIONS = ["verdict", "data", "likelihood", "map", "posterior", "fixed-vs-learned", "fit",
             "comparison", "oracle"]
@@ -91,7 +91,7 @@ def test_no_sample_report_says_map_only(tmp_path):
 
 
 def test_residual_figures_are_drawn_from_the_exact_fits(tmp_path):
-    from lossbridge import plot_data
+    from lossbridge.present import plot_data
 
     analysis = lossbridge.fit("stackloss", likelihoods="normal", sample=False)
     design, base = analysis.design, analysis.fits[0].baseline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossbridge.rotation import Rotation
+from lossbridge.data.rotation import Rotation
 
 EPS = np.finfo(float).eps
 

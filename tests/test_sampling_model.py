@@ -8,12 +8,12 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.graph.replace import graph_replace
 
-from lossbridge.data import load_table
-from lossbridge.design import build_design
-from lossbridge.model import build_model
-from lossbridge.rotation import Rotation
-from lossbridge.sampling_model import block_name, build_sampling_model
-from lossbridge.spec import ModelSpec
+from lossbridge.data.design import build_design
+from lossbridge.data.rotation import Rotation
+from lossbridge.data.tables import load_table
+from lossbridge.models.reference import build_model
+from lossbridge.models.sampling_model import block_name, build_sampling_model
+from lossbridge.models.spec import ModelSpec
 
 
 def logp_and_grad(model, names, jacobian=True):

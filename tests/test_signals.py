@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 import lossbridge
-from lossbridge import interrupts
-from lossbridge.cli import main
-from lossbridge.errors import InputError
-from lossbridge.outputs import Outputs
+from lossbridge.core import interrupts
+from lossbridge.core.errors import InputError
+from lossbridge.core.outputs import Outputs
+from lossbridge.interfaces.cli import main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": SRC}
@@ -44,7 +44,7 @@ def small_analysis() -> lossbridge.Analysis:
 
 @pytest.fixture
 def prefitted(monkeypatch, small_analysis):
-    monkeypatch.setattr("lossbridge.analysis.fit", lambda *a, **k: small_analysis)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", lambda *a, **k: small_analysis)
 
 
 def signalling(function, signum):
@@ -67,17 +67,17 @@ def report_with_save(capsys, tmp_path):
 @pytest.mark.parametrize("phase", ["fit", "netcdf", "report-rendering", "report-writing"])
 def test_signal_during_a_phase_leaves_nothing(capsys, tmp_path, monkeypatch, prefitted, small_analysis,
                                               phase, signum):
-    import lossbridge.analysis
-    import lossbridge.arviz_bridge
-    import lossbridge.report
+    import lossbridge.interfaces.pipeline
+    import lossbridge.posterior.arviz_bridge
+    import lossbridge.present.report
 
     if phase == "fit":
-        monkeypatch.setattr("lossbridge.analysis.fit", signalling(lambda *a, **k: small_analysis, signum))
+        monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", signalling(lambda *a, **k: small_analysis, signum))
     elif phase == "netcdf":  # inside the HDF5 serialisation, which holds the signal until it ends
-        monkeypatch.setattr("lossbridge.arviz_bridge.netcdf_bytes",
-                            signalling(lossbridge.arviz_bridge.netcdf_bytes, signum))
+        monkeypatch.setattr("lossbridge.posterior.arviz_bridge.netcdf_bytes",
+                            signalling(lossbridge.posterior.arviz_bridge.netcdf_bytes, signum))
     elif phase == "report-rendering":  # the save folder is already written (as a temporary)
-        monkeypatch.setattr("lossbridge.report.render_html", signalling(lossbridge.report.render_html, signum))
+        monkeypatch.setattr("lossbridge.present.report.render_html", signalling(lossbridge.present.report.render_html, signum))
     else:
         monkeypatch.setattr(Outputs, "text", signalling(Outputs.text, signum))
     code, captured = report_with_save(capsys, tmp_path)
@@ -88,7 +88,7 @@ def test_signal_during_a_phase_leaves_nothing(capsys, tmp_path, monkeypatch, pre
 
 
 def test_signal_during_the_commit_completes_it(capsys, tmp_path, monkeypatch, prefitted):
-    monkeypatch.setattr("lossbridge.outputs.os.rename", signalling(os.rename, signal.SIGTERM))
+    monkeypatch.setattr("lossbridge.core.outputs.os.rename", signalling(os.rename, signal.SIGTERM))
     code, captured = report_with_save(capsys, tmp_path)
     assert code == 143
     assert captured.err.startswith("lossbridge: terminated after the outputs were complete (")
@@ -106,7 +106,7 @@ def test_failed_second_rename_rolls_back_the_first(tmp_path, monkeypatch):
         folder = outputs.folder(tmp_path / "saved", "output folder")
         (folder / "a.nc").write_bytes(b"data")
         outputs.text(tmp_path / "r.html", "<html></html>", "report")
-        monkeypatch.setattr("lossbridge.outputs.os.replace", failing)
+        monkeypatch.setattr("lossbridge.core.outputs.os.replace", failing)
         with pytest.raises(InputError, match="cannot write report .*No space left on device"):
             outputs.commit()
     assert listing(tmp_path) == []
@@ -127,7 +127,7 @@ def test_replaced_files_are_restored_when_a_later_rename_fails(tmp_path, monkeyp
     with Outputs() as outputs:
         outputs.text(tmp_path / "a.html", "new a", "report")
         outputs.text(tmp_path / "b.html", "new b", "report")
-        monkeypatch.setattr("lossbridge.outputs.os.replace", second_fails)
+        monkeypatch.setattr("lossbridge.core.outputs.os.replace", second_fails)
         with pytest.raises(KeyboardInterrupt):
             outputs.commit()
     assert (tmp_path / "a.html").read_text() == "old a" and (tmp_path / "b.html").read_text() == "old b"
@@ -185,7 +185,7 @@ def test_an_interruption_swallowed_by_a_finalizer_is_silent_and_raised_later(cap
 
 FULL_DISK = """
 import resource, signal, sys
-import lossbridge.persistence as persistence
+import lossbridge.interfaces.persistence as persistence
 original = persistence.write_save_folder
 
 def limited(analysis, folder):
@@ -195,7 +195,7 @@ def limited(analysis, folder):
     return original(analysis, folder)
 
 persistence.write_save_folder = limited
-from lossbridge.cli import main
+from lossbridge.interfaces.cli import main
 sys.exit(main())
 """
 
@@ -228,7 +228,7 @@ def _run_and_signal(folder: Path, delay: float | None, signum: int, to_group: bo
     With ``repeat`` the signal is sent again 0.1 s later (an impatient second Ctrl-C).
     """
     folder.mkdir()
-    command = [sys.executable, "-m", "lossbridge.cli", "report", "stackloss", "--draws", "150",
+    command = [sys.executable, "-m", "lossbridge.interfaces.cli", "report", "stackloss", "--draws", "150",
                "--tune", "150", "--chains", "2", "--cores", "2", "--seed", "8",
                "--save", str(folder / "saved"), "--out", str(folder / "r.html")]
     clock = time.monotonic()

@@ -17,18 +17,18 @@ import warnings
 
 import pytest
 
-import lossbridge._quiet
-from lossbridge._quiet import silenced
-from lossbridge.cli import main
+import lossbridge.core.quiet
+from lossbridge.core.quiet import silenced
+from lossbridge.interfaces.cli import main
 
 HEAVY = ("pymc", "pytensor", "arviz")
 # The interpreters below import this checkout of lossbridge, wherever they run.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
-    [os.path.dirname(os.path.dirname(lossbridge._quiet.__file__)), os.environ.get("PYTHONPATH", "")])}
+    [os.path.dirname(os.path.dirname(lossbridge.core.quiet.__file__)), os.environ.get("PYTHONPATH", "")])}
 
 PROBE = """
 import json, sys
-from lossbridge.cli import main
+from lossbridge.interfaces.cli import main
 try:
     code = main(sys.argv[2:])
 except SystemExit as exc:  # argparse: --help and usage errors
@@ -85,12 +85,12 @@ def test_import_is_lazy_but_complete():
             "before = [m for m in sys.argv[1].split(',') if m in sys.modules]\n"
             "names = {n: getattr(lossbridge, n).__name__ for n in lossbridge.__all__ if n != 'FAMILIES'}\n"
             "print(before, sorted(lossbridge.FAMILIES), 'fit' in dir(lossbridge), names['fit'])\n"
-            "print(lossbridge.jsonio.__name__)\n"
+            "print(lossbridge.core.jsonio.__name__)\n"
             "try:\n    lossbridge.nosuch\nexcept AttributeError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code, ",".join(HEAVY)], capture_output=True, text=True, timeout=120,
                           env=ENV)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[] ['laplace', 'normal'] True fit", "lossbridge.jsonio",
+    assert done.stdout.splitlines() == ["[] ['laplace', 'normal'] True fit", "lossbridge.core.jsonio",
                                         "module 'lossbridge' has no attribute 'nosuch'"]
 
 
@@ -137,7 +137,7 @@ def test_silenced_drops_dependency_noise(capfd, caplog):
     inside, neither does; afterwards both do again (settings restored)."""
     import warnings
 
-    from lossbridge._quiet import silenced
+    from lossbridge.core.quiet import silenced
 
     def noise():
         logging.getLogger("pymc").warning("pymc noise")

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 import lossbridge
-from lossbridge.comparison import compare_models
-from lossbridge.errors import InputError
-from lossbridge.jsonio import dumps
-from lossbridge.loo import PLUG_IN_EXACT_METHOD
-from lossbridge.misfit import MisfitAssessment
-from lossbridge.verdict import CLEAR_SE, MAP_ONLY, Candidate, build_verdict
+from lossbridge.core.errors import InputError
+from lossbridge.core.jsonio import dumps
+from lossbridge.posterior.comparison import compare_models
+from lossbridge.posterior.loo import PLUG_IN_EXACT_METHOD
+from lossbridge.posterior.misfit import MisfitAssessment
+from lossbridge.posterior.verdict import CLEAR_SE, MAP_ONLY, Candidate, build_verdict
 
 QUICK = {"draws": 200, "tune": 200, "chains": 2, "progress": False}
 PLUG_IN_B = "plug-in MLE of the exact LAD fit, SAD/n"

@@ -20,8 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._quiet import quiet_imports
-from .errors import (
+from .core.errors import (
     CertificateWarning,
     InputError,
     LossbridgeWarning,
@@ -30,24 +29,24 @@ from .errors import (
     NonUniqueSolutionWarning,
     SamplingWarning,
 )
+from .core.quiet import quiet_imports
+from .core.version import __version__  # noqa: F401  (re-exported)
 
 quiet_imports()
 
-__version__ = "0.1.0"
-
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
-    "Analysis": "analysis",
-    "FitResult": "analysis",
-    "fit": "analysis",
-    "Comparison": "comparison",
-    "compare": "comparison",
-    "FAMILIES": "families",
-    "get_family": "families",
-    "SavedAnalysis": "persistence",
-    "load": "persistence",
-    "ModelSpec": "spec",
-    "Verdict": "verdict",
+    "Analysis": "interfaces.pipeline",
+    "FitResult": "interfaces.pipeline",
+    "fit": "interfaces.pipeline",
+    "Comparison": "posterior.comparison",
+    "compare": "posterior.comparison",
+    "FAMILIES": "families.registry",
+    "get_family": "families.registry",
+    "SavedAnalysis": "interfaces.persistence",
+    "load": "interfaces.persistence",
+    "ModelSpec": "models.spec",
+    "Verdict": "posterior.verdict",
 }
 
 __all__ = [
@@ -74,7 +73,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:  # a submodule (lossbridge.jsonio), as when this file imported them all
+    if module is None:  # a submodule (lossbridge.core.jsonio), as when this file imported them all
         try:
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as exc:

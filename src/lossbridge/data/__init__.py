@@ -1,0 +1,3 @@
+"""Stage 1, the data: tables, bundled datasets, safe formulas, the design matrix and its rotation. See
+docs/design.md.
+"""

@@ -1,0 +1,69 @@
+"""Bundled datasets, loadable by name (``lossbridge fit engel``).
+
+The CSV files live in the repository's ``data/`` folder (copied into the wheel as
+``lossbridge/_bundled_data``); ``data/README.md`` gives source and licence of each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.errors import InputError
+
+
+@dataclass(frozen=True)
+class BundledDataset:
+    """A dataset shipped with lossbridge and the formula it is usually fitted with."""
+
+    name: str
+    filename: str
+    formula: str
+    title: str
+
+
+BUNDLED: dict[str, BundledDataset] = {
+    d.name: d
+    for d in (
+        BundledDataset(
+            "engel", "engel.csv", "foodexp ~ income",
+            "Engel (1857) household food expenditure, 235 Belgian households",
+        ),
+        BundledDataset(
+            "stackloss", "stackloss.csv", "STACKLOSS ~ AIRFLOW + WATERTEMP + ACIDCONC",
+            "Brownlee (1965) stack loss plant data, 21 days",
+        ),
+        BundledDataset(
+            "longley", "longley.csv", "TOTEMP ~ GNPDEFL + GNP + UNEMP + ARMED + POP + YEAR",
+            "Longley (1967) macro-economic series, 16 years (ill-conditioned)",
+        ),
+        BundledDataset(
+            "earnings", "earnings.csv", "earn ~ height + male",
+            "Gelman & Hill (2006) earnings survey, 1192 adults",
+        ),
+        BundledDataset(
+            "mesquite", "mesquite.csv",
+            "np.log(weight) ~ np.log(diam1) + np.log(diam2) + np.log(canopy_height)"
+            " + np.log(total_height) + np.log(density) + group",
+            "Gelman & Hill (2006) mesquite bush biomass, 46 bushes",
+        ),
+    )
+}
+
+
+def _data_dirs() -> list[Path]:
+    package = Path(__file__).resolve().parents[1]  # src/lossbridge, or site-packages/lossbridge
+    return [package / "_bundled_data", package.parents[1] / "data"]
+
+
+def bundled_path(name: str) -> Path:
+    """Return the CSV path of bundled dataset ``name``."""
+    if name not in BUNDLED:
+        raise InputError(
+            f"unknown bundled dataset {name!r}; valid names: {', '.join(sorted(BUNDLED))}"
+        )
+    for folder in _data_dirs():
+        path = folder / BUNDLED[name].filename
+        if path.is_file():
+            return path
+    raise InputError(f"bundled dataset {name!r} is missing from this installation; reinstall lossbridge")

@@ -1,0 +1,388 @@
+"""From a table and a formula to a validated design (y, X, term names).
+
+The formula is parsed by formulaic, so transforms (``np.log(x)``), categoricals
+(``C(g)``) and backtick-quoted names work as formulaic documents them. Validation
+happens here, once: unknown columns, missing or infinite values, a non-numeric
+response, too few rows and rank deficiency each raise :class:`InputError`, and so do
+names that would clash with the model's own rows (a column called ``Intercept``, a term
+called ``scale: ...``) and a numeric-looking text column that formulaic would silently
+turn into a factor.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+from formulaic import Formula, model_matrix
+from formulaic.errors import FormulaicError
+
+from ..core.errors import InputError
+from ..core.rounding import EPS, SAFETY
+from .formula_safety import check_formula
+from .tables import Table
+from .text_columns import NUMBER_LIKE, numbers_as_text_problem
+
+INTERCEPT = "Intercept"  # formulaic's name for the constant term
+SCALE_LABEL_PREFIX = "scale: "
+
+
+def scale_label(scale_name: str) -> str:
+    """Row label of a likelihood scale beside the coefficients (``"scale: sigma"``).
+
+    Terms are data-column names, so a bare ``"sigma"`` or ``"b"`` row could collide with
+    a predictor of that name; no term may start with :data:`SCALE_LABEL_PREFIX` (refused
+    in :func:`build_design`), so this label never does.
+    """
+    return f"{SCALE_LABEL_PREFIX}{scale_name}"
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A validated regression design.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n,)
+        Response, float64.
+    X : ndarray of shape (n, k)
+        Design matrix, float64, full column rank.
+    terms : tuple of str
+        Column names of ``X`` as formulaic names them (``Intercept``, ``income``...).
+    response : str
+        Name of the response as formulaic names it (``foodexp``, ``np.log(weight)``).
+    formula, source : str
+        The formula and where the data came from.
+    dropped_rows : int
+        Rows removed because of missing values (only with ``dropna=True``).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    terms: tuple[str, ...]
+    response: str
+    formula: str
+    source: str
+    dropped_rows: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def y_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of y as little-endian float64: identifies the data."""
+        data = np.ascontiguousarray(self.y, dtype="<f8").tobytes()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    @property
+    def has_intercept(self) -> bool:
+        return "Intercept" in self.terms
+
+    def without_rows(self, rows) -> Design:
+        """The same design with ``rows`` removed (for exact leave-one-out refits)."""
+        keep = np.ones(self.n, dtype=bool)
+        keep[np.asarray(rows)] = False
+        X = self.X[keep]
+        _check_rank(X, self.terms)
+        return Design(
+            y=self.y[keep], X=X, terms=self.terms, response=self.response,
+            formula=self.formula, source=f"{self.source} without rows {list(np.atleast_1d(rows))}",
+        )
+
+    def summary(self) -> dict:
+        """Plain description of the data for tables, JSON and the report."""
+        y = self.y
+        return {
+            "source": self.source,
+            "formula": self.formula,
+            "response": self.response,
+            "terms": list(self.terms),
+            "n": self.n,
+            "k": self.k,
+            "y_hash": self.y_hash,
+            "dropped_rows": self.dropped_rows,
+            "y_summary": {
+                "mean": float(np.mean(y)),
+                "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
+                "min": float(np.min(y)),
+                "median": float(np.median(y)),
+                "max": float(np.max(y)),
+            },
+        }
+
+
+def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
+    """Validate ``table`` against ``formula`` and return the design.
+
+    Parameters
+    ----------
+    table : Table
+        The raw data.
+    formula : str
+        A formulaic formula with one response, e.g. ``"foodexp ~ income"``.
+    dropna : bool, default False
+        Drop rows with missing values in the columns the formula uses (reported in
+        ``Design.dropped_rows``) instead of raising.
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise InputError(
+            f"formula must look like 'response ~ term + term'; got {formula!r}"
+        )
+    # Formulas are data: refuse code before formulaic parses (and so evaluates) anything.
+    _check_names_exist(formula, check_formula(formula, table.frame), table.frame)
+    parsed = _parse(formula)
+    frame = table.frame
+    lhs_vars = set(parsed.lhs.required_variables)
+    rhs_vars = set(parsed.rhs.required_variables)
+    if not lhs_vars:
+        raise InputError(f"formula {formula!r} has no response on the left of '~'")
+    _check_names_exist(formula, lhs_vars | rhs_vars, frame)
+    _check_intercept_column(formula, rhs_vars)
+    if len(frame) == 0:
+        raise InputError(f"data from {table.source} has no rows (only a header?); it needs data rows")
+    _check_numbers_as_text(frame, parsed.rhs, formula)
+    used = sorted(lhs_vars | rhs_vars, key=list(frame.columns).index)
+    frame, dropped = _check_missing(frame, used, formula, dropna)
+    for name in sorted(lhs_vars):
+        _check_numeric_response(frame[name], name)
+    if len(frame) == 0:
+        raise InputError(f"no rows left after dropping missing values from {table.source}: every row "
+                         "misses a value in a column the formula uses; fill them in or use other columns")
+    try:
+        # NaN from transforms (log of zero...) is reported by _check_finite below.
+        with np.errstate(all="ignore"):
+            matrices = model_matrix(parsed, frame, na_action="ignore", context={})
+    except (FormulaicError, ValueError, TypeError, NameError) as exc:
+        raise InputError(
+            f"cannot evaluate formula {formula!r}: {_one_line(exc)}"
+        ) from None
+    lhs, rhs = matrices.lhs, matrices.rhs
+    if lhs.shape[1] != 1:
+        raise InputError(
+            f"formula {formula!r} must have exactly one response column; "
+            f"its left side gives {lhs.shape[1]} ({', '.join(map(str, lhs.columns))})"
+        )
+    response = str(lhs.columns[0])
+    try:
+        y = np.asarray(lhs.to_numpy(dtype=float)).ravel()
+        X = np.asarray(rhs.to_numpy(dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"formula {formula!r} gives non-numeric values: {_one_line(exc)}") from None
+    terms = tuple(str(c) for c in rhs.columns)
+    _check_reserved_terms(terms, formula)
+    _check_finite(y[:, None], (response,), formula, "response")
+    _check_finite(X, terms, formula, "term")
+    with np.errstate(over="ignore"):
+        squares_overflow = not (np.isfinite(y @ y) and np.isfinite(np.einsum("ij,ij->", X, X)))
+    if squares_overflow:
+        raise InputError(
+            f"the values of {response!r} or the predictors are so large that their squares "
+            "overflow double precision; rescale them (for example divide by a power of ten)"
+        )
+    n, k = X.shape
+    if k == 0:
+        raise InputError(f"formula {formula!r} has no terms on the right; add '1' for an intercept")
+    if n <= k + 1:
+        raise InputError(
+            f"too few rows: {n} rows for {k} coefficients; the fits need more rows than "
+            f"coefficients plus one (n > k + 1), so add rows or remove terms"
+        )
+    _check_rank(X, terms)
+    return Design(
+        y=np.ascontiguousarray(y),
+        X=np.ascontiguousarray(X),
+        terms=terms,
+        response=response,
+        formula=formula,
+        source=table.source,
+        dropped_rows=dropped,
+    )
+
+
+def _parse(formula: str) -> Formula:
+    try:
+        parsed = Formula(formula)
+    except FormulaicError as exc:
+        raise InputError(f"formula {formula!r} does not parse: {_one_line(exc)}") from None
+    except Exception as exc:  # formulaic raises plain exceptions for some malformed input
+        raise InputError(f"formula {formula!r} does not parse: {_one_line(exc)}") from None
+    if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
+        raise InputError(
+            f"formula {formula!r} has no response on the left of '~'; "
+            "write it as 'response ~ term + term'"
+        )
+    return parsed
+
+
+def _one_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m|[⧛⧚]", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+def _check_names_exist(formula: str, names: set[str], frame: pd.DataFrame) -> None:
+    columns = [str(c) for c in frame.columns]
+    for name in sorted(names):
+        if name in columns:
+            continue
+        if re.search(rf"(?<![\w.`]){re.escape(name)}\s*\(", formula):
+            raise InputError(
+                f"formula {formula!r} calls unknown function {name!r}; use numpy functions "
+                "such as np.log, np.sqrt, or formulaic's C(), I(), center(), scale(), poly()"
+            )
+        close = difflib.get_close_matches(name, columns, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        shown = ", ".join(repr(c) for c in columns[:20]) + (" ..." if len(columns) > 20 else "")
+        raise InputError(
+            f"column {name!r} used in formula {formula!r} is not in the data{hint} "
+            f"(columns: {shown}; quote names with spaces in backticks)"
+        )
+
+
+def _check_intercept_column(formula: str, rhs_vars: set[str]) -> None:
+    # formulaic resolves a bare `Intercept` to the data column and drops the constant, so
+    # the column would silently take the constant's place and name; refuse instead.
+    if INTERCEPT in rhs_vars:
+        raise InputError(
+            f"column {INTERCEPT!r} used in formula {formula!r} has the name of the constant "
+            "term, so the two cannot be told apart (formulaic drops the constant for it); "
+            "rename the column (e.g. to 'intercept_column') and use the new name in the formula"
+        )
+
+
+def _check_reserved_terms(terms: tuple[str, ...], formula: str) -> None:
+    clashes = [t for t in terms if t.startswith(SCALE_LABEL_PREFIX)]
+    if clashes:
+        raise InputError(
+            f"term {clashes[0]!r} of formula {formula!r} starts with {SCALE_LABEL_PREFIX!r}, "
+            "which labels the likelihood's scale beside the coefficients (e.g. 'scale: sigma'); "
+            "rename the column"
+        )
+
+
+def _valued_variables(rhs) -> list[str]:
+    """Variables the right side uses as values: everywhere except inside an explicit C()."""
+    valued: list[str] = []
+    for term in rhs:
+        for factor in term.factors:
+            if factor.eval_method.value == "python" and str(factor.expr).startswith("C("):
+                continue  # categorical on purpose
+            for variable in factor.required_variables:
+                if str(variable.root) not in valued:
+                    valued.append(str(variable.root))
+    return valued
+
+
+def _check_numbers_as_text(frame: pd.DataFrame, rhs, formula: str) -> None:
+    """Refuse a text column that is mostly numbers but used as a value (not in ``C()``)."""
+    for name in _valued_variables(rhs):
+        if name in frame.columns:
+            message = numbers_as_text_problem(frame[name], name, formula)
+            if message is not None:
+                raise InputError(message)
+
+
+def _check_missing(
+    frame: pd.DataFrame, used: list[str], formula: str, dropna: bool
+) -> tuple[pd.DataFrame, int]:
+    subset = frame[used]
+    missing = subset.isna()
+    numeric = subset.select_dtypes(include="number")
+    infinite = pd.DataFrame(False, index=subset.index, columns=subset.columns)
+    if not numeric.empty:
+        infinite[numeric.columns] = ~np.isfinite(numeric.to_numpy(dtype=float)) & ~numeric.isna()
+    if infinite.any().any():
+        cols = [c for c in used if infinite[c].any()]
+        rows = int(infinite.any(axis=1).sum())
+        raise InputError(
+            f"{rows} row(s) have infinite values in column(s) {', '.join(map(repr, cols))}; "
+            "remove or correct them"
+        )
+    bad_rows = missing.any(axis=1)
+    if not bad_rows.any():
+        return frame, 0
+    count = int(bad_rows.sum())
+    if dropna:
+        return frame.loc[~bad_rows].reset_index(drop=True), count
+    cols = [c for c in used if missing[c].any()]
+    raise InputError(
+        f"{count} row(s) have missing values in column(s) {', '.join(map(repr, cols))} "
+        f"used by the formula; pass --dropna (dropna=True) to drop them, or fill them in"
+    )
+
+
+def _check_numeric_response(column: pd.Series, name: str) -> None:
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return
+    column = column.reset_index(drop=True)  # row numbers are positions from 1
+    converted = pd.to_numeric(column, errors="coerce")
+    bad = column[converted.isna() & column.notna()]
+    example = f" (e.g. {str(bad.iloc[0])!r} in row {int(bad.index[0]) + 1})" if len(bad) else ""
+    count = f": {len(bad)} of {int(column.notna().sum())} values are not numbers" if len(bad) else ""
+    separators = ("; remove thousands separators and use '.' as the decimal point"
+                  if bad.astype(str).str.strip().str.match(NUMBER_LIKE).any() else "")
+    raise InputError(
+        f"response column {name!r} is not numeric{example}{count}; regression needs a numeric "
+        f"response{separators}"
+    )
+
+
+def _check_finite(matrix: np.ndarray, names: tuple[str, ...], formula: str, what: str) -> None:
+    finite = np.isfinite(matrix)
+    if finite.all():
+        return
+    cols = [names[j] for j in range(matrix.shape[1]) if not finite[:, j].all()]
+    rows = int((~finite).any(axis=1).sum())
+    raise InputError(
+        f"{what} {', '.join(map(repr, cols))} of formula {formula!r} is NaN or infinite in "
+        f"{rows} row(s) (e.g. log of zero or a negative value); transform or filter the data"
+    )
+
+
+def _check_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    """Refuse a design whose columns are linearly dependent to within double precision.
+
+    Scale-invariant: the test runs on unit-norm columns, so units (1e-8 beside 1e8) do not
+    matter. Column-pivoted QR orders the columns so that ``|r_jj|`` is the distance of the
+    j-th pivot from the span of the earlier ones, with coefficients ``c`` (R11 c = r1j).
+    That distance is indistinguishable from zero when it is within the rounding error of
+    forming the combination in double precision, about ``(j + 1) eps (1 + ||c||_1)`` for
+    unit-norm columns (rounding of the stored entries and of the projection; Higham,
+    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., ch. 19), times the
+    safety factor of :mod:`lossbridge.core.rounding`. Only that is refused: the bound does not
+    grow with n, so a badly conditioned but full-rank design (cond 1e13 after scaling)
+    passes, as exact dependencies (duplicated, scaled or summing columns, a dummy trap,
+    which leave |r_jj| of a few eps) do not.
+    """
+    norms = np.linalg.norm(X, axis=0)
+    zero = [terms[j] for j in np.flatnonzero(norms == 0)]
+    if zero:
+        raise InputError(
+            f"term(s) {', '.join(map(repr, zero))} are zero in every row; remove them from the formula"
+        )
+    _, r, perm = scipy.linalg.qr(X / norms, mode="economic", pivoting=True)
+    k = X.shape[1]
+    for j in range(k):
+        c = scipy.linalg.solve_triangular(r[:j, :j], r[:j, j]) if j else np.zeros(0)
+        bound = SAFETY * (j + 1) * EPS * (1.0 + float(np.sum(np.abs(c))))
+        if abs(r[j, j]) > bound:
+            continue
+        independent = perm[:j]
+        order = np.argsort(-np.abs(c))
+        partners = [terms[independent[i]] for i in order if abs(c[i]) > 1e-8 * np.abs(c).max()]
+        raise InputError(
+            f"the design is rank-deficient (rank {j} < {k} columns): {terms[perm[j]]!r} is a "
+            f"linear combination of {', '.join(map(repr, partners)) or 'other columns'} to "
+            "within double-precision rounding; remove one of these terms"
+        )

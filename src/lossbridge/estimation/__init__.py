@@ -1,0 +1,3 @@
+"""Stage 3, point estimates: the MAP, the exact classical fits that certify it, the NLL split. See
+docs/design.md.
+"""

@@ -1,0 +1,2 @@
+"""The likelihood families: the contract, the registry, one module per family. See docs/design.md.
+"""

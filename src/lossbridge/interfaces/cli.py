@@ -1,0 +1,333 @@
+"""Command-line interface: a thin layer over :func:`lossbridge.fit`.
+
+Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted (SIGINT),
+143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from ..core import interrupts
+from ..core.errors import InputError, LossbridgeWarning
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage dumps."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--formula", "-f", help="formulaic formula, e.g. 'foodexp ~ income' "
+                        "(optional for bundled datasets)")
+    parser.add_argument("--likelihood", action="append", dest="likelihoods", metavar="NAME",
+                        help="normal or laplace; repeat for several (default: both)")
+    parser.add_argument("--scale", default="both", metavar="MODE",
+                        help="learned, fixed or both (default: both)")
+    parser.add_argument("--sigma", metavar="VALUE",
+                        help="fixed scale σ of the Normal likelihood (normal-fixed; default: "
+                        "plug-in MLE sqrt(RSS/n) of the exact OLS fit)")
+    parser.add_argument("--b", metavar="VALUE",
+                        help="fixed scale b of the Laplace likelihood (laplace-fixed; its sd is "
+                        "b√2; default: plug-in MLE SAD/n of the exact LAD fit)")
+    parser.add_argument("--priors", default="flat",
+                        help="flat (default: MAP = maximum likelihood) or weak (autoscaled, rstanarm-style)")
+    parser.add_argument("--no-sample", action="store_true",
+                        help="MAP and exact fits only: no NUTS, no LOO comparison")
+    parser.add_argument("--draws", default=1000, metavar="N",
+                        help="posterior draws per chain, at least 4 (1000)")
+    parser.add_argument("--tune", default=1000, metavar="N", help="tuning steps per chain (1000)")
+    parser.add_argument("--chains", default=4, metavar="N", help="chains (4)")
+    parser.add_argument("--cores", default=None, metavar="N", help="parallel chains (all cores)")
+    parser.add_argument("--seed", metavar="N", help="random seed (default: drawn and recorded)")
+    parser.add_argument("--hdi-prob", default=0.94, metavar="P",
+                        help="mass of the highest-density intervals (0.94)")
+    parser.add_argument("--dropna", action="store_true",
+                        help="drop rows with missing values in the used columns")
+    parser.add_argument("--save", metavar="DIR",
+                        help="write one netCDF per model and a manifest into the new folder DIR")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    parser.add_argument("--progress", action="store_true",
+                        help="progress output even when stderr is not a terminal")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lossbridge", description=(
+        "Every regression loss is a likelihood: fit Normal and Laplace likelihoods in PyMC "
+        "and certify their MAP against exact OLS/LAD."))
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fit_parser = sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset")
+    fit_parser.add_argument("data", help="CSV path or bundled dataset name (see 'lossbridge datasets')")
+    _add_fit_options(fit_parser)
+    fit_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    fit_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+
+    report_parser = sub.add_parser("report", help="fit, then write the self-contained HTML report")
+    report_parser.add_argument("data", help="CSV path or bundled dataset name")
+    _add_fit_options(report_parser)
+    report_parser.add_argument("--out", "-o", required=True, metavar="PATH.html", help="report file")
+    report_parser.add_argument("--json", action="store_true", help="also print the JSON document")
+    report_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help=argparse.SUPPRESS)
+
+    run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and "
+                                "write reports/NAME.html")
+    run_parser.add_argument("spec", help="path to the TOML spec")
+    run_parser.add_argument("--out", "-o", metavar="PATH.html",
+                            help="report file (default: reports/NAME.html)")
+    run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run_parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    run_parser.add_argument("--progress", action="store_true",
+                            help="progress output even when stderr is not a terminal")
+    run_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+
+    sub.add_parser("datasets", help="list the bundled datasets")
+    return parser
+
+
+def _fit_kwargs(args: argparse.Namespace) -> dict:
+    """The command line's options, validated under their flag names (see lossbridge.interfaces.options)."""
+    from .options import validate_options
+
+    raw = {
+        "likelihoods": args.likelihoods,
+        "scales": args.scale,
+        "sigma": args.sigma,
+        "b": args.b,
+        "priors": args.priors,
+        "sample": not args.no_sample,
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "cores": args.cores,
+        "seed": args.seed,
+        "hdi_prob": args.hdi_prob,
+        "dropna": args.dropna,
+        "progress": _progress_flag(args),
+    }
+    return {"formula": args.formula, **validate_options(raw, spelling="cli")}
+
+
+def _progress_flag(args: argparse.Namespace) -> bool | None:
+    if getattr(args, "quiet", False):
+        return False
+    return True if getattr(args, "progress", False) else None
+
+
+def _command_line(argv: list[str] | None) -> str:
+    import shlex
+
+    words = sys.argv[1:] if argv is None else argv
+    return shlex.join(["lossbridge", *words])
+
+
+def _emit(analysis, as_json: bool, header: str | None = None) -> None:
+    if as_json:
+        from ..core.jsonio import dumps
+
+        sys.stdout.write(dumps(analysis.to_dict()) + "\n")
+    else:
+        if header:
+            print(header)
+        print(analysis.summary())
+
+
+def _input_files(data) -> list[str]:
+    """The files a fit of ``data`` reads (a CSV path, or a bundled dataset's file)."""
+    from ..data.datasets import BUNDLED, bundled_path
+
+    text = str(data)
+    if text in BUNDLED and not os.path.exists(text):
+        try:
+            return [str(bundled_path(text))]
+        except InputError:
+            return []
+    return [text]
+
+
+_COMMITTED: list[str] = []  # outputs of this run already in place
+
+
+def _write_outputs(analysis, command: str, save: str | None, report: Path | None) -> Path | None:
+    """Write the --save folder and the report together: both complete, or neither."""
+    from ..core.outputs import Outputs
+
+    outputs = Outputs()
+    try:
+        with outputs:
+            if save:
+                from .persistence import stage_save_folder
+
+                stage_save_folder(analysis, Path(save), outputs)
+            if report is not None:
+                from ..present.report import render_html
+
+                outputs.text(report, render_html(analysis, command), "report")
+            interrupts.check()
+            outputs.commit()
+    finally:
+        # A signal held during the commit is raised when it ends: the outputs are complete.
+        if outputs.committed:
+            _COMMITTED.extend(str(p) for p in (save, report) if p)
+    return report
+
+
+def _run(args: argparse.Namespace, command: str) -> int:
+    import warnings
+
+    if args.command == "datasets":
+        from ..data.datasets import BUNDLED
+
+        for name, info in BUNDLED.items():
+            print(f"{name:10s} {info.formula}\n{'':10s} {info.title}")
+        return EXIT_OK
+    # Warnings are collected in the analysis and printed with the tables, not twice.
+    # (By class, not module: under `python -m lossbridge.interfaces.cli` the CLI's module is __main__.)
+    warnings.filterwarnings("ignore", category=LossbridgeWarning)
+    from ..core.outputs import check_output
+
+    if args.command in ("fit", "report"):
+        kwargs = _fit_kwargs(args)
+        inputs = _input_files(args.data)
+        out = Path(args.out) if args.command == "report" else None
+        # Every output is checked before the expensive part.
+        if args.save:
+            if args.no_sample:
+                raise InputError("--save stores posteriors: it cannot be used with --no-sample")
+            check_output(args.save, what="output folder", option="--save", kind="folder",
+                         inputs=inputs)
+        if out is not None:
+            check_output(out, what="report", option="--out", inputs=inputs)
+            if args.save and os.path.abspath(out) == os.path.abspath(args.save):
+                raise InputError(f"--out and --save name the same path {args.save!r}; "
+                                 "give them different names")
+        from . import pipeline as api
+
+        analysis = api.fit(args.data, **kwargs)
+        interrupts.check()
+        _write_outputs(analysis, command, args.save, out)
+        if out is not None:
+            if args.json:
+                _emit(analysis, True)
+            else:
+                print(f"report written to {out}")
+        else:
+            _emit(analysis, args.json)
+        return EXIT_OK
+
+    from .runspec import load_spec, run_spec
+
+    spec = load_spec(args.spec)
+    inputs = [str(spec.path), *_input_files(spec.data)]
+    if args.out:
+        out = check_output(args.out, what="report", option="--out", inputs=inputs)
+    else:
+        out = check_output(Path("reports") / f"{spec.name}.html", what="report", inputs=inputs,
+                           create_parent=True)
+    spec, analysis = run_spec(spec, progress=_progress_flag(args))
+    interrupts.check()
+    _write_outputs(analysis, command, None, out)
+    _emit(analysis, args.json, header=f"analysis spec: {spec.name} ({spec.path})")
+    if not args.json:
+        print(f"\nreport written to {out}")
+    return EXIT_OK
+
+
+def _interrupted(signum: int | None) -> int:
+    signum = signal.SIGINT if signum is None else signum
+    interrupts.stopping(signum)
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    # After the commit the outputs are whole: say so rather than leave the user guessing.
+    done = f" after the outputs were complete ({', '.join(_COMMITTED)})" if _COMMITTED else ""
+    print(f"lossbridge: {word}{done}", file=sys.stderr)
+    return interrupts.exit_code(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``lossbridge`` command; returns the exit status.
+
+    SIGINT and SIGTERM are handled from the first line (see :mod:`lossbridge.core.interrupts`):
+    at any moment they end the run with one line on stderr, status 130 or 143, and no
+    partial outputs. Called without ``argv`` (the console script), main owns the process
+    and ignores signals after its work is over; with ``argv`` it restores the handlers.
+    """
+    installed = interrupts.install()
+    _COMMITTED.clear()
+    code = EXIT_INTERNAL
+    try:
+        code = _main(argv)
+    except (KeyboardInterrupt, interrupts.Terminated):
+        # Between the handlers and _main's own try (argument parsing, imports).
+        code = _interrupted(interrupts.received())
+    finally:
+        if installed:
+            if argv is None:
+                interrupts.finish()
+            else:
+                interrupts.uninstall()
+    if installed and argv is None and code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End an interrupted run at once, with ``code``.
+
+    CPython remembers a KeyboardInterrupt that once passed through a C-level ``PyRun_*``
+    call (some extension modules run their start-up code that way) and then ends the
+    process by SIGINT (status -2, not 130) although the exception was handled here.
+    Everything is cleaned up by now (outputs rolled back, chain workers stopped), so
+    the process ends without the interpreter's shutdown.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
+    from ..core.quiet import quiet_imports, silenced
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        quiet_imports()
+        with silenced(getattr(args, "quiet", False)):
+            return _run(args, _command_line(argv))
+    except (KeyboardInterrupt, interrupts.Terminated):
+        return _interrupted(interrupts.received())
+    except InputError as exc:
+        if interrupts.received() is not None:  # e.g. an interrupted write reported as an error
+            return _interrupted(interrupts.received())
+        print(f"lossbridge: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # one line, never a traceback unless --debug
+        if interrupts.received() is not None:  # a library turned our interruption into its error
+            return _interrupted(interrupts.received())
+        if debug:
+            traceback.print_exc()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"lossbridge: internal error: {type(exc).__name__}: {message} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Prior choices: ``flat`` (MAP = maximum likelihood) and ``weak`` (autoscaled).
+
+``weak`` follows rstanarm's default weakly informative priors (Gabry & Goodrich,
+"Prior Distributions for rstanarm Models", rstanarm vignette, 2020), autoscaled by the data:
+
+* each non-intercept coefficient: Normal(0, 2.5 sd(y) / sd(x_j));
+* the intercept, on the scale of centred predictors (its value at the mean of every
+  predictor): Normal(mean(y), 2.5 sd(y));
+* the likelihood's scale (sigma or b): Exponential(rate = 1 / sd(y)).
+
+A column with zero spread that is not the intercept (a design without ``Intercept``)
+is scaled by its root mean square instead of its sd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.design import Design, scale_label
+
+PRIOR_CHOICES = ("flat", "weak")
+COEFFICIENT_SCALE = 2.5
+
+
+@dataclass(frozen=True, eq=False)
+class WeakPriors:
+    """Autoscaled weakly informative prior parameters for one design."""
+
+    coefficient_sd: np.ndarray  # (k,), NaN at the intercept
+    intercept_index: int | None
+    intercept_mean: float
+    intercept_sd: float
+    predictor_means: np.ndarray  # (k,), 0 at the intercept
+    scale_rate: float
+
+    @classmethod
+    def from_design(cls, design: Design) -> WeakPriors:
+        X, y = design.X, design.y
+        sd_y = float(np.std(y, ddof=1)) or float(np.sqrt(np.mean(y**2))) or 1.0
+        spread = np.std(X, axis=0, ddof=1)
+        rms = np.sqrt(np.mean(X**2, axis=0))
+        spread = np.where(spread > 0, spread, rms)
+        intercept = design.terms.index("Intercept") if design.has_intercept else None
+        coefficient_sd = COEFFICIENT_SCALE * sd_y / spread
+        means = X.mean(axis=0)
+        if intercept is not None:
+            coefficient_sd[intercept] = np.nan
+            means[intercept] = 0.0
+        return cls(
+            coefficient_sd=coefficient_sd,
+            intercept_index=intercept,
+            intercept_mean=float(np.mean(y)),
+            intercept_sd=COEFFICIENT_SCALE * sd_y,
+            predictor_means=means,
+            scale_rate=1.0 / sd_y,
+        )
+
+    def describe(self, terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
+        """Each prior in words, per parameter, for tables and JSON."""
+        out = {}
+        for j, term in enumerate(terms):
+            if j == self.intercept_index:
+                out[term] = (
+                    f"Normal({self.intercept_mean:.4g}, {self.intercept_sd:.4g}) "
+                    "on the intercept at centred predictors"
+                )
+            else:
+                out[term] = f"Normal(0, {self.coefficient_sd[j]:.4g})"
+        out[scale_label(scale_name)] = f"Exponential(rate={self.scale_rate:.4g})"
+        return out
+
+
+def describe_flat(terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
+    """Flat priors in words, per parameter; the scale is named as its family names it and
+    keyed by its label (a term may itself be called ``sigma`` or ``b``)."""
+    out = {term: "flat (improper uniform)" for term in terms}
+    out[scale_label(scale_name)] = f"HalfFlat (improper uniform on {scale_name} > 0)"
+    return out

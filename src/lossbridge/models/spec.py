@@ -1,0 +1,70 @@
+"""The frozen specification of one model: likelihood x scale mode x priors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.errors import InputError
+from ..core.validation import check_choice, check_positive_float
+from ..families.registry import get_family
+from ..interfaces.options import PRIOR_CHOICES as PRIORS
+from ..interfaces.options import SCALE_MODES
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to fit: a likelihood family, how its scale is treated, and the priors.
+
+    Attributes
+    ----------
+    likelihood : str
+        Family name in :data:`lossbridge.families.registry.FAMILIES`.
+    scale : {"learned", "fixed"}
+        ``learned``: the scale is a parameter (HalfFlat prior under flat priors);
+        ``fixed``: the scale is the number ``fixed_scale``.
+    fixed_scale : float or None
+        The scale value when ``scale == "fixed"``.
+    fixed_scale_source : str or None
+        Where the fixed value came from, said in every output: ``"user value (--sigma)"``
+        or ``"user value (--b)"`` for a value the user gave, a text starting
+        ``"plug-in MLE"`` for the closed-form MLE of the exact fit to these same data.
+    priors : {"flat", "weak"}
+        ``flat``: flat on all coefficients (and HalfFlat on a learned scale), so the
+        MAP is the maximum-likelihood estimate. ``weak``: autoscaled weakly informative
+        priors (:mod:`lossbridge.models.priors`).
+    fixed_scale_is_plug_in : bool
+        True when the fixed scale was estimated from the same data (the plug-in MLE),
+        so the model uses the data twice; False for a user value and for a learned scale.
+    """
+
+    likelihood: str
+    scale: str
+    fixed_scale: float | None = None
+    fixed_scale_source: str | None = None
+    priors: str = "flat"
+    fixed_scale_is_plug_in: bool = False
+
+    def __post_init__(self) -> None:
+        get_family(self.likelihood)
+        check_choice("scale", self.scale, SCALE_MODES)
+        check_choice("priors", self.priors, PRIORS)
+        if self.scale == "fixed":
+            if self.fixed_scale is None:
+                raise InputError("a fixed-scale model needs fixed_scale (a positive number)")
+            check_positive_float(f"fixed {self.family.scale_name}", self.fixed_scale)
+        elif self.fixed_scale is not None:
+            raise InputError("fixed_scale is only valid with scale='fixed'")
+        if not isinstance(self.fixed_scale_is_plug_in, bool):
+            raise InputError("fixed_scale_is_plug_in must be true or false; got "
+                             f"{self.fixed_scale_is_plug_in!r}")
+        if self.fixed_scale_is_plug_in and self.scale != "fixed":
+            raise InputError("fixed_scale_is_plug_in is only valid with scale='fixed'")
+
+    @property
+    def family(self):
+        return get_family(self.likelihood)
+
+    @property
+    def name(self) -> str:
+        """Model label used in every table: ``"<likelihood>-<scale>"``."""
+        return f"{self.likelihood}-{self.scale}"

@@ -1,0 +1,195 @@
+"""Every ArviZ call lossbridge makes, in one module.
+
+ArviZ 1.0 changes this API (and needs Python 3.12); keeping the calls here makes that
+move one file's work. Functions take InferenceData and return plain pandas/numpy data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from ..core.quiet import quiet_arviz
+from ..data.design import scale_label
+from .pointwise import logsumexp
+
+quiet_arviz(az)
+
+SUMMARY_COLUMNS = {
+    "mean": "mean",
+    "sd": "sd",
+    "mcse_mean": "mcse_mean",
+    "mcse_sd": "mcse_sd",
+    "ess_bulk": "ess_bulk",
+    "ess_tail": "ess_tail",
+    "r_hat": "r_hat",
+}
+
+
+def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob: float) -> pd.DataFrame:
+    """Mean, sd, HDI, MCSE, ESS (bulk, tail) and R-hat of beta (per term) and the scale.
+
+    Index: term names, then the scale's row label (``scale: sigma``) if it was sampled:
+    a term may be called ``sigma`` itself.
+    """
+    var_names = ["beta"] + ([scale_name] if scale_name else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.summary(idata, var_names=var_names, hdi_prob=hdi_prob, round_to="none")
+    hdi_columns = [c for c in table.columns if c.startswith("hdi_")]
+    out = table[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
+    out.insert(2, "hdi_low", table[hdi_columns[0]].to_numpy())
+    out.insert(3, "hdi_high", table[hdi_columns[1]].to_numpy())
+    out.index = list(terms) + ([scale_label(scale_name)] if scale_name else [])
+    return out.astype(float)
+
+
+def inference_data(*, posterior: dict, sample_stats, observed: np.ndarray, terms: list[str],
+                   log_likelihood: np.ndarray | None = None,
+                   posterior_predictive: np.ndarray | None = None):
+    """Assemble one model's InferenceData from arrays shaped (chain, draw, ...).
+
+    ``posterior`` maps names to arrays; ``beta`` and ``theta`` get the ``term`` dimension.
+    ``sample_stats`` is the xarray Dataset of the NUTS run.
+    """
+    dims = {"beta": ["term"], "theta": ["rotated_term"], "y": ["obs_id"]}
+    coords = {"term": list(terms), "rotated_term": list(range(len(terms))),
+              "obs_id": np.arange(observed.size)}
+    stats = {name: np.asarray(sample_stats[name]) for name in sample_stats.data_vars}
+    kwargs = {}
+    if log_likelihood is not None:
+        kwargs["log_likelihood"] = {"y": log_likelihood}
+    if posterior_predictive is not None:
+        kwargs["posterior_predictive"] = {"y": posterior_predictive}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return az.from_dict(posterior=posterior, sample_stats=stats, observed_data={"y": observed},
+                            coords=coords, dims=dims, **kwargs)
+
+
+def elpd_data(pointwise: np.ndarray, p_loo: float, n_samples: int, pareto_k: np.ndarray):
+    """ArviZ's ELPDData for leave-one-out values computed outside ``az.loo`` (exact LOO)."""
+    import xarray as xr
+    from arviz.stats.stats import ELPDData
+
+    n = pointwise.size
+    loo_i = xr.DataArray(pointwise, dims=["obs_id"], name="loo_i")
+    khat = xr.DataArray(pareto_k, dims=["obs_id"], name="pareto_shape")
+    total = float(pointwise.sum())
+    se = float((n * np.var(pointwise)) ** 0.5)
+    return ELPDData(
+        data=[total, se, float(p_loo), int(n_samples), n, False, loo_i, khat, "log", 0.7],
+        index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning", "loo_i",
+               "pareto_k", "scale", "good_k"],
+    )
+
+
+def bfmi(idata) -> np.ndarray:
+    """Bayesian fraction of missing information, one value per chain."""
+    return np.asarray(az.bfmi(idata), dtype=float)
+
+
+def psis(log_lik: np.ndarray, posterior: dict) -> dict:
+    """Pareto-smoothed importance sampling for leave-one-out, with ArviZ's ``psislw``.
+
+    As ``az.loo`` except that r_eff (capped at 1) is used even for a single chain, and
+    the Pareto k limit is the fixed 0.7 of the diagnostics, not ArviZ's S-dependent one.
+
+    ``log_lik`` is (chain, draw, rows); ``posterior`` the draws it came from (ArviZ's
+    relative efficiency r_eff is their mean ESS over the number of draws). Returns the
+    pointwise elpd, Pareto k, the normalised log weights (draws, rows) for LOO-PIT, and
+    the pointwise log predictive density lppd.
+    """
+    chains, draws, rows = log_lik.shape
+    n_samples = chains * draws
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ess = az.ess(az.convert_to_dataset(posterior), method="mean")
+        reff = float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+        flat = log_lik.reshape(n_samples, rows)
+        log_weights, pareto_k = az.psislw(-flat.T.copy(), reff=min(reff, 1.0))
+    log_weights = np.asarray(log_weights, dtype=float).T
+    return {
+        "elpd_pointwise": logsumexp(log_weights + flat, axis=0),
+        "pareto_k": np.asarray(pareto_k, dtype=float),
+        "log_weights": log_weights,
+        "lppd_pointwise": logsumexp(flat, axis=0) - np.log(n_samples),
+        "n_samples": n_samples,
+    }
+
+
+def loo_result(pointwise: np.ndarray, lppd: float, n_samples: int, pareto_k: np.ndarray,
+               method: str, refitted: list[int] | None = None) -> dict:
+    """A leave-one-out result (JSON-able numbers plus ArviZ's ELPDData for ``compare``)."""
+    p_loo = float(lppd - pointwise.sum())
+    return {
+        "method": method,
+        "elpd_loo": float(pointwise.sum()),
+        "se": float((pointwise.size * np.var(pointwise)) ** 0.5),
+        "p_loo": p_loo,
+        "n_samples": int(n_samples),
+        "n_data_points": int(pointwise.size),
+        "pareto_k": np.asarray(pareto_k, dtype=float),
+        "elpd_pointwise": pointwise,
+        "refitted": sorted(refitted or []),
+        "elpd_data": elpd_data(pointwise, p_loo, n_samples, pareto_k),
+        "subsample": None,
+        "lppd": float(lppd),
+    }
+
+
+def with_exact_pointwise(result: dict, exact: dict[int, float]) -> dict:
+    """Replace PSIS values by exact leave-one-out values, as ``az.reloo`` does.
+
+    Pareto k stays as measured (the diagnostic that triggered the refit); elpd_loo, its se
+    and p_loo are recomputed from the updated pointwise values.
+    """
+    pointwise = result["elpd_pointwise"].copy()
+    for index, value in exact.items():
+        pointwise[index] = value
+    return loo_result(pointwise, result["lppd"], result["n_samples"], result["pareto_k"],
+                      result["method"], sorted(exact))
+
+
+def compare(loo_results: dict) -> pd.DataFrame:
+    """``az.compare`` on PSIS-LOO results (stacking weights), on the log scale."""
+    elpd = {name: result["elpd_data"] for name, result in loo_results.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.compare(elpd, ic="loo", method="stacking", scale="log")
+    table = table.rename(columns={"elpd_loo": "elpd_loo", "warning": "pareto_warning"})
+    return table[["rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "pareto_warning"]]
+
+
+def netcdf_bytes(idata) -> bytes:
+    """``idata.to_netcdf`` into memory (same groups, attributes and zlib compression).
+
+    HDF5 must not write to the disk itself: on a full disk its failed close leaves the
+    library in a state that aborts the process (double free). The caller writes the bytes.
+    """
+    import io
+
+    import xarray as xr
+
+    buffer, mode = io.BytesIO(), "w"
+    if idata.attrs:
+        xr.Dataset(attrs=idata.attrs).to_netcdf(buffer, mode=mode, engine="h5netcdf", group="/")
+        mode = "a"
+    for group in idata.groups():
+        data = getattr(idata, group)
+        encoding = {name: {"zlib": True} for name, values in data.variables.items()
+                    if values.dtype.kind in "biufcS"}
+        data.to_netcdf(buffer, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
+        mode = "a"
+    return buffer.getvalue()
+
+
+def load_netcdf(path: Path):
+    return az.from_netcdf(str(path))

@@ -1,0 +1,339 @@
+"""Comparing likelihoods (= losses) by out-of-sample predictive accuracy (leave-one-out).
+
+Each model's LOO comes from :mod:`lossbridge.posterior.loo`: exact in closed form for the Normal
+likelihood with flat priors, PSIS otherwise; the table's ``loo`` column says which, and
+Pareto k counts are given only where PSIS ran.
+
+Only the models :mod:`lossbridge.posterior.verdict` can rank are ranked: the table is ArviZ's
+``compare`` (stacking weights) over them, or, when a model's LOO was subsampled, the
+same columns without weights; a model kept out of the ranking (a scale fixed at its
+plug-in MLE whose LOO could not re-estimate it) follows below with no rank, no weight,
+its difference from the best and the reason. The sentences start with the verdict's
+headline and compare each pair of likelihoods fitted with the same scale mode, with the
+standard error of the difference computed from the pointwise elpd values (Vehtari,
+Gelman and Gabry 2017, "Practical Bayesian model evaluation using leave-one-out
+cross-validation and WAIC", *Statistics and Computing* 27, eq. 24:
+se = sqrt(n Var(elpd_a,i - elpd_b,i))).
+
+Each model travels as a :class:`lossbridge.posterior.verdict.Candidate` (name, likelihood, scale
+mode, LOO), so a model's likelihood is never parsed out of its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import InputError
+from . import arviz_bridge
+from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
+from .loo import difference_estimator, loo_label
+from .misfit import MisfitAssessment
+from .verdict import CLEAR_SE, Candidate, Verdict, build_verdict, rank_order
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """The comparison table, its verdict and what it says in words.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per sampled model: ranked models first (``rank`` 0, 1, ...), then the
+        models kept out of the ranking (``rank`` missing, ``ranked`` False).
+    pairs : list of dict
+        Normal versus Laplace within a scale mode, where both are ranked.
+    sentences : list of str
+        The verdict's headline, the pair sentences, then the comparison notes.
+    verdict : Verdict
+    candidates : tuple of Candidate
+    """
+
+    table: pd.DataFrame
+    pairs: list[dict]
+    sentences: list[str]
+    verdict: Verdict
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def preferred(self) -> str | None:
+        """The model ranked first (None when none can be ranked); see ``verdict.best``."""
+        return self.verdict.leader or (self.verdict.ranking[0] if self.verdict.ranking else None)
+
+    def as_records(self) -> list[dict]:
+        reasons = dict(self.verdict.excluded)
+        records = []
+        for model, row in self.table.iterrows():
+            records.append({
+                "model": model,
+                "rank": None if pd.isna(row["rank"]) else int(row["rank"]),
+                "ranked": bool(row["ranked"]),
+                "not_ranked_reason": reasons.get(model),
+                "elpd_loo": float(row["elpd_loo"]),
+                "se": float(row["se"]),
+                "elpd_diff": None if pd.isna(row["elpd_diff"]) else float(row["elpd_diff"]),
+                "dse": None if pd.isna(row["dse"]) else float(row["dse"]),
+                "weight": None if pd.isna(row["weight"]) else float(row["weight"]),
+                "p_loo": float(row["p_loo"]),
+                "loo": row["loo"],
+                "pareto_k_counts": None if row["loo"] == "exact"
+                else {k: int(row[k]) for k in _band_labels()},
+            })
+        return records
+
+
+def _band_labels() -> list[str]:
+    return list(pareto_k_counts(np.array([])).keys())
+
+
+def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | None = None,
+                   warning_count: int = 0) -> Comparison:
+    """Compare models by leave-one-out predictive accuracy, and give the verdict.
+
+    Parameters
+    ----------
+    candidates : sequence of Candidate
+        The models (at least two sampled, names unique, all fitted to the same y).
+    misfit : MisfitAssessment, optional
+        Which models misfit and what the residuals show (for the verdict).
+    warning_count : int
+        Named diagnostic warnings of the run(s), for the verdict.
+    """
+    candidates = tuple(candidates)
+    names = [c.name for c in candidates]
+    if len(set(names)) != len(names):
+        raise InputError(f"model names must be unique in a comparison; got {names}")
+    hashes = {c.name: c.y_hash for c in candidates}
+    if len(set(hashes.values())) > 1:
+        listing = ", ".join(f"{name}: {h}" for name, h in hashes.items())
+        raise InputError(
+            f"cannot compare models fitted to different data (y hashes differ: {listing}); "
+            "compare only fits of the same response on the same rows"
+        )
+    sampled = [c for c in candidates if c.loo is not None]
+    if len(sampled) < 2:
+        raise InputError("a comparison needs at least two sampled models; got "
+                         f"{len(sampled)} ({', '.join(c.name for c in sampled) or 'none'}); "
+                         "fit without --no-sample (sample=True)")
+    ranked = rank_order(candidates)
+    loos = {c.name: c.loo for c in sampled}
+    table = _ranked_table(ranked)
+    excluded = [c for c in sampled if c not in ranked]
+    if excluded:
+        best = ranked[0].loo if ranked else None
+        extra = _excluded_table(excluded, best)
+        table = extra if table is None else pd.concat([table, extra])
+    table["rank"] = pd.array([None if pd.isna(r) else int(r) for r in table["rank"]], dtype="Int64")
+    table["ranked"] = [name in {c.name for c in ranked} for name in table.index]
+    table["loo"] = [loo_label(loos[m]) for m in table.index]
+    for label in _band_labels():  # exact LOO has no Pareto k: its counts are left empty
+        table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
+                                 else pareto_k_counts(loos[m]["pareto_k"])[label]
+                                 for m in table.index], dtype="Int64")
+    verdict = build_verdict(candidates, difference=pairwise_difference, misfit=misfit,
+                            warning_count=warning_count)
+    pairs = _likelihood_pairs(ranked)
+    sentences = [verdict.headline] + [p["sentence"] for p in pairs] + list(verdict.comparison_notes)
+    return Comparison(table, pairs, sentences, verdict, candidates)
+
+
+def _ranked_table(ranked: Sequence[Candidate]) -> pd.DataFrame | None:
+    if not ranked:
+        return None
+    if len(ranked) >= 2 and all(c.loo.get("elpd_data") is not None for c in ranked):
+        table = arviz_bridge.compare({c.name: c.loo for c in ranked})
+        return table.loc[[c.name for c in ranked]]
+    return _subsampled_table([(c.name, c.loo) for c in ranked])
+
+
+def _excluded_table(excluded: Sequence[Candidate], best: dict | None) -> pd.DataFrame:
+    """Rows of the models kept out of the ranking: no rank, no weight; difference from the best."""
+    rows = {}
+    for c in sorted(excluded, key=lambda c: -c.loo["elpd_loo"]):
+        diff, dse = pairwise_difference(best, c.loo) if best is not None else (np.nan, np.nan)
+        rows[c.name] = {"rank": np.nan, "elpd_loo": c.loo["elpd_loo"], "p_loo": c.loo["p_loo"],
+                        "elpd_diff": diff, "weight": np.nan, "se": c.loo["se"], "dse": dse,
+                        "pareto_warning": bool(np.any(c.loo["pareto_k"] > PARETO_K_LIMIT))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def pairwise_difference(loo_a: dict, loo_b: dict) -> tuple[float, float]:
+    """elpd_a - elpd_b and its standard error from the pointwise values.
+
+    Under subsampling both models share the subsample, and the difference estimator is
+    applied to the pointwise differences; its subsampling error is added to the se.
+    """
+    if loo_a.get("subsample") is None and loo_b.get("subsample") is None:
+        diff = loo_a["elpd_pointwise"] - loo_b["elpd_pointwise"]
+        return float(diff.sum()), float(np.sqrt(diff.size * np.var(diff, ddof=1)))
+    rows = (loo_a["subsample"] or loo_b["subsample"])["rows"]
+    a, b = _on_subsample(loo_a, rows), _on_subsample(loo_b, rows)
+    estimate = difference_estimator(a["approximation"] - b["approximation"],
+                                    a["elpd_rows"] - b["elpd_rows"], rows)
+    return estimate["total"], float(np.hypot(estimate["se"], estimate["subsampling_se"]))
+
+
+def _on_subsample(loo: dict, rows: np.ndarray) -> dict:
+    """A LOO result as (approximation for every row, exact values on ``rows``).
+
+    Exact pointwise values (closed form or full PSIS) are their own approximation, with
+    zero error; a subsampled result must have used the same rows.
+    """
+    if loo.get("subsample") is None:
+        return {"approximation": loo["elpd_pointwise"], "elpd_rows": loo["elpd_pointwise"][rows],
+                "rows": rows}
+    if not np.array_equal(loo["subsample"]["rows"], rows):
+        raise InputError("subsampled LOO results can only be compared on the same subsample; "
+                         "fit the analyses with the same data and --seed (seed=)")
+    return loo["subsample"]
+
+
+def _subsampled_table(entries: Sequence[tuple[str, dict]]) -> pd.DataFrame:
+    """The comparison table when LOO was subsampled (az.compare needs every pointwise value).
+
+    Stacking weights need every pointwise value too, so ``weight`` is left empty.
+    """
+    ordered = sorted(entries, key=lambda entry: -entry[1]["elpd_loo"])
+    best = ordered[0][1]
+    rows = {}
+    for rank, (name, loo) in enumerate(ordered):
+        diff, dse = (0.0, 0.0) if rank == 0 else pairwise_difference(best, loo)
+        rows[name] = {"rank": rank, "elpd_loo": loo["elpd_loo"], "p_loo": loo["p_loo"],
+                      "elpd_diff": diff, "weight": np.nan, "se": loo["se"], "dse": dse,
+                      "pareto_warning": bool(np.any(loo["pareto_k"] > PARETO_K_LIMIT))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _likelihood_pairs(ranked: Sequence[Candidate]) -> list[dict]:
+    """Normal versus Laplace within each scale mode, where exactly one of each is ranked."""
+    pairs = []
+    for mode in ("learned", "fixed"):
+        normal = [c for c in ranked if c.scale == mode and c.likelihood == "normal"]
+        laplace = [c for c in ranked if c.scale == mode and c.likelihood == "laplace"]
+        if len(normal) != 1 or len(laplace) != 1:
+            continue
+        a, b = normal[0], laplace[0]
+        diff, se = pairwise_difference(b.loo, a.loo)
+        winner, loser = (b, a) if diff > 0 else (a, b)
+        ratio = abs(diff) / se if se > 0 else np.inf
+        win_name, lose_name = winner.likelihood.capitalize(), loser.likelihood.capitalize()
+        if ratio >= CLEAR_SE:
+            sentence = (
+                f"With {mode} scale, the {win_name} likelihood ({winner.family.loss_name}) "
+                f"predicts better than the {lose_name} likelihood ({loser.family.loss_name}): "
+                f"elpd difference {abs(diff):.1f} ± {se:.1f}, {ratio:.1f} standard errors."
+            )
+        else:
+            sentence = (
+                f"With {mode} scale, Normal (squared error) and Laplace (absolute error) cannot be "
+                f"told apart: elpd difference {abs(diff):.1f} ± {se:.1f} ({ratio:.1f} standard "
+                f"errors, below {CLEAR_SE:.0f}); {winner.name} is ahead."
+            )
+        pairs.append({"scale": mode, "better": winner.name, "worse": loser.name,
+                      "better_likelihood": winner.likelihood, "worse_likelihood": loser.likelihood,
+                      "elpd_diff": abs(diff), "se": se, "standard_errors": ratio,
+                      "clear": ratio >= CLEAR_SE, "sentence": sentence})
+    return pairs
+
+
+def candidates_from_fits(fits, y_hash: str, misfit: MisfitAssessment | None = None,
+                         prefix: str = "") -> list[Candidate]:
+    """The :class:`Candidate` of each ``FitResult`` (named ``prefix + model``)."""
+    flagged = misfit.misfit_models if misfit is not None else frozenset()
+    return [Candidate(name=prefix + r.spec.name, likelihood=r.spec.likelihood, scale=r.spec.scale,
+                      priors=r.spec.priors, fixed_scale=r.spec.fixed_scale,
+                      fixed_scale_source=r.spec.fixed_scale_source, y_hash=y_hash,
+                      loo=None if r.posterior is None else r.posterior.loo,
+                      certified=r.certified, misfit=r.spec.name in flagged)
+            for r in fits]
+
+
+def _saved_candidates(saved, prefix: str) -> list[Candidate]:
+    """Candidates of a loaded analysis, from its JSON document and saved LOO values."""
+    document = saved.document
+    flagged = set((document.get("misfit") or {}).get("misfit_models", []))
+    out = []
+    for fit in document["fits"]:
+        fixed = fit.get("fixed_scale") or {}
+        certificate = fit.get("certificate")
+        out.append(Candidate(
+            name=prefix + fit["model"], likelihood=fit["likelihood"], scale=fit["scale"],
+            priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
+            fixed_scale_source=fixed.get("source"), y_hash=saved.y_hash,
+            loo=saved.loo.get(fit["model"]),
+            certified=None if certificate is None else bool(certificate["certified"]),
+            misfit=fit["model"] in flagged))
+    return out
+
+
+def compare(*analyses, labels: Sequence[str] | None = None) -> Comparison:
+    """Compare the models of one or several analyses, with a verdict.
+
+    Parameters
+    ----------
+    *analyses : Analysis or SavedAnalysis, or one list of them
+        ``compare(a)``, ``compare(a, b)`` or ``compare([a, b])``; all of the same data
+        (their y hashes must agree).
+    labels : list of str, optional
+        One distinct label per analysis (default ``A``, ``B``, ...). With several
+        analyses (or explicit labels) each model is named ``"<label>: <model>"``, e.g.
+        ``"A: normal-learned"``.
+
+    Returns
+    -------
+    Comparison
+    """
+    from ..interfaces.persistence import SavedAnalysis
+    from ..interfaces.pipeline import Analysis
+
+    if len(analyses) == 1 and isinstance(analyses[0], (list, tuple)):
+        analyses = tuple(analyses[0])
+    if not analyses:
+        raise InputError("compare needs at least one analysis (a result of lossbridge.fit or "
+                         "lossbridge.load); got none")
+    for position, analysis in enumerate(analyses, start=1):
+        if not isinstance(analysis, (Analysis, SavedAnalysis)):
+            raise InputError(f"compare: argument {position} is a {type(analysis).__name__}, not "
+                             "an analysis; pass results of lossbridge.fit or lossbridge.load")
+    explicit = labels is not None
+    labels = _check_labels(labels, len(analyses))
+    prefixed = explicit or len(analyses) > 1
+    candidates: list[Candidate] = []
+    shapes: list[tuple[str, ...]] = []
+    warning_count = 0
+    for label, analysis in zip(labels, analyses, strict=True):
+        prefix = f"{label}: " if prefixed else ""
+        if isinstance(analysis, Analysis):
+            candidates += candidates_from_fits(analysis.fits, analysis.design.y_hash,
+                                               analysis.misfit, prefix)
+            shapes.append(tuple(analysis.misfit.residual_shape) if analysis.misfit else ())
+            warning_count += len(analysis.warnings)
+        else:
+            candidates += _saved_candidates(analysis, prefix)
+            shapes.append(tuple((analysis.document.get("misfit") or {}).get("residual_shape", [])))
+            warning_count += len(analysis.document.get("warnings", []))
+    flagged = frozenset(c.name for c in candidates if c.misfit)
+    # same y, so the residual description of the first analysis that has one
+    misfit = MisfitAssessment(misfit_models=flagged, residual_shape=next((s for s in shapes if s), ()))
+    return compare_models(candidates, misfit=misfit, warning_count=warning_count)
+
+
+def _check_labels(labels, count: int) -> list[str]:
+    if labels is None:
+        return [chr(ord("A") + i) if i < 26 else f"#{i + 1}" for i in range(count)]
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise InputError(f"labels must be a list of {count} distinct strings; got {labels!r}")
+    labels = list(labels)
+    if len(labels) != count:
+        raise InputError(f"compare got {count} analyses but {len(labels)} labels ({labels!r}); "
+                         "give one label per analysis")
+    for label in labels:
+        if not isinstance(label, str) or not label.strip():
+            raise InputError(f"each label must be a non-empty string; got {label!r}")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise InputError(f"labels must be distinct; {', '.join(map(repr, duplicates))} repeated")
+    return labels

@@ -1,0 +1,176 @@
+"""Everything computed from one model's posterior draws: InferenceData, summary,
+diagnostics, exact-posterior oracle, leave-one-out and posterior predictive checks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data.design import Design
+from ..data.rotation import Rotation
+from ..estimation.exact import ExactFit
+from ..models.spec import ModelSpec
+from . import arviz_bridge
+from .diagnostics import loo_warnings, oracle_warnings, pareto_k_counts, sampler_warnings
+from .loo import FULL_LOO_MAX_N, closed_form_applies, compute_loo, loo_label
+from .oracle import check_against_exact, exact_posterior
+from .pointwise import log_likelihood, replicate
+from .ppc import loo_pit_from_weights, posterior_predictive_checks, ppc_as_dict
+from .sampling import ModelDraws
+
+
+@dataclass(eq=False)
+class PosteriorResult:
+    """One model's posterior draws and what lossbridge computed from them.
+
+    ``idata`` (ArviZ InferenceData) is assembled on first use: groups posterior,
+    sample_stats and observed_data, plus the pointwise log_likelihood and a
+    posterior_predictive draw per posterior draw while n <= ``FULL_LOO_MAX_N`` (beyond
+    that an n x draws matrix is what lossbridge avoids holding).
+    """
+
+    draws: ModelDraws
+    spec: ModelSpec
+    design: Design
+    seed: int
+    summary: pd.DataFrame
+    hdi_prob: float
+    divergences: int
+    bfmi: np.ndarray
+    loo: dict
+    oracle: dict | None
+    ppc: dict
+    warnings: list[dict] = field(default_factory=list)
+    pointwise: dict = field(default_factory=dict)  # log_lik / y_rep arrays already computed
+    _idata: object = None
+
+    @property
+    def idata(self):
+        if self._idata is None:
+            self._idata = _inference_data(self.spec, self.design, self.draws, self.seed,
+                                          self.pointwise, full=True)
+        return self._idata
+
+    def summary_dict(self) -> dict:
+        """``{"<term or scale: name>": {"mean", "sd", "hdi_low", "hdi_high", "mcse_mean", ...}}``."""
+        keys = ("mean", "sd", "hdi_low", "hdi_high", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
+        return {name: {k: float(row[k]) for k in keys} for name, row in self.summary.iterrows()}
+
+    def diagnostics_dict(self) -> dict:
+        return {
+            "divergences": self.divergences,
+            "bfmi": [float(v) for v in self.bfmi],
+            # divergences and E-BFMI are statistics of the NUTS run these models shared
+            "nuts_run_models": list(self.draws.run_models),
+            "min_ess_bulk": float(self.summary["ess_bulk"].min()),
+            "min_ess_tail": float(self.summary["ess_tail"].min()),
+            "max_r_hat": float(self.summary["r_hat"].max()),
+        }
+
+    def loo_dict(self) -> dict:
+        loo = self.loo
+        out = {
+            "method": loo["method"],
+            "elpd_loo": loo["elpd_loo"],
+            "se": loo["se"],
+            "p_loo": loo["p_loo"],
+            "estimator": loo_label(loo),
+            # exact LOO has no importance weights, hence no Pareto k
+            "pareto_k_counts": None if loo_label(loo) == "exact" else pareto_k_counts(loo["pareto_k"]),
+            "max_pareto_k": (float(np.max(loo["pareto_k"]))
+                             if loo_label(loo) != "exact" and loo["pareto_k"].size else None),
+            "refitted_rows": [int(i) for i in loo["refitted"]],
+        }
+        if loo.get("subsample") is not None:
+            out["subsample_size"] = int(loo["subsample"]["rows"].size)
+            out["subsampling_se"] = loo["subsample"]["subsampling_se"]
+        return out
+
+    def ppc_dict(self) -> dict:
+        return ppc_as_dict(self.ppc)
+
+
+def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: int,
+                    pointwise: dict, full: bool):
+    """InferenceData of one model; with ``full`` also the n x draws groups (small n only)."""
+    posterior = {"theta": draws.theta, "beta": draws.beta}
+    if spec.scale == "learned":
+        posterior[spec.family.scale_name] = draws.scale
+    log_lik = y_rep = None
+    if full and design.n <= FULL_LOO_MAX_N:
+        shape = (*draws.beta.shape[:2], design.n)
+        log_lik = pointwise.get("log_lik")
+        if log_lik is None:
+            log_lik = log_likelihood(spec.family, design.X, design.y, draws.flat_beta,
+                                     draws.flat_scale).reshape(shape)
+        y_rep = pointwise.get("y_rep")
+        if y_rep is None:
+            rng = np.random.default_rng(seed)
+            y_rep = replicate(spec.family, design.X, draws.flat_beta, draws.flat_scale,
+                              rng).reshape(shape)
+    return arviz_bridge.inference_data(posterior=posterior, sample_stats=draws.sample_stats,
+                                       observed=design.y, terms=list(design.terms),
+                                       log_likelihood=log_lik, posterior_predictive=y_rep)
+
+
+def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
+                      ols: ExactFit | None, hdi_prob: float, *, subsample: np.ndarray | None,
+                      refit=None, seed: int = 0,
+                      timings: dict[str, float] | None = None) -> PosteriorResult:
+    """Summarise ``draws`` of ``spec`` and run every check that applies.
+
+    ``subsample``: rows for subsampled LOO when n exceeds ``FULL_LOO_MAX_N``.
+    ``refit(rows)``: exact leave-one-out values for rows with Pareto k > 0.7.
+    Seconds are added to ``timings`` under ``pointwise``, ``loo`` and ``checks``.
+    """
+    timings = {} if timings is None else timings
+    for key in ("pointwise", "loo", "checks"):
+        timings.setdefault(key, 0.0)
+    rng = np.random.default_rng(seed)
+    family = spec.family
+    scale_name = family.scale_name if spec.scale == "learned" else None
+    exact_loo = closed_form_applies(spec, design, rotation)
+
+    clock = time.perf_counter()
+    pointwise: dict = {}
+    if design.n <= FULL_LOO_MAX_N and not exact_loo:  # PSIS needs them; keep them for idata
+        shape = (*draws.beta.shape[:2], design.n)
+        pointwise["log_lik"] = log_likelihood(family, design.X, design.y, draws.flat_beta,
+                                              draws.flat_scale).reshape(shape)
+        pointwise["y_rep"] = replicate(family, design.X, draws.flat_beta, draws.flat_scale,
+                                       np.random.default_rng(seed + 1)).reshape(shape)
+    light = _inference_data(spec, design, draws, seed + 1, pointwise, full=False)
+    timings["pointwise"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    loo = compute_loo(spec, design, rotation, draws, pointwise.get("log_lik"), subsample, refit)
+    timings["loo"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    summary = arviz_bridge.posterior_summary(light, list(design.terms), scale_name, hdi_prob)
+    divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
+    total_draws = int(np.prod(draws.sample_stats["diverging"].shape))
+    bfmi = arviz_bridge.bfmi(light)
+    exact = exact_posterior(spec, design, rotation, ols) if ols is not None else None
+    oracle = check_against_exact(summary, exact) if exact is not None else None
+    if loo.get("pit") is not None:  # exact, from the closed-form LOO predictive
+        pit = loo["pit"]
+    elif "y_rep" in pointwise:
+        pit = loo_pit_from_weights(design.y, pointwise["y_rep"].reshape(-1, design.n),
+                                   loo["log_weights"])
+    else:
+        rows = loo["subsample"]["rows"]
+        rows_rep = replicate(family, design.X[rows], draws.flat_beta, draws.flat_scale, rng)
+        pit = loo_pit_from_weights(design.y[rows], rows_rep, loo["subsample"]["log_weights"])
+    ppc = posterior_predictive_checks(spec, design, draws, rng, pit)
+    notes = (
+        sampler_warnings(spec.name, summary, divergences, total_draws, bfmi, draws.run_models)
+        + loo_warnings(spec.name, loo["pareto_k"], loo["refitted"])
+        + oracle_warnings(spec.name, oracle)
+    )
+    timings["checks"] += time.perf_counter() - clock
+    return PosteriorResult(draws, spec, design, seed + 1, summary, hdi_prob, divergences, bfmi,
+                           loo, oracle, ppc, notes, pointwise)

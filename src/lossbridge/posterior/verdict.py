@@ -1,0 +1,360 @@
+"""One verdict per analysis (or comparison), computed once and shown everywhere.
+
+The terminal summary, the JSON ``verdict`` object, the HTML headline and the notebook
+view all print :attr:`Verdict.headline`; none of them words its own conclusion.
+
+Which models may be ranked by leave-one-out (LOO):
+
+* a learned scale: always;
+* a scale fixed by the user (``--sigma``): a different model, not an estimate from
+  these data, so it is ranked, and the verdict says so;
+* a scale fixed at its plug-in maximum-likelihood value from these same data: only when
+  its LOO re-estimated the scale without each row (true LOO of the whole procedure: in
+  closed form for the Normal likelihood with flat priors, :mod:`lossbridge.posterior.loo`).
+  Otherwise its LOO uses every row twice (once to set the scale, once to score it), is
+  optimistic, and the model is kept out of the ranking with that reason given.
+
+A difference is called clear at ``CLEAR_SE`` standard errors or more (the usual rule for
+elpd differences; Vehtari, Gelman and Gabry 2017, Sivula et al. 2022).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..families.registry import get_family
+from .loo import is_plug_in, refits_plug_in_scale
+from .misfit import MisfitAssessment
+
+CLEAR_SE = 2.0  # a difference under 2 standard errors is reported as not clear
+MAP_ONLY = ("MAP estimates only: no posterior sampling was run, so the likelihoods were not "
+            "compared by predictive accuracy.")
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One model as the verdict sees it: its name, what it is, and its LOO.
+
+    The likelihood and scale mode travel with the name, so nothing is parsed back out
+    of a (possibly labelled) model name.
+
+    Attributes
+    ----------
+    name : str
+        Unique display name (``"normal-learned"``, or ``"A: normal-learned"`` in
+        :func:`lossbridge.compare` of several analyses).
+    likelihood, scale, priors : str
+        As in :class:`lossbridge.models.spec.ModelSpec`.
+    fixed_scale : float or None
+    fixed_scale_source : str or None
+    y_hash : str
+        SHA-256 of the response the model was fitted to.
+    loo : dict or None
+        The LOO result (:func:`lossbridge.posterior.loo.compute_loo`); None when not sampled.
+    certified : bool or None
+        The MAP certificate (None when none applies).
+    misfit : bool
+        Whether the misfit checks flagged this model.
+    """
+
+    name: str
+    likelihood: str
+    scale: str
+    priors: str = "flat"
+    fixed_scale: float | None = None
+    fixed_scale_source: str | None = None
+    y_hash: str = ""
+    loo: dict | None = None
+    certified: bool | None = None
+    misfit: bool = False
+
+    @property
+    def family(self):
+        return get_family(self.likelihood)
+
+    @property
+    def plug_in(self) -> bool:
+        return is_plug_in(self.scale, self.fixed_scale_source)
+
+    @property
+    def user_fixed(self) -> bool:
+        return self.scale == "fixed" and not self.plug_in
+
+    @property
+    def described(self) -> str:
+        """``name (loss)``, with a user-fixed scale said."""
+        extra = ""
+        if self.user_fixed:
+            extra = f", {self.family.scale_name} fixed by the user at {self.fixed_scale:.6g}"
+        return f"{self.name} ({self.family.loss_name}{extra})"
+
+    def exclusion(self) -> str | None:
+        """Why this sampled model cannot be ranked by LOO, or None when it can."""
+        if self.loo is None or not self.plug_in or refits_plug_in_scale(self.loo):
+            return None
+        scale = self.family.scale_name
+        rule = "SAD/n" if self.likelihood == "laplace" else "its maximum-likelihood value"
+        return (f"its {scale} was fixed at {rule} from these same data, so its leave-one-out "
+                f"uses every row twice (to set {scale}, then to score it) and is optimistic; "
+                f"{scale} re-estimated without each row has a closed form only for the Normal "
+                f"likelihood with flat priors (rank a learned {scale}, or fix {scale} yourself)")
+
+
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    """What the analysis concludes, in one headline sentence and structured fields.
+
+    Attributes
+    ----------
+    headline : str
+        The sentence every output leads with.
+    details : tuple of str
+        Supporting lines: ``comparison_notes``, then which models misfit when only
+        some do (certificates and warnings have their own fields and lines).
+    comparison_notes : tuple of str
+        Models kept out of the ranking and why, user-fixed scales, plug-in scales
+        scored by true LOO (also listed in the comparison's sentences).
+    status : {"map_only", "single", "no_ranking", "comparison"}
+        No sampling; one sampled model; several sampled but fewer than two rankable;
+        a ranking of two or more.
+    sampled : tuple of str
+        Every sampled model.
+    ranking : tuple of str
+        Rankable models, best first by elpd_loo.
+    excluded : tuple of (str, str)
+        (model, reason) for sampled models kept out of the ranking.
+    leader, runner_up : str or None
+        The first two of ``ranking`` when two or more models are ranked.
+    best : str or None
+        ``leader`` when its lead is clear, else None: no model is crowned.
+    elpd_diff, se, standard_errors : float or None
+        elpd(leader) - elpd(runner-up), its standard error, and their ratio.
+    clear : bool or None
+        ``standard_errors >= CLEAR_SE``.
+    best_likelihood : str or None
+        The leader's likelihood when it is clearly ahead of the best model of the other
+        likelihood (the headline's first question when both likelihoods are ranked).
+    likelihood_difference : dict or None
+        ``{"leader", "against", "elpd_diff", "se", "standard_errors", "clear"}``: the
+        leader against the best-ranked model of another likelihood.
+    all_certified : bool or None
+        Every MAP certified (None when no certificate applies).
+    uncertified : tuple of str
+    warning_count : int
+        Named diagnostic warnings of the run.
+    all_misfit : bool or None
+        Every ranked (or the only sampled) model misfits; None without sampling.
+    misfit_models : tuple of str
+    residual_shape : tuple of str
+        What the residuals show, from :class:`lossbridge.posterior.misfit.MisfitAssessment`.
+    user_fixed : tuple of str
+        Models whose scale the user fixed (ranked as models of their own).
+    """
+
+    headline: str
+    details: tuple[str, ...] = ()
+    comparison_notes: tuple[str, ...] = ()
+    status: str = "map_only"
+    sampled: tuple[str, ...] = ()
+    ranking: tuple[str, ...] = ()
+    excluded: tuple[tuple[str, str], ...] = ()
+    best: str | None = None
+    leader: str | None = None
+    runner_up: str | None = None
+    elpd_diff: float | None = None
+    se: float | None = None
+    standard_errors: float | None = None
+    clear: bool | None = None
+    best_likelihood: str | None = None
+    likelihood_difference: dict | None = None
+    all_certified: bool | None = None
+    uncertified: tuple[str, ...] = ()
+    warning_count: int = 0
+    all_misfit: bool | None = None
+    misfit_models: tuple[str, ...] = ()
+    residual_shape: tuple[str, ...] = field(default_factory=tuple)
+    user_fixed: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The JSON ``verdict`` object."""
+        return {
+            "headline": self.headline,
+            "details": list(self.details),
+            "comparison_notes": list(self.comparison_notes),
+            "status": self.status,
+            "best": self.best,
+            "leader": self.leader,
+            "runner_up": self.runner_up,
+            "ranking": list(self.ranking),
+            "excluded": [{"model": m, "reason": r} for m, r in self.excluded],
+            "difference": None if self.elpd_diff is None else {
+                "elpd_diff": self.elpd_diff, "se": self.se,
+                "standard_errors": self.standard_errors},
+            "clear": self.clear,
+            "clear_rule_standard_errors": CLEAR_SE,
+            "best_likelihood": self.best_likelihood,
+            "likelihood_difference": self.likelihood_difference,
+            "sampled_models": list(self.sampled),
+            "user_fixed_scale_models": list(self.user_fixed),
+            "all_certified": self.all_certified,
+            "uncertified": list(self.uncertified),
+            "warning_count": self.warning_count,
+            "misfit": {"all_misfit": self.all_misfit, "models": list(self.misfit_models),
+                       "residual_shape": list(self.residual_shape)},
+        }
+
+
+def rank_order(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Rankable sampled models, best first by elpd_loo."""
+    rankable = [c for c in candidates if c.loo is not None and c.exclusion() is None]
+    return sorted(rankable, key=lambda c: -c.loo["elpd_loo"])
+
+
+def build_verdict(candidates: Sequence[Candidate], *,
+                  difference: Callable[[dict, dict], tuple[float, float]] | None = None,
+                  misfit: MisfitAssessment | None = None, warning_count: int = 0) -> Verdict:
+    """The verdict on ``candidates`` (sampled or not).
+
+    Parameters
+    ----------
+    candidates : sequence of Candidate
+    difference : callable, optional
+        ``difference(loo_a, loo_b) -> (elpd_a - elpd_b, se)``, needed when two or more
+        models are rankable (:func:`lossbridge.posterior.comparison.pairwise_difference`).
+    misfit : MisfitAssessment, optional
+        Which models misfit and what the residuals show; its ``misfit_models`` are
+        matched against the candidates' names (``Candidate.misfit`` is used as well).
+    warning_count : int
+    """
+    sampled = [c for c in candidates if c.loo is not None]
+    ranked = rank_order(candidates)
+    excluded = [(c.name, c.exclusion()) for c in sampled if c.exclusion() is not None]
+    misfit = misfit or MisfitAssessment()
+    misfits = {c.name for c in candidates if c.misfit} | set(misfit.misfit_models)
+    assessment = MisfitAssessment(misfit_models=frozenset(misfits), residual_shape=misfit.residual_shape)
+    states = [c.certified for c in candidates if c.certified is not None]
+    common = {
+        "sampled": tuple(c.name for c in sampled),
+        "all_certified": all(states) if states else None,
+        "uncertified": tuple(c.name for c in candidates if c.certified is False),
+        "warning_count": int(warning_count),
+        "misfit_models": tuple(c.name for c in candidates if c.name in misfits),
+        "residual_shape": tuple(misfit.residual_shape),
+        "user_fixed": tuple(c.name for c in sampled if c.user_fixed),
+        "excluded": tuple(excluded),
+        "ranking": tuple(c.name for c in ranked),
+    }
+    notes = _comparison_notes(sampled, excluded)
+    common["comparison_notes"] = tuple(notes)
+    details = notes + _misfit_notes(sampled, ranked, misfits)
+    if not sampled:
+        return Verdict(headline=MAP_ONLY, details=tuple(details), status="map_only", **common)
+    shape = _shape_sentence(misfit.residual_shape)
+    if len(sampled) == 1:
+        only = sampled[0]
+        headline = (f"Only one model was sampled, {only.described}, so there is no comparison "
+                    "by predictive accuracy.")
+        all_misfit = assessment.all_misfit([only.name])
+        if all_misfit:
+            headline += f" {only.name} does not describe these data well.{shape}"
+        return Verdict(headline=headline, details=tuple(details), status="single",
+                       all_misfit=all_misfit, **common)
+    if len(ranked) < 2:
+        reason = ("a scale fixed at its maximum-likelihood value from these same data makes "
+                  "leave-one-out use every row twice")
+        names = ", ".join(name for name, _ in excluded)
+        if ranked:
+            headline = (f"No comparison by predictive accuracy: {ranked[0].described} is the only "
+                        f"model that can be ranked by leave-one-out ({names} not ranked: {reason}).")
+        else:
+            headline = ("No comparison by predictive accuracy: none of the sampled models can be "
+                        f"ranked by leave-one-out ({names}: {reason}).")
+        all_misfit = assessment.all_misfit(c.name for c in (ranked or sampled))
+        if all_misfit:
+            headline += f" The models do not describe these data well.{shape}"
+        return Verdict(headline=headline, details=tuple(details), status="no_ranking", best=None,
+                       all_misfit=all_misfit, **common)
+    if difference is None:
+        raise ValueError("a verdict on two or more rankable models needs their elpd difference")
+    leader, runner = ranked[0], ranked[1]
+    diff, se, ratio, clear = _gap(difference, leader, runner)
+    # The likelihood question first: the leader against the best model of another likelihood.
+    rival = next((c for c in ranked if c.likelihood != leader.likelihood), None)
+    main = rival or runner
+    m_diff, m_se, m_ratio, m_clear = ((diff, se, ratio, clear) if main is runner
+                                      else _gap(difference, leader, main))
+    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd"
+    against = main.described if main is runner else (
+        f"{main.described}, the best {main.likelihood.capitalize()} model,")
+    all_misfit = assessment.all_misfit(c.name for c in ranked)
+    if all_misfit:
+        count = _COUNT_WORDS.get(len(ranked), str(len(ranked)))
+        opening = ("Neither likelihood describes these data well" if rival is not None
+                   else "None of the models describes these data well")
+        headline = (f"{opening}; the comparison is between {count} wrong models: "
+                    f"{leader.described} is ahead of {against} by {gap} "
+                    f"({m_ratio:.1f} standard errors).")
+    elif m_clear and main is runner:
+        headline = (f"Best predictive accuracy (leave-one-out): {leader.described}, ahead of "
+                    f"{against} by {gap} ({m_ratio:.1f} standard errors).")
+    elif m_clear:
+        headline = (f"Best predictive accuracy (leave-one-out): the "
+                    f"{leader.likelihood.capitalize()} likelihood ({leader.family.loss_name}), "
+                    f"whose best model {leader.name} is ahead of {against} by {gap} "
+                    f"({m_ratio:.1f} standard errors).")
+    else:
+        headline = (f"No clear winner by leave-one-out: {leader.described} is ahead of "
+                    f"{against} by {gap}, only {m_ratio:.1f} standard errors "
+                    f"(a clear difference needs {CLEAR_SE:.0f}).")
+    if main is not runner:  # the runner-up shares the leader's likelihood: say how close
+        within = f"Within the {leader.likelihood.capitalize()} likelihood, "
+        if clear:
+            headline += (f" {within}{leader.name} is ahead of {runner.name} by {diff:.1f} ± "
+                         f"{se:.1f} elpd ({ratio:.1f} standard errors).")
+        else:
+            headline += (f" {within}{leader.name} and {runner.name} cannot be told apart "
+                         f"({diff:.1f} ± {se:.1f} elpd, {ratio:.1f} standard errors).")
+    if all_misfit:
+        headline += shape
+    likelihood = None if rival is None else {
+        "leader": leader.name, "against": rival.name, "elpd_diff": m_diff, "se": m_se,
+        "standard_errors": m_ratio, "clear": m_clear}
+    return Verdict(headline=headline, details=tuple(details), status="comparison",
+                   best=leader.name if clear else None, leader=leader.name, runner_up=runner.name,
+                   elpd_diff=diff, se=se, standard_errors=ratio, clear=clear,
+                   best_likelihood=leader.likelihood if rival is not None and m_clear else None,
+                   likelihood_difference=likelihood, all_misfit=all_misfit, **common)
+
+
+def _gap(difference, a: Candidate, b: Candidate) -> tuple[float, float, float, bool]:
+    """elpd(a) - elpd(b), its se, their ratio, and whether the ratio is clear."""
+    diff, se = (float(v) for v in difference(a.loo, b.loo))
+    ratio = abs(diff) / se if se > 0 else float("inf")
+    return diff, se, ratio, ratio >= CLEAR_SE
+
+
+def _shape_sentence(shape: Sequence[str]) -> str:
+    return f" The residuals show {', '.join(shape)}." if shape else ""
+
+
+def _comparison_notes(sampled, excluded) -> list[str]:
+    lines = [f"{name} is not ranked: {reason}." for name, reason in excluded]
+    for c in sampled:
+        if c.user_fixed:
+            lines.append(f"{c.name} uses {c.family.scale_name} = {c.fixed_scale:.6g} fixed by the "
+                         "user, not estimated from these data: it is ranked as a model of its own.")
+        elif c.plug_in and c.exclusion() is None:
+            lines.append(f"{c.name}: its plug-in {c.family.scale_name} is re-estimated without "
+                         "each row, so its leave-one-out is true leave-one-out.")
+    return lines
+
+
+def _misfit_notes(sampled, ranked, misfits: set[str]) -> list[str]:
+    lines = []
+    scope = [c.name for c in (ranked or sampled)]
+    flagged = [name for name in scope if name in misfits]
+    if flagged and len(flagged) < len(scope):
+        lines.append(f"Misfit warnings for {', '.join(flagged)} (see the warnings).")
+    return lines

@@ -1,0 +1,137 @@
+"""Readable plain-text tables of an :class:`~lossbridge.interfaces.pipeline.Analysis` (CLI output)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _number(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, (int, float)):
+        if value == 0:
+            return "0"
+        if abs(value) < 1e-3 or abs(value) >= 1e7:
+            return f"{value:.3e}"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.map(_number).to_string()
+
+
+RHAT_NOTE = ("r_hat '-': R-hat needs ≥ 2 chains (it compares chains); run with --chains 2 "
+             "or more to check convergence")
+
+
+def format_analysis(analysis) -> str:
+    """All tables of ``analysis`` as one string."""
+    design = analysis.design
+    verdict = analysis.verdict
+    lines = [f"Verdict: {verdict.headline}", *(f"  {line}" for line in verdict.details), ""]
+    lines += [
+        f"lossbridge: {design.formula}   data: {design.source}",
+        f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
+        + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
+        f"priors: {analysis.options['priors']}"
+        + (" (MAP = maximum likelihood)" if analysis.options["priors"] == "flat" else ""),
+    ]
+    for result in analysis.fits:
+        if result.spec.scale == "fixed":
+            lines.append(
+                f"fixed {result.spec.family.scale_name} for {result.spec.name}: "
+                f"{result.spec.fixed_scale:.6g} ({result.spec.fixed_scale_source})"
+            )
+    lines += ["", "MAP estimates beside the exact fits", _table(analysis.coefficients())]
+    lines += ["", "Relative difference of each MAP coefficient from its exact fit",
+              _table(analysis.differences())]
+    cert = analysis.certificates()
+    if cert.empty:  # weak priors: nothing to certify against
+        lines += ["", "Certificates: none. Under weak priors the MAP is a penalised fit (the "
+                  "posterior mode), not the minimiser of the loss, so no exact fit can certify "
+                  "it; the relative differences above are the priors' pull."]
+    else:
+        lines += ["", "Certificates (MAP versus exact minimiser of the loss)", _table(cert)]
+    nll = analysis.nll_table().drop(columns=["constant_formula", "loss_term_formula"])
+    lines += ["", "Negative log-likelihood at the MAP = constant + scaled loss "
+              "(checked against PyMC's log-likelihood)", _table(nll)]
+    formulas = {
+        r.spec.likelihood: f"{r.spec.likelihood}: NLL = {r.nll.constant_formula} + {r.nll.loss_term_formula}"
+        for r in analysis.fits
+    }
+    lines += ["  " + text for text in formulas.values()]
+    lines += ["", "How each MAP was computed"]
+    lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
+    lines += [f"  exact {r.baseline.method.upper()}: {r.baseline.solver}"
+              for r in {r.baseline.method: r for r in analysis.fits}.values()]
+    lines += _posterior_sections(analysis)
+    lines.append("")
+    if analysis.all_certified is None:
+        lines.append("MAP certificates do not apply under weak priors (the MAP is a penalised fit).")
+    elif analysis.all_certified:
+        lines.append(f"All {len(analysis.fits)} MAP estimates certified against the exact fits.")
+    else:
+        failed = [r.spec.name for r in analysis.fits if r.certified is False]
+        lines.append(f"!!! NOT CERTIFIED: {', '.join(failed)} -- see the certificates table !!!")
+    if not analysis.options.get("sample"):
+        lines.append("No posterior sampling (--no-sample): MAP and exact fits only.")
+    for warning in analysis.warnings:
+        lines.append(f"warning [{warning['code']}]: {warning['message']}")
+    if analysis.sampled and not analysis.warnings:
+        lines.append("No diagnostic warnings.")
+    return "\n".join(lines)
+
+
+def _posterior_sections(analysis) -> list[str]:
+    if not analysis.sampled:
+        return []
+    opts = analysis.options
+    hdi = f"{100 * opts['hdi_prob']:g}% HDI"
+    chains = "1 chain" if opts["chains"] == 1 else f"{opts['chains']} chains"
+    lines = ["", f"Posterior ({chains} x {opts['draws']} draws after {opts['tune']} "
+             f"tuning steps, seed {opts['seed']}; hdi_low/hdi_high: {hdi})"]
+    if opts["chains"] < 2:
+        lines.append(f"  {RHAT_NOTE}")
+    for result in analysis.fits:
+        table = result.posterior.summary.drop(columns=["mcse_sd"])
+        lines += [f"  {result.spec.name}", _indent(_table(table))]
+    oracle = analysis.oracle_table()
+    if not oracle.empty:
+        columns = ["exact_mean", "sampled_mean", "z_mean", "exact_sd", "sampled_sd", "z_sd"]
+        verdicts = [
+            f"{r.spec.name}: {'passed' if r.posterior.oracle['passed'] else 'FAILED'} "
+            f"(max |z| = {r.posterior.oracle['max_abs_z']:.2f}, exact posterior "
+            f"{r.posterior.oracle['distribution']})"
+            for r in analysis.fits if r.posterior.oracle is not None
+        ]
+        lines += ["", "Exact-posterior oracle (Normal likelihood, flat priors): z in Monte Carlo "
+                  "standard errors, limit 4", _table(oracle[columns]), *("  " + v for v in verdicts)]
+    diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
+                          "loo": r.posterior.loo_dict()["method"]} for r in analysis.fits}
+    rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
+    lines += ["", f"Sampler diagnostics (min E-BFMI over chains{rhat})",
+              _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
+    ppc = pd.DataFrame({r.spec.name: r.posterior.ppc_dict()["p_values"] for r in analysis.fits}).T
+    ppc["loo_pit_ks"] = [r.posterior.ppc["loo_pit_ks_distance"] for r in analysis.fits]
+    # each model's own reference: its LOO-PIT values may be all n rows or a subsample
+    ppc["ks_ref_95"] = [r.posterior.ppc["loo_pit_ks_reference_95"] for r in analysis.fits]
+    lines += ["", "Posterior predictive p-values P(T(y_rep) >= T(y)); LOO-PIT distance from uniform "
+              "(ks_ref_95: 95% point for as many independent uniforms as the model has LOO-PIT "
+              "values)", _table(ppc)]
+    if analysis.comparison is not None:
+        table = analysis.comparison.table.drop(columns=["pareto_warning"])
+        source = ("az.compare, stacking weights" if table["weight"].notna().any()
+                  else "subsampled LOO: no stacking weights")
+        lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
+                  "better; loo: exact in closed form or PSIS)",
+                  _table(table), *("  " + s for s in analysis.comparison.sentences)]
+    return lines
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
