@@ -36,8 +36,8 @@ quiet_imports()
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
-    "Analysis": "interfaces.pipeline",
-    "FitResult": "interfaces.pipeline",
+    "Analysis": "interfaces.results",
+    "FitResult": "interfaces.results",
     "fit": "interfaces.pipeline",
     "Comparison": "posterior.comparison",
     "compare": "posterior.comparison",

@@ -67,3 +67,12 @@ def bundled_path(name: str) -> Path:
         if path.is_file():
             return path
     raise InputError(f"bundled dataset {name!r} is missing from this installation; reinstall lossbridge")
+
+
+def resolve_formula(data, formula: str | None) -> str:
+    """The formula to use: the one given, or a bundled dataset's default."""
+    if formula is not None:
+        return formula
+    if isinstance(data, (str, Path)) and str(data) in BUNDLED and not Path(str(data)).exists():
+        return BUNDLED[str(data)].formula
+    raise InputError("formula is required for this data (e.g. --formula 'y ~ x1 + x2')")

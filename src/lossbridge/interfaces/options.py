@@ -21,10 +21,10 @@ from ..core.validation import (
     check_seed,
 )
 from ..families.registry import FAMILIES
+from ..models.priors import PRIOR_CHOICES
+from ..models.spec import SCALE_MODES
 
-SCALE_MODES = ("learned", "fixed")
 SCALE_CHOICES = (*SCALE_MODES, "both")
-PRIOR_CHOICES = ("flat", "weak")
 
 
 def _boolean(name: str, value: Any) -> bool:

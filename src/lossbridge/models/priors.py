@@ -78,3 +78,15 @@ def describe_flat(terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
     out = {term: "flat (improper uniform)" for term in terms}
     out[scale_label(scale_name)] = f"HalfFlat (improper uniform on {scale_name} > 0)"
     return out
+
+
+def describe_priors(spec, design: Design) -> dict[str, str]:
+    """Each parameter's prior in words, as the JSON's ``prior_details`` says it."""
+    scale_name = spec.family.scale_name
+    if spec.priors == "weak":
+        described = WeakPriors.from_design(design).describe(design.terms, scale_name)
+    else:
+        described = describe_flat(design.terms, scale_name)
+    if spec.scale == "fixed":
+        described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
+    return described

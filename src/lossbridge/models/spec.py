@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
-from ..interfaces.options import PRIOR_CHOICES as PRIORS
-from ..interfaces.options import SCALE_MODES
+from .priors import PRIOR_CHOICES as PRIORS
+
+# How a model treats its likelihood's scale: a parameter, or a number given to it.
+SCALE_MODES = ("learned", "fixed")
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,26 @@ class ModelSpec:
     def name(self) -> str:
         """Model label used in every table: ``"<likelihood>-<scale>"``."""
         return f"{self.likelihood}-{self.scale}"
+
+
+def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float,
+              priors: str, other_user_scales: Sequence[str] = ()) -> ModelSpec:
+    """The spec of one model; a fixed scale is the user's value for this family, or the plug-in.
+
+    ``other_user_scales`` names the families given a user value, so that a plug-in scale
+    can say it was not set by another family's option (``--sigma`` never sets ``b``).
+    """
+    if mode == "learned":
+        return ModelSpec(name, "learned", priors=priors)
+    family = get_family(name)
+    if fixed_value is not None:
+        return ModelSpec(name, "fixed", fixed_value, f"user value (--{family.scale_name})", priors)
+    closed_form = "sqrt(RSS/n)" if family.baseline == "ols" else "SAD/n"
+    source = f"plug-in MLE of the exact {family.baseline.upper()} fit, {closed_form}"
+    others = [get_family(n).scale_name for n in other_user_scales if n != name]
+    if others:
+        flags = " and ".join(f"--{scale}" for scale in others)
+        source += (f"; {flags} does not set {family.scale_name}: give --{family.scale_name} "
+                   "to fix it")
+    return ModelSpec(name, "fixed", plug_in_scale, source, priors,
+                     fixed_scale_is_plug_in=True)

@@ -287,7 +287,7 @@ def compare(*analyses, labels: Sequence[str] | None = None) -> Comparison:
     Comparison
     """
     from ..interfaces.persistence import SavedAnalysis
-    from ..interfaces.pipeline import Analysis
+    from ..interfaces.results import Analysis
 
     if len(analyses) == 1 and isinstance(analyses[0], (list, tuple)):
         analyses = tuple(analyses[0])

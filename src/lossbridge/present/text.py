@@ -1,4 +1,4 @@
-"""Readable plain-text tables of an :class:`~lossbridge.interfaces.pipeline.Analysis` (CLI output)."""
+"""Readable plain-text tables of an :class:`~lossbridge.interfaces.results.Analysis` (CLI output)."""
 
 from __future__ import annotations
 

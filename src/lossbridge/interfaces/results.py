@@ -1,0 +1,307 @@
+"""The results of :func:`lossbridge.fit`: one :class:`FitResult` per model, gathered in an
+:class:`Analysis` that holds plain data. Its tables are pandas DataFrames and
+:meth:`Analysis.to_dict` gives the JSON contract (docs/design.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.errors import InputError
+from ..data.design import Design, scale_label
+from ..estimation.certificate import Certificate
+from ..estimation.exact import ExactFit
+from ..estimation.map import MapEstimate
+from ..estimation.nll import NllDecomposition
+from ..models.spec import ModelSpec
+from ..posterior.comparison import Comparison, candidates_from_fits
+from ..posterior.misfit import MisfitAssessment
+from ..posterior.summary import PosteriorResult
+from ..posterior.verdict import Verdict, build_verdict
+
+
+@dataclass(eq=False)
+class FitResult:
+    """One model's MAP, exact baseline, certificate, NLL decomposition and posterior.
+
+    ``certificate`` is None under weak priors (the MAP is then a penalised fit, not the
+    loss minimiser); ``posterior`` is None when sampling was not requested.
+    """
+
+    spec: ModelSpec
+    map: MapEstimate
+    baseline: ExactFit
+    certificate: Certificate | None
+    nll: NllDecomposition
+    posterior: PosteriorResult | None = None
+
+    @property
+    def certified(self) -> bool | None:
+        return None if self.certificate is None else self.certificate.certified
+
+    def as_dict(self, terms: Sequence[str]) -> dict:
+        """The JSON of one model. Coefficients are keyed by term (``map``, ``posterior``);
+        the scale has keys of its own (``map_scale``, ``posterior_scale``), since a data
+        column may be called ``sigma`` or ``b``."""
+        family = self.spec.family
+        map_values = dict(zip(terms, map(float, self.map.coefficients), strict=True))
+        posterior = posterior_scale = None
+        if self.posterior is not None:
+            posterior = self.posterior.summary_dict()
+            scale_stats = posterior.pop(scale_label(family.scale_name), None)
+            if scale_stats is not None:
+                posterior_scale = {"name": family.scale_name, **scale_stats}
+        fixed = None
+        if self.spec.scale == "fixed":
+            fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source,
+                     "plug_in": self.spec.fixed_scale_is_plug_in}
+        return {
+            "model": self.spec.name,
+            "likelihood": self.spec.likelihood,
+            "scale": self.spec.scale,
+            "priors": self.spec.priors,
+            "loss": family.loss_name,
+            "fixed_scale": fixed,
+            "map": map_values,
+            "map_scale": {"name": family.scale_name, "value": float(self.map.scale)},
+            "map_method": self.map.method,
+            "baseline": {
+                "method": self.baseline.method,
+                "solver": self.baseline.solver,
+                "coefficients": dict(
+                    zip(terms, map(float, self.baseline.coefficients), strict=True)
+                ),
+                "loss": self.baseline.loss,
+                "scale_mle": self.baseline.scale_mle,
+                "unique": self.baseline.unique,
+            },
+            "certificate": None if self.certificate is None else self.certificate.as_dict(),
+            "certificate_note": None if self.certificate is not None else (
+                "not applicable: under weak priors the MAP is a penalised fit, not the "
+                "minimiser of the loss"
+            ),
+            "nll": self.nll.as_dict(),
+            "posterior": posterior,
+            "posterior_scale": posterior_scale,
+            "diagnostics": None if self.posterior is None else self.posterior.diagnostics_dict(),
+            "loo": None if self.posterior is None else self.posterior.loo_dict(),
+            "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
+            "oracle": None if self.posterior is None else self.posterior.oracle,
+        }
+
+
+@dataclass(eq=False)
+class Analysis:
+    """Results of :func:`fit`: data description, one :class:`FitResult` per model, tables.
+
+    Attributes
+    ----------
+    design : Design
+    fits : list of FitResult
+    options : dict
+        The options the analysis ran with (echoed in JSON and reports).
+    warnings : list of dict
+        Named warnings: ``{"code", "model", "message"}``.
+    timings : dict
+        Seconds per stage.
+    """
+
+    design: Design
+    fits: list[FitResult]
+    options: dict
+    warnings: list[dict] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    started_at: str = ""
+    comparison: Comparison | None = None
+    misfit: MisfitAssessment | None = None
+    verdict: Verdict | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:  # one verdict, computed once (fit passes the comparison's)
+            self.verdict = (self.comparison.verdict if self.comparison is not None else
+                            build_verdict(candidates_from_fits(self.fits, self.design.y_hash,
+                                                               self.misfit),
+                                          misfit=self.misfit, warning_count=len(self.warnings)))
+
+    @property
+    def models(self) -> list[str]:
+        return [f.spec.name for f in self.fits]
+
+    @property
+    def all_certified(self) -> bool | None:
+        """True when every MAP is certified; None when no certificate applies (weak priors)."""
+        states = [f.certified for f in self.fits if f.certified is not None]
+        return all(states) if states else None
+
+    @property
+    def sampled(self) -> bool:
+        return all(f.posterior is not None for f in self.fits)
+
+    def fit_for(self, model: str) -> FitResult:
+        for result in self.fits:
+            if result.spec.name == model:
+                return result
+        raise KeyError(f"no model {model!r}; models: {', '.join(self.models)}")
+
+    # ------------------------------------------------------------------ tables
+    def coefficients(self) -> pd.DataFrame:
+        """MAP of every model beside the exact fits: rows are the terms, then the scales.
+
+        A scale's row is labelled ``scale: sigma`` or ``scale: b`` (:func:`scale_label`),
+        never a bare name a data column could also have.
+        """
+        terms = list(self.design.terms)
+        columns: dict[str, pd.Series] = {}
+        baselines_done: set[str] = set()
+        for result in self.fits:
+            base = result.baseline
+            if base.method not in baselines_done:
+                baselines_done.add(base.method)
+                columns[base.method.upper()] = pd.Series(base.coefficients, index=terms)
+            family = result.spec.family
+            values = pd.Series(result.map.coefficients, index=terms)
+            values[scale_label(family.scale_name)] = result.map.scale
+            columns[result.spec.name] = values
+        table = pd.DataFrame(columns)
+        scales = dict.fromkeys(scale_label(r.spec.family.scale_name) for r in self.fits)
+        return table.loc[terms + list(scales)]
+
+    def differences(self) -> pd.DataFrame:
+        """Relative difference of each model's MAP coefficient from its exact fit."""
+        from ..estimation.certificate import relative_coefficient_differences
+
+        data = {
+            r.spec.name: relative_coefficient_differences(
+                r.map.coefficients, r.baseline.coefficients, self.design
+            )
+            for r in self.fits
+        }
+        return pd.DataFrame(data, index=list(self.design.terms))
+
+    def certificates(self) -> pd.DataFrame:
+        """One row per model: losses, gaps, coefficient and scale checks, certified."""
+        rows = {}
+        for r in self.fits:
+            c = r.certificate
+            if c is None:
+                continue
+            rows[r.spec.name] = {
+                "loss": c.loss_name,
+                "loss_map": c.loss_map,
+                "loss_exact": c.loss_exact,
+                "loss_rel_gap": c.loss_relative_gap,
+                "max_rel_coef_diff": c.max_relative_coefficient_difference,
+                "scale": c.scale_name,
+                "scale_map": c.scale_map,
+                "scale_rel_diff": c.scale_relative_difference,
+                "lp_dual_gap": None if c.dual is None else c.dual["relative_gap"],
+                "unique": c.unique,
+                "certified": c.certified,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def nll_table(self) -> pd.DataFrame:
+        """NLL at the MAP = constant + scaled loss, beside PyMC's own value."""
+        rows = {}
+        for r in self.fits:
+            d = r.nll
+            rows[r.spec.name] = {
+                "loss": d.loss_name,
+                "loss_value": d.loss,
+                "scale": f"{d.scale_name} = {d.scale:.6g}",
+                "constant": d.constant,
+                "constant_formula": d.constant_formula,
+                "loss_term": d.loss_term,
+                "loss_term_formula": d.loss_term_formula,
+                "nll": d.nll,
+                "pymc_nll": d.pymc_nll,
+                "rel_diff": d.relative_difference,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def posterior_summary(self, model: str | None = None) -> pd.DataFrame:
+        """ArviZ summary (mean, sd, HDI, MCSE, ESS, R-hat) of one model, or all stacked."""
+        sampled = [r for r in self.fits if r.posterior is not None]
+        if not sampled:
+            raise InputError("no posterior: the analysis ran without sampling (--no-sample)")
+        if model is not None:
+            result = self.fit_for(model)
+            if result.posterior is None:
+                raise InputError(f"model {model!r} was not sampled")
+            return result.posterior.summary
+        return pd.concat({r.spec.name: r.posterior.summary for r in sampled}, names=["model", "parameter"])
+
+    def oracle_table(self) -> pd.DataFrame:
+        """Sampled versus exact posterior (Normal likelihood, flat priors), per parameter."""
+        frames = {
+            r.spec.name: pd.DataFrame(r.posterior.oracle["parameters"]).T
+            for r in self.fits
+            if r.posterior is not None and r.posterior.oracle is not None
+        }
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, names=["model", "parameter"])
+
+    def loo_results(self) -> dict[str, dict]:
+        """PSIS-LOO (with exact refits) of every sampled model, for :func:`lossbridge.compare`."""
+        return {r.spec.name: {"y_hash": self.design.y_hash, "loo": r.posterior.loo}
+                for r in self.fits if r.posterior is not None}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write one netCDF per model and a manifest into a new folder; see :func:`lossbridge.load`."""
+        from .persistence import save_analysis
+
+        return save_analysis(self, directory)
+
+    def to_html(self, path: str | Path, command: str | None = None) -> Path:
+        """Write the self-contained HTML report to ``path`` (atomically)."""
+        from ..present.report import write_report
+
+        return write_report(self, path, command)
+
+    def _repr_html_(self) -> str:
+        from ..present.report import render_html
+
+        return render_html(self, fragment=True)
+
+    def comparison_table(self) -> pd.DataFrame:
+        """``az.compare`` table with Pareto k counts (needs at least two sampled models)."""
+        if self.comparison is None:
+            raise InputError("no comparison: it needs at least two sampled models")
+        return self.comparison.table
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict:
+        """The JSON contract (see README): data, options, fits, comparison, warnings, timing.
+
+        Everything except ``timing`` depends only on the data, the options and the seed.
+        """
+        terms = list(self.design.terms)
+        return {
+            "verdict": self.verdict.as_dict(),
+            "data": self.design.summary(),
+            "options": dict(self.options),
+            "all_certified": self.all_certified,
+            "fits": [r.as_dict(terms) for r in self.fits],
+            "comparison": None if self.comparison is None else self.comparison.as_records(),
+            "comparison_summary": None if self.comparison is None else self.comparison.sentences,
+            "warnings": list(self.warnings),
+            "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
+        }
+
+    def summary(self) -> str:
+        """Readable tables, as the CLI prints them."""
+        from ..present.text import format_analysis
+
+        return format_analysis(self)
+
+    def __repr__(self) -> str:
+        status = "all certified" if self.all_certified else "NOT all certified"
+        return (
+            f"<Analysis {self.design.formula!r} on {self.design.source}: n={self.design.n}, "
+            f"k={self.design.k}, models {', '.join(self.models)}; {status}>"
+        )
