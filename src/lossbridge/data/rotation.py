@@ -54,3 +54,15 @@ class Rotation:
         flat = beta.reshape(-1, beta.shape[-1]).T
         theta = self.R @ (flat * self.column_norms[:, None]) / self.y_scale
         return theta.T.reshape(beta.shape)
+
+    def leverages(self) -> np.ndarray:
+        """Diagonal of the hat matrix: ||Q*_i||^2 / n (Q*'Q* = n I)."""
+        return np.sum(self.Q**2, axis=1) / self.Q.shape[0]
+
+    def xtx_inverse(self) -> np.ndarray:
+        """(X'X)^-1 from the triangular factor (X D = sqrt(n) Q* ... R*), stably."""
+        k = self.R.shape[0]
+        n = self.Q.shape[0]
+        r_inv = scipy.linalg.solve_triangular(self.R, np.eye(k))
+        scaled = r_inv @ r_inv.T / n  # (D X'X D)^-1
+        return scaled / np.outer(self.column_norms, self.column_norms)

@@ -183,7 +183,7 @@ def _better_reference(design: Design, estimate: MapEstimate, exact: ExactFit) ->
 
 
 def _explain(spec, checks, unique, coefficient_diff, gap, tol, resolved=False) -> str:
-    exact = "OLS" if spec.family.baseline == "ols" else "LAD"
+    exact = spec.family.exact_name
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         return (

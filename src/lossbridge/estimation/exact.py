@@ -98,5 +98,11 @@ def lad_from_vertex(design: Design, vertex: LadVertex, how: str) -> ExactFit:
 def exact_fit(likelihood: str, design: Design,
               progress: Callable[[str], None] | None = None) -> ExactFit:
     """The exact fit of the loss that ``likelihood`` corresponds to."""
-    baseline = get_family(likelihood).baseline
-    return exact_ols(design) if baseline == "ols" else exact_lad(design, progress)
+    return SOLVERS[get_family(likelihood).exact_solver](design, progress)
+
+
+# The exact classical fits, by the key a family names in ``Family.exact_solver``.
+SOLVERS: dict[str, Callable[..., ExactFit]] = {
+    "ols": lambda design, progress=None: exact_ols(design),
+    "lad": exact_lad,
+}

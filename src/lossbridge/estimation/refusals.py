@@ -62,7 +62,7 @@ def refuse_perfect_fit(
                   f"{design.y[0]:.6g}): the formula fits it exactly")
         check = "check that the right column is the response"
     else:
-        methods = "/".join(dict.fromkeys(get_family(n).baseline.upper() for n, _ in refused))
+        methods = "/".join(dict.fromkeys(get_family(n).exact_name for n, _ in refused))
         reason = f"the formula fits {design.response!r} exactly (the {methods} residuals are all zero)"
         check = "check that the response is not also a predictor"
     if not kept:

@@ -58,7 +58,9 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
             scale = pm.HalfFlat(family.scale_name)
         else:
             scale = pm.Data(f"fixed_{family.scale_name}", np.float64(spec.fixed_scale))
-        family.distribution(OBSERVED, mu=mu, observed=y, **{family.scale_name: scale})
+        # The family's own log-density: the one definition the sampler and the MAP use too.
+        pm.CustomDist(OBSERVED, mu, scale, logp=lambda value, m, s: family.logp(value, m, s),
+                      observed=y)
     return model
 
 

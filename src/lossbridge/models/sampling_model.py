@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 
 from ..data.design import Design
 from ..data.rotation import Rotation
-from ..families.registry import LOG_2PI
+from ..families.normal import LOG_2PI
 from .priors import WeakPriors
 from .reference import _weak_coefficient_logp
 from .spec import ModelSpec

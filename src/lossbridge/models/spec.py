@@ -85,8 +85,7 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     family = get_family(name)
     if fixed_value is not None:
         return ModelSpec(name, "fixed", fixed_value, f"user value (--{family.scale_name})", priors)
-    closed_form = "sqrt(RSS/n)" if family.baseline == "ols" else "SAD/n"
-    source = f"plug-in MLE of the exact {family.baseline.upper()} fit, {closed_form}"
+    source = f"plug-in MLE of the exact {family.exact_name} fit, {family.plug_in_formula}"
     others = [get_family(n).scale_name for n in other_user_scales if n != name]
     if others:
         flags = " and ".join(f"--{scale}" for scale in others)

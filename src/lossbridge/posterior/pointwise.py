@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..families.registry import Family
+from ..families.base import Family
 
 CHUNK_ELEMENTS = 2_000_000  # ~16 MB of float64 per chunk
 
@@ -50,6 +50,4 @@ def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray
               rng: np.random.Generator) -> np.ndarray:
     """(draws, n) posterior predictive draws y_rep = X beta_s + noise(scale_s)."""
     mu = beta @ X.T
-    if family.name == "normal":
-        return mu + scale[:, None] * rng.standard_normal(mu.shape)
-    return mu + scale[:, None] * rng.laplace(size=mu.shape)
+    return family.replicate(mu, scale[:, None], rng)
