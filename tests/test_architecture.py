@@ -22,6 +22,9 @@ rule: a check that could not find a violation would fail its self-test.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,3 +419,26 @@ def test_family_check_catches_planted_violations(tmp_path):
 def test_family_names_include_the_registry(name):
     assert name in family_names()
     assert frozenset(FAMILIES) | frozenset(SOLVERS) <= family_names()
+
+
+# ---------------------------------------------------------------------------- entry points
+def test_python_m_lossbridge_runs_the_cli(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    runs = {module: subprocess.run([sys.executable, "-m", module, "datasets"], capture_output=True,
+                                   text=True, cwd=tmp_path, env=env, timeout=120)
+            for module in ("lossbridge", "lossbridge.interfaces.cli")}
+    assert {r.returncode for r in runs.values()} == {0}, runs
+    assert runs["lossbridge"].stdout == runs["lossbridge.interfaces.cli"].stdout
+    assert "engel" in runs["lossbridge"].stdout
+    bad = subprocess.run([sys.executable, "-m", "lossbridge", "fit", "engel", "--bogus"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("lossbridge: error: unrecognized arguments")
+
+
+def test_compare_is_an_interface():
+    """``lossbridge.compare`` knows the results objects, so it lives in interfaces/."""
+    import lossbridge
+    import lossbridge.posterior.comparison as computing
+
+    assert lossbridge.compare.__module__ == "lossbridge.interfaces.compare"
+    assert not hasattr(computing, "compare")

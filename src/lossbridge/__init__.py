@@ -40,7 +40,7 @@ _LAZY: dict[str, str] = {
     "FitResult": "interfaces.results",
     "fit": "interfaces.pipeline",
     "Comparison": "posterior.comparison",
-    "compare": "posterior.comparison",
+    "compare": "interfaces.compare",
     "FAMILIES": "families.registry",
     "get_family": "families.registry",
     "SavedAnalysis": "interfaces.persistence",
