@@ -27,7 +27,7 @@ def test_decomposition_matches_closed_forms_and_pymc(map_analyses, name):
             # At the scale MLE the loss term is n/2 (Normal) or n (Laplace) ...
             expected = n / 2 if fit.spec.likelihood == "normal" else n
             assert parts.loss_term == pytest.approx(expected, rel=1e-10)
-            # ... and the NLL is a monotone function of the loss (DESIGN.md).
+            # ... and the NLL is a monotone function of the loss (docs/design.md).
             if fit.spec.likelihood == "normal":
                 closed = 0.5 * n * (np.log(2 * np.pi * parts.loss / n) + 1)
             else:

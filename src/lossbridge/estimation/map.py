@@ -2,7 +2,7 @@
 
 The objective is the model's log-density without Jacobian terms
 (``model.logp(jacobian=False)``), so a learned scale's MAP is its maximum-likelihood
-value (``sqrt(RSS/n)`` or ``SAD/n``), as DESIGN.md requires.
+value (``sqrt(RSS/n)`` or ``SAD/n``), as docs/design.md requires.
 
 * Normal likelihood: trust-region Newton (``scipy.optimize.minimize(method="trust-exact")``)
   with PyTensor's exact gradient and a Hessian from central differences of that gradient

@@ -1,6 +1,6 @@
 """Negative log-likelihood at the MAP, split into a constant and a scaled loss.
 
-DESIGN.md: Normal NLL = (n/2) log(2 pi sigma^2) + RSS / (2 sigma^2);
+docs/design.md: Normal NLL = (n/2) log(2 pi sigma^2) + RSS / (2 sigma^2);
 Laplace NLL = n log(2b) + SAD / b. With a learned scale at its MLE the loss term is
 n/2 (Normal) or n (Laplace), and the NLL is monotone in the loss. The decomposition
 is checked against PyMC's own log-likelihood at the same point.

@@ -1,6 +1,6 @@
 """Exact posteriors where they exist, and the check of sampled posteriors against them.
 
-Normal likelihood, flat prior on beta (DESIGN.md; Gelman et al., *Bayesian Data
+Normal likelihood, flat prior on beta (docs/design.md; Gelman et al., *Bayesian Data
 Analysis*, 3rd ed., section 14.2):
 
 * fixed sigma: beta | y ~ Normal(beta_OLS, sigma^2 (X'X)^-1);
