@@ -29,6 +29,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lossbridge.families.registry
@@ -442,3 +443,50 @@ def test_compare_is_an_interface():
 
     assert lossbridge.compare.__module__ == "lossbridge.interfaces.compare"
     assert not hasattr(computing, "compare")
+
+
+# ---------------------------------------------------------------------------- docs/design.md
+def design_example() -> str:
+    """The family registered from outside the package in docs/design.md's example."""
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    start = text.index("```python\n", text.index("A family from outside the package")) + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def test_design_notes_family_example_registers_and_means_what_it_says():
+    from scipy import stats
+
+    from lossbridge.families.registry import get_family, unregister_family
+
+    namespace: dict = {}
+    exec(compile(design_example(), "docs/design.md", "exec"), namespace)  # noqa: S102 - our own doc
+    try:
+        family = get_family("gauss")
+        assert isinstance(family, namespace["Gauss"])
+        rng = np.random.default_rng(0)
+        y, mu, scale = rng.normal(size=50), rng.normal(size=50), 1.7
+        np.testing.assert_allclose(family.logpdf(y, mu, scale), stats.norm.logpdf(y, mu, scale), rtol=1e-13)
+        import pytensor.tensor as pt
+
+        tensor = family.logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(scale)).eval()
+        np.testing.assert_allclose(tensor, stats.norm.logpdf(y, mu, scale), rtol=1e-13)
+        r = y - mu
+        loss = family.loss(r)
+        nll = family.nll_constant(r.size, scale) + family.nll_loss_term(loss, scale)
+        assert nll == pytest.approx(-stats.norm.logpdf(r, scale=scale).sum(), rel=1e-13)
+        assert family.scale_mle(loss, r.size) == pytest.approx(stats.norm.fit(r, floc=0)[1], rel=1e-12)
+        assert family.exact_solver in SOLVERS
+        draws = family.replicate(np.zeros(20_000), scale, rng)
+        assert abs(draws.std() - scale) < 4 * scale / np.sqrt(2 * draws.size)  # sd of the sd
+    finally:
+        unregister_family("gauss")
+
+
+def test_design_notes_name_every_subpackage_and_rule():
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    for stage in STAGES:
+        assert f"`{stage}/`" in text
+    assert " < ".join(STAGES) in " ".join(text.split())
+    for module in modules(SRC).values():
+        if not module.is_package and module.path.stem not in FACADE:
+            assert f"`{module.path.stem}`" in text, f"docs/design.md does not name {module.name}"
