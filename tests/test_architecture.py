@@ -7,8 +7,10 @@ rule: a check that could not find a violation would fail its self-test.
 1. The import graph: the stages run
    core < data < families < models < estimation < posterior < present < interfaces;
    a module imports only its own or earlier stages, except ``present``, which computes
-   nothing and imports only ``core``, itself and the display types in
-   :data:`PRESENT_TYPES`. Every import counts: module level, inside functions (lazy
+   nothing: it imports ``core``, ``families`` (what a family says about itself: titles,
+   symbols, its density for a figure), itself, and from ``data``, ``models`` and
+   ``posterior`` only the display types named in :data:`PRESENT_TYPES`; never
+   ``estimation``. Every import counts: module level, inside functions (lazy
    imports), under ``if TYPE_CHECKING:``, and ``importlib.import_module("...")`` with a
    literal name.
 2. Nothing inside the package imports the package's ``__init__`` (``import lossbridge``,
@@ -44,7 +46,8 @@ STAGES: tuple[str, ...] = ("core", "data", "families", "models", "estimation", "
                            "present", "interfaces")
 # Top-level modules: the public facade (lazy names) and ``python -m lossbridge``.
 FACADE = ("__init__", "__main__")
-# What ``present`` may import besides core and itself: display types only, by name.
+# What ``present`` may import besides core, families and itself: display types only, by name.
+PRESENT_FREE = ("core", "families", "present")
 PRESENT_TYPES: dict[str, frozenset[str]] = {
     "lossbridge.models.identity": frozenset({"ModelId"}),
 }
@@ -171,13 +174,13 @@ def dependency_violations(src: Path, package: str = PACKAGE) -> list[str]:
         if source == "present":
             allowed = PRESENT_TYPES.get(imp.target.removeprefix(package + "."), None)
             allowed = PRESENT_TYPES.get(imp.target, allowed)
-            if target in ("core", "present"):
+            if target in PRESENT_FREE:
                 continue
             if allowed is not None and imp.names and set(imp.names) <= allowed:
                 continue
             out.append(f"{_where(imp.source, imp.line)}: {what}"
                        f"{' ' + str(list(imp.names)) if imp.names else ''}; present imports only "
-                       "core, present and the display types in PRESENT_TYPES")
+                       f"{', '.join(PRESENT_FREE)} and the display types in PRESENT_TYPES")
         elif STAGES.index(target) > STAGES.index(source):
             out.append(f"{_where(imp.source, imp.line)}: {what}, a later stage")
     return out
@@ -337,8 +340,15 @@ def test_dependency_check_catches_planted_violations(tmp_path):
             from ..models.identity import ModelId
             from ..models.identity import ModelId, make_id
             from ..posterior.loo import Loo
+            from ..families.registry import FAMILIES
+            from ..data import design
+            def f():
+                from ..estimation.map import find_map
             """),
         "present/plots.py": "",
+        "data/design.py": "",
+        "families/registry.py": "FAMILIES = {}\n",
+        "estimation/map.py": "find_map = 1\n",
         "models/identity.py": "ModelId = make_id = 1\n",
         "interfaces/cli.py": "from ..present import text\nfrom ..posterior import loo\n",
         "extra/thing.py": "",
@@ -347,7 +357,8 @@ def test_dependency_check_catches_planted_violations(tmp_path):
     where = sorted(v.split(": ")[0].split("src/lossbridge/")[-1] for v in got)
     assert where == ["data/table.py:2", "estimation/fit.py:3", "estimation/fit.py:5",
                      "extra/thing.py:1", "posterior/loo.py:3",
-                     "present/text.py:4", "present/text.py:5"], got
+                     "present/text.py:4", "present/text.py:5", "present/text.py:7",
+                     "present/text.py:9"], got
     assert any("a later stage" in v for v in got)
     assert any("PRESENT_TYPES" in v and "make_id" in v for v in got)
 
