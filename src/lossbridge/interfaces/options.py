@@ -84,10 +84,6 @@ def _priors(name: str, value: Any) -> str:
     return check_choice(name, value, PRIOR_CHOICES)
 
 
-def _seed(name: str, value: Any) -> int | None:
-    return check_seed(value, name)
-
-
 # ArviZ's own minimum for ESS and R-hat (its shape validation asks for 4 draws per
 # chain); E-BFMI needs 2. Below it the diagnostics are undefined, not just noisy.
 MIN_DRAWS = 4
@@ -212,7 +208,7 @@ def _declare() -> dict[str, Option]:
                metavar="N"),
         Option("cores", None, check_positive_int, "parallel chains (all cores)", int,
                optional=True, flag="--cores", metavar="N"),
-        Option("seed", None, _seed, "random seed (default: drawn and recorded)", int,
+        Option("seed", None, check_seed, "random seed (default: drawn and recorded)", int,
                optional=True, flag="--seed", metavar="N"),
         Option("hdi_prob", 0.94, check_probability, "mass of the highest-density intervals "
                "(%(default)s)", float, flag="--hdi-prob", metavar="P"),
