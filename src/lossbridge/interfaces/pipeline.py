@@ -4,6 +4,10 @@ data -> validated design -> exact fits and refusals -> model specs -> PyMC model
 MAP, certificates and NLL decompositions -> NUTS posteriors -> diagnostics,
 exact-posterior oracle, PPC, LOO -> misfit, comparison and the verdict. The results
 are an :class:`~lossbridge.interfaces.results.Analysis`.
+
+:func:`fit` checks its keywords once (:func:`~lossbridge.interfaces.options.validate_options`)
+and calls :func:`run_pipeline`, which the CLI and TOML specs call with the options they
+checked under their own spellings.
 """
 
 from __future__ import annotations
