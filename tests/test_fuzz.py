@@ -111,6 +111,13 @@ OPTIONS = {
     "--cores": st.sampled_from(["1", "2"]) | HOSTILE_NUMBERS,
 }
 FLAGS = ["--dropna", "--json", "--quiet", "--progress"]
+ALWAYS = ["--no-sample", "--formula", "--likelihood", "--scale"]  # set by command_lines itself
+
+
+def test_every_declared_option_is_fuzzed():
+    from lossbridge.interfaces.options import OPTIONS as DECLARED
+
+    assert {o.flag for o in DECLARED.values()} <= {*OPTIONS, *FLAGS, *ALWAYS}
 
 
 @st.composite

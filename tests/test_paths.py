@@ -39,7 +39,8 @@ def no_fit(monkeypatch):
     def fit(*args, **kwargs):
         raise AssertionError("the fit started before the output check")
 
-    monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", fit)
+    # The CLI and TOML specs enter the pipeline here, with options already checked.
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.run_pipeline", fit)
 
 
 def one_line_error(capsys, argv, message):

@@ -44,7 +44,7 @@ def small_analysis() -> lossbridge.Analysis:
 
 @pytest.fixture
 def prefitted(monkeypatch, small_analysis):
-    monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", lambda *a, **k: small_analysis)
+    monkeypatch.setattr("lossbridge.interfaces.pipeline.run_pipeline", lambda *a, **k: small_analysis)
 
 
 def signalling(function, signum):
@@ -72,7 +72,7 @@ def test_signal_during_a_phase_leaves_nothing(capsys, tmp_path, monkeypatch, pre
     import lossbridge.present.report
 
     if phase == "fit":
-        monkeypatch.setattr("lossbridge.interfaces.pipeline.fit", signalling(lambda *a, **k: small_analysis, signum))
+        monkeypatch.setattr("lossbridge.interfaces.pipeline.run_pipeline", signalling(lambda *a, **k: small_analysis, signum))
     elif phase == "netcdf":  # inside the HDF5 serialisation, which holds the signal until it ends
         monkeypatch.setattr("lossbridge.posterior.arviz_bridge.netcdf_bytes",
                             signalling(lossbridge.posterior.arviz_bridge.netcdf_bytes, signum))

@@ -38,10 +38,10 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
 
-def probe(tmp_path, *argv):
+def probe(tmp_path, *argv, heavy=HEAVY):
     """Run ``main(argv)`` in a fresh interpreter; return exit code, stdout, stderr lines
-    and the heavy modules that were imported."""
-    done = subprocess.run([sys.executable, "-c", PROBE, ",".join(HEAVY), *argv], capture_output=True, text=True,
+    and the modules of ``heavy`` that were imported."""
+    done = subprocess.run([sys.executable, "-c", PROBE, ",".join(heavy), *argv], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120, env=ENV)
     *lines, last = done.stderr.strip().splitlines()
     result = json.loads(last)
@@ -71,6 +71,15 @@ def test_answers_without_importing_pymc(tmp_path, argv, code, expected):
     assert heavy == [], f"{' '.join(argv)} imported {heavy}"
     if code == 2:
         assert len(err) == 1  # one line, no usage dump
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["datasets"]], ids=["help", "datasets"])
+def test_help_and_datasets_do_not_build_the_option_declarations(tmp_path, argv):
+    # The declarations import the family registry (NumPy, SciPy, pandas): the subcommands'
+    # flags are added only when a subcommand that takes them is used.
+    code, out, _, imported = probe(tmp_path, *argv, heavy=(*HEAVY, "lossbridge.interfaces.options", "scipy"))
+    assert code == 0 and imported == []
+    assert ("fit" in out and "report" in out) if argv == ["--help"] else "engel" in out
 
 
 def test_bad_spec_option_answers_without_importing_pymc(tmp_path):

@@ -108,8 +108,8 @@ def check_positive_int(name: str, value: Any) -> int:
     return number
 
 
-def check_seed(value: Any, name: str = "seed") -> int | None:
-    """Return a non-negative int seed (below 2**32) or None."""
+def check_seed(name: str, value: Any) -> int | None:
+    """Return ``value`` as a non-negative int seed (below 2**32), or None."""
     if value is None:
         return None
     message = f"{name} must be a non-negative integer below 2**32; got {value!r}"

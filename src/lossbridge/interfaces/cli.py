@@ -1,4 +1,9 @@
-"""Command-line interface: a thin layer over :func:`lossbridge.fit`.
+"""Command-line interface: a thin layer over the pipeline.
+
+The options of ``fit`` and ``report`` (and the run-time ones of ``run``) are built from
+their declarations in :mod:`lossbridge.interfaces.options`, checked once by
+:func:`~lossbridge.interfaces.options.validate_options` under their flag names and passed
+to :func:`~lossbridge.interfaces.pipeline.run_pipeline` as typed values.
 
 Exit codes: 0 success, 1 unexpected internal error, 2 bad input, 130 interrupted (SIGINT),
 143 terminated (SIGTERM).
@@ -11,6 +16,8 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ..core import interrupts
@@ -21,44 +28,100 @@ EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit 2) instead of usage dumps."""
+    """argparse with one-line errors (exit 2) instead of usage dumps.
+
+    ``arguments(parser)``, when given, adds the parser's arguments the first time it is
+    used: the options are declared from the family registry
+    (:mod:`lossbridge.interfaces.options`), whose import costs seconds, and
+    ``lossbridge --help`` and ``lossbridge datasets`` need none of it.
+    """
+
+    def __init__(self, *args, arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def ensure_arguments(self) -> _Parser:
+        """Add the deferred arguments now (once); returns the parser."""
+        if self._arguments is not None:
+            arguments, self._arguments = self._arguments, None
+            arguments(self)
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.ensure_arguments()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self.ensure_arguments()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.ensure_arguments()
+        return super().format_help()
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _add_fit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--formula", "-f", help="formulaic formula, e.g. 'foodexp ~ income' "
-                        "(optional for bundled datasets)")
-    parser.add_argument("--likelihood", action="append", dest="likelihoods", metavar="NAME",
-                        help="normal or laplace; repeat for several (default: both)")
-    parser.add_argument("--scale", default="both", metavar="MODE",
-                        help="learned, fixed or both (default: both)")
-    parser.add_argument("--sigma", metavar="VALUE",
-                        help="fixed scale σ of the Normal likelihood (normal-fixed; default: "
-                        "plug-in MLE sqrt(RSS/n) of the exact OLS fit)")
-    parser.add_argument("--b", metavar="VALUE",
-                        help="fixed scale b of the Laplace likelihood (laplace-fixed; its sd is "
-                        "b√2; default: plug-in MLE SAD/n of the exact LAD fit)")
-    parser.add_argument("--priors", default="flat",
-                        help="flat (default: MAP = maximum likelihood) or weak (autoscaled, rstanarm-style)")
-    parser.add_argument("--no-sample", action="store_true",
-                        help="MAP and exact fits only: no NUTS, no LOO comparison")
-    parser.add_argument("--draws", default=1000, metavar="N",
-                        help="posterior draws per chain, at least 4 (1000)")
-    parser.add_argument("--tune", default=1000, metavar="N", help="tuning steps per chain (1000)")
-    parser.add_argument("--chains", default=4, metavar="N", help="chains (4)")
-    parser.add_argument("--cores", default=None, metavar="N", help="parallel chains (all cores)")
-    parser.add_argument("--seed", metavar="N", help="random seed (default: drawn and recorded)")
-    parser.add_argument("--hdi-prob", default=0.94, metavar="P",
-                        help="mass of the highest-density intervals (0.94)")
-    parser.add_argument("--dropna", action="store_true",
-                        help="drop rows with missing values in the used columns")
+def _add_option(parser: argparse.ArgumentParser, option) -> None:
+    """One declared option (:class:`lossbridge.interfaces.options.Option`) as its flag."""
+    flags = [option.flag] + ([option.short] if option.short else [])
+    settings = {"dest": option.name, "default": option.default, "help": option.help,
+                "action": option.action}
+    if option.action in ("store", "append") and option.metavar:
+        settings["metavar"] = option.metavar
+    # argparse does not convert: each value is checked by the declaration, under its flag.
+    parser.add_argument(*flags, **settings)
+
+
+def _add_options(parser: argparse.ArgumentParser, *, spec: bool) -> None:
+    """The declared options a spec can hold (``spec=True``) or the run-time ones (False)."""
+    from .options import OPTIONS
+
+    for option in OPTIONS.values():
+        if option.flag and option.toml == spec:
+            _add_option(parser, option)
+
+
+def _fit_arguments(parser: argparse.ArgumentParser, *, report: bool) -> None:
+    parser.add_argument("data", help="CSV path or bundled dataset name" if report else
+                        "CSV path or bundled dataset name (see 'lossbridge datasets')")
+    _add_options(parser, spec=True)
     parser.add_argument("--save", metavar="DIR",
                         help="write one netCDF per model and a manifest into the new folder DIR")
+    _run_time_arguments(parser)
+    if report:
+        parser.add_argument("--out", "-o", required=True, metavar="PATH.html", help="report file")
+        parser.add_argument("--json", action="store_true", help="also print the JSON document")
+    else:
+        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _hidden_debug(parser)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="path to the TOML spec")
+    parser.add_argument("--out", "-o", metavar="PATH.html",
+                        help="report file (default: reports/NAME.html)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _run_time_arguments(parser)
+    _hidden_debug(parser)
+
+
+def _run_time_arguments(parser: argparse.ArgumentParser) -> None:
+    """--quiet (no progress output and no library noise), then the run-time options."""
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    parser.add_argument("--progress", action="store_true",
-                        help="progress output even when stderr is not a terminal")
+    _add_options(parser, spec=False)
+
+
+def _hidden_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+
+
+#: The flags of ``fit``, ``report`` and ``run`` that are not options of an analysis
+#: (outputs and how the command behaves); every other flag is a declared option.
+INTERFACE_FLAGS = ("--help", "--save", "--out", "--json", "--quiet", "--debug")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,65 +130,41 @@ def build_parser() -> argparse.ArgumentParser:
         "and certify their MAP against exact OLS/LAD."))
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    fit_parser = sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset")
-    fit_parser.add_argument("data", help="CSV path or bundled dataset name (see 'lossbridge datasets')")
-    _add_fit_options(fit_parser)
-    fit_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    fit_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                            help=argparse.SUPPRESS)
-
-    report_parser = sub.add_parser("report", help="fit, then write the self-contained HTML report")
-    report_parser.add_argument("data", help="CSV path or bundled dataset name")
-    _add_fit_options(report_parser)
-    report_parser.add_argument("--out", "-o", required=True, metavar="PATH.html", help="report file")
-    report_parser.add_argument("--json", action="store_true", help="also print the JSON document")
-    report_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                               help=argparse.SUPPRESS)
-
-    run_parser = sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and "
-                                "write reports/NAME.html")
-    run_parser.add_argument("spec", help="path to the TOML spec")
-    run_parser.add_argument("--out", "-o", metavar="PATH.html",
-                            help="report file (default: reports/NAME.html)")
-    run_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    run_parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    run_parser.add_argument("--progress", action="store_true",
-                            help="progress output even when stderr is not a terminal")
-    run_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                            help=argparse.SUPPRESS)
-
+    sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset",
+                   arguments=partial(_fit_arguments, report=False))
+    sub.add_parser("report", help="fit, then write the self-contained HTML report",
+                   arguments=partial(_fit_arguments, report=True))
+    sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and write "
+                   "reports/NAME.html", arguments=_run_arguments)
     sub.add_parser("datasets", help="list the bundled datasets")
     return parser
 
 
-def _fit_kwargs(args: argparse.Namespace) -> dict:
-    """The command line's options, validated under their flag names (see lossbridge.interfaces.options)."""
-    from .options import validate_options
+def command_parser(command: str) -> _Parser:
+    """The parser of one subcommand (``fit``, ``report``, ``run``) with all its arguments."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command].ensure_arguments()
 
-    raw = {
-        "likelihoods": args.likelihoods,
-        "scales": args.scale,
-        "sigma": args.sigma,
-        "b": args.b,
-        "priors": args.priors,
-        "sample": not args.no_sample,
-        "draws": args.draws,
-        "tune": args.tune,
-        "chains": args.chains,
-        "cores": args.cores,
-        "seed": args.seed,
-        "hdi_prob": args.hdi_prob,
-        "dropna": args.dropna,
-        "progress": _progress_flag(args),
-    }
-    return {"formula": args.formula, **validate_options(raw, spelling="cli")}
+
+def _fit_options(args: argparse.Namespace):
+    """The command line's options, validated once under their flag names.
+
+    Each declared option's flag stores under the option's name, so the namespace holds
+    every option (argparse fills in the declared defaults).
+    """
+    from .options import OPTIONS, validate_options
+
+    raw = {name: getattr(args, name) for name in OPTIONS if hasattr(args, name)}
+    raw["progress"] = _progress_flag(args)
+    return validate_options(raw, spelling="cli")
 
 
 def _progress_flag(args: argparse.Namespace) -> bool | None:
+    """--quiet turns progress off, --progress on; neither: only on a terminal (None)."""
     if getattr(args, "quiet", False):
         return False
-    return True if getattr(args, "progress", False) else None
+    return True if getattr(args, "progress", None) else None
 
 
 def _command_line(argv: list[str] | None) -> str:
@@ -201,12 +240,12 @@ def _run(args: argparse.Namespace, command: str) -> int:
     from ..core.outputs import check_output
 
     if args.command in ("fit", "report"):
-        kwargs = _fit_kwargs(args)
+        options = _fit_options(args)
         inputs = _input_files(args.data)
         out = Path(args.out) if args.command == "report" else None
         # Every output is checked before the expensive part.
         if args.save:
-            if args.no_sample:
+            if not options["sample"]:
                 raise InputError("--save stores posteriors: it cannot be used with --no-sample")
             check_output(args.save, what="output folder", option="--save", kind="folder",
                          inputs=inputs)
@@ -215,9 +254,9 @@ def _run(args: argparse.Namespace, command: str) -> int:
             if args.save and os.path.abspath(out) == os.path.abspath(args.save):
                 raise InputError(f"--out and --save name the same path {args.save!r}; "
                                  "give them different names")
-        from . import pipeline as api
+        from .pipeline import run_pipeline
 
-        analysis = api.fit(args.data, **kwargs)
+        analysis = run_pipeline(args.data, options)
         interrupts.check()
         _write_outputs(analysis, command, args.save, out)
         if out is not None:

@@ -1,14 +1,24 @@
-"""The options of an analysis, declared once with their constraints.
+"""The options of an analysis, declared once: the Python API, the CLI and TOML read them here.
 
-:func:`validate_options` checks and converts every option of :func:`lossbridge.fit`
-in one place, whatever the source (Python call, command line, TOML spec), in the
-spirit of scikit-learn's ``_parameter_constraints``: each failure names the option as
-the user spelled it, the value received and what would be valid.
+Each :class:`Option` carries its default, its check-and-convert, its help text and its
+command-line spelling. From these declarations :mod:`lossbridge.interfaces.cli` builds
+its flags, :mod:`lossbridge.interfaces.runspec` the keys a TOML spec accepts, and
+:func:`lossbridge.fit` its checks. :func:`validate_options` checks every value once, at the
+interface, in the spirit of scikit-learn's ``_parameter_constraints``: each failure names
+the option as the user spelled it (``hdi_prob``, ``--hdi-prob``), the value received and
+what would be valid. It returns :class:`CheckedOptions`, the typed values that the
+pipeline (:func:`lossbridge.interfaces.pipeline.run_pipeline`) takes without checking again.
+
+The fixed-scale options are not written out: each registered family with a scale gets
+one, named after its ``scale_name`` (``sigma`` for the Normal, ``b`` for the Laplace), in
+:data:`FIXED_SCALE_OPTIONS`. A family registered later brings its own (``--s`` and
+``s = ...`` for a scale named ``s``). See docs/design.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +35,20 @@ from ..models.priors import PRIOR_CHOICES
 from ..models.spec import SCALE_MODES
 
 SCALE_CHOICES = (*SCALE_MODES, "both")
+SPELLINGS = ("python", "cli", "toml")
 
 
 def _boolean(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     raise InputError(f"{name} must be true or false; got {value!r}")
+
+
+def _formula(name: str, value: Any) -> str | None:
+    # Only the type: what the formula may say is judged against the data (data/formula_safety).
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"{name} must be a string; got {value!r}")
 
 
 def _names(name: str, value: Any, choices: tuple[str, ...], aliases: dict[str, list[str]]) -> list[str]:
@@ -62,6 +80,10 @@ def _scales(name: str, value: Any) -> list[str]:
     return _names(name, value, SCALE_MODES, {"both": list(SCALE_MODES)})
 
 
+def _priors(name: str, value: Any) -> str:
+    return check_choice(name, value, PRIOR_CHOICES)
+
+
 # ArviZ's own minimum for ESS and R-hat (its shape validation asks for 4 draws per
 # chain); E-BFMI needs 2. Below it the diagnostics are undefined, not just noisy.
 MIN_DRAWS = 4
@@ -77,57 +99,247 @@ def _draws(name: str, value: Any) -> int:
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its default, whether None is allowed, and its check-and-convert."""
+    """One option of an analysis, declared once for the three interfaces.
 
+    Attributes
+    ----------
+    name : str
+        The Python keyword of :func:`lossbridge.fit` and the TOML key.
+    default : object
+        The value when the option is not given (the same in all three interfaces).
+    check : callable
+        ``check(label, value)`` returns the typed value or raises :class:`InputError`
+        naming ``label`` (the option as the user spelled it).
+    help : str
+        The ``--help`` text; argparse fills in ``%(default)s``.
+    type : type or tuple of types
+        The Python type of the checked value (besides None for an ``optional`` option).
+    optional : bool
+        None is a valid value (kept as None, not checked).
+    flag, short : str or None
+        The command-line spelling (``--hdi-prob``) and a short alias (``-f``); ``flag``
+        None: not on the command line.
+    metavar : str or None
+        The value's placeholder in ``--help`` (argparse's default: the name in capitals).
+    action : {"store", "append", "store_true", "store_false"}
+        How argparse reads the flag: one value, a repeated flag gathered in a list, or a
+        switch (``--dropna`` gives True, ``--no-sample`` gives ``sample`` False).
+    choices : tuple of str or None
+        The valid values, for help and introspection (``check`` enforces them).
+    toml : bool
+        A TOML spec may set it; False for run-time options such as ``progress``, which the
+        ``run`` command takes as a flag.
+    """
+
+    name: str
     default: Any
     check: Callable[[str, Any], Any]
+    help: str
+    type: type | tuple[type, ...]
     optional: bool = False
-    flag: str | None = None  # the command-line spelling
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    action: str = "store"
+    choices: tuple[str, ...] | None = None
+    toml: bool = True
+
+    def label(self, spelling: str = "python") -> str:
+        """The option's name as ``spelling`` writes it: ``hdi_prob`` or ``--hdi-prob``."""
+        return self.flag if spelling == "cli" and self.flag else self.name
+
+    def validate(self, value: Any, spelling: str = "python") -> Any:
+        """The typed value of ``value``; :class:`InputError` naming the option otherwise."""
+        if value is None and self.optional:
+            return None
+        return self.check(self.label(spelling), value)
 
 
-OPTIONS: dict[str, Option] = {
-    "likelihoods": Option(None, _likelihoods, flag="--likelihood"),
-    "scales": Option("both", _scales, flag="--scale"),
-    # Each family's fixed scale on its own scale: sigma for the Normal, b for the Laplace.
-    "sigma": Option(None, check_positive_float, optional=True, flag="--sigma"),
-    "b": Option(None, check_positive_float, optional=True, flag="--b"),
-    "priors": Option("flat", lambda n, v: check_choice(n, v, PRIOR_CHOICES), flag="--priors"),
-    "sample": Option(True, _boolean, flag="--no-sample"),
-    "draws": Option(1000, _draws, flag="--draws"),
-    "tune": Option(1000, check_positive_int, flag="--tune"),
-    "chains": Option(4, check_positive_int, flag="--chains"),
-    "cores": Option(None, check_positive_int, optional=True, flag="--cores"),
-    "seed": Option(None, lambda n, v: check_seed(v, n), optional=True, flag="--seed"),
-    "hdi_prob": Option(0.94, check_probability, flag="--hdi-prob"),
-    "dropna": Option(False, _boolean, flag="--dropna"),
-    "progress": Option(None, _boolean, optional=True),
-}
+def _listing(words: list[str] | tuple[str, ...]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
-def validate_options(values: dict[str, Any], spelling: str = "python") -> dict[str, Any]:
+def _symbol(scale_name: str) -> str:
+    """A Greek scale name as its letter in help texts (``sigma`` -> σ); others as they are."""
+    try:
+        return unicodedata.lookup(f"GREEK SMALL LETTER {scale_name}")
+    except KeyError:
+        return scale_name
+
+
+def _fixed_scale_help(scale_name: str, families: list) -> str:
+    parts = []
+    for family in families:
+        plug_in = ("plug-in MLE" + (f" {family.plug_in_formula}" if family.plug_in_formula else "")
+                   + (f" of the exact {family.exact_name} fit" if family.exact_name else ""))
+        parts.append(f"the {family.title} likelihood ({family.name}-fixed; default: {plug_in})")
+    return f"fixed scale {_symbol(scale_name)} of {' and of '.join(parts)}"
+
+
+def _fixed_scale_option(scale_name: str, families: list) -> Option:
+    return Option(scale_name, None, check_positive_float, _fixed_scale_help(scale_name, families),
+                  float, optional=True, flag=f"--{scale_name.replace('_', '-')}", metavar="VALUE")
+
+
+def _declare() -> dict[str, Option]:
+    """Every option, in ``--help`` order, for the families registered now."""
+    count = "both" if len(FAMILIES) == 2 else "all"
+    head = [
+        Option("formula", None, _formula, "formulaic formula, e.g. 'foodexp ~ income' (optional "
+               "for bundled datasets)", str, optional=True, flag="--formula", short="-f"),
+        Option("likelihoods", None, _likelihoods,
+               f"{_listing(list(FAMILIES))}; repeat for several (default: {count})", list,
+               flag="--likelihood", metavar="NAME", action="append", choices=tuple(FAMILIES)),
+        Option("scales", "both", _scales, f"{_listing(SCALE_CHOICES)} (default: %(default)s)",
+               list, flag="--scale", metavar="MODE", choices=SCALE_CHOICES),
+    ]
+    tail = [
+        Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "
+               "(autoscaled, rstanarm-style)", str, flag="--priors", choices=PRIOR_CHOICES),
+        Option("sample", True, _boolean, "MAP and exact fits only: no NUTS, no LOO comparison",
+               bool, flag="--no-sample", action="store_false"),
+        Option("draws", 1000, _draws, f"posterior draws per chain, at least {MIN_DRAWS} "
+               "(%(default)s)", int, flag="--draws", metavar="N"),
+        Option("tune", 1000, check_positive_int, "tuning steps per chain (%(default)s)", int,
+               flag="--tune", metavar="N"),
+        Option("chains", 4, check_positive_int, "chains (%(default)s)", int, flag="--chains",
+               metavar="N"),
+        Option("cores", None, check_positive_int, "parallel chains (all cores)", int,
+               optional=True, flag="--cores", metavar="N"),
+        Option("seed", None, check_seed, "random seed (default: drawn and recorded)", int,
+               optional=True, flag="--seed", metavar="N"),
+        Option("hdi_prob", 0.94, check_probability, "mass of the highest-density intervals "
+               "(%(default)s)", float, flag="--hdi-prob", metavar="P"),
+        Option("dropna", False, _boolean, "drop rows with missing values in the used columns",
+               bool, flag="--dropna", action="store_true"),
+        Option("progress", None, _boolean, "progress output even when stderr is not a terminal",
+               bool, optional=True, flag="--progress", action="store_true", toml=False),
+    ]
+    declared = {option.name: option for option in (*head, *tail)}
+    scales: dict[str, list] = {}
+    for family in FAMILIES.values():
+        if family.scale_name is not None:
+            scales.setdefault(family.scale_name, []).append(family)
+    fixed = {}
+    for scale_name, families in scales.items():
+        if scale_name in declared:
+            raise InputError(f"family {families[0].name!r} names its scale {scale_name!r}, which "
+                             f"is already the option {scale_name!r}; give it another scale_name")
+        fixed[scale_name] = _fixed_scale_option(scale_name, families)
+    return {option.name: option for option in (*head, *fixed.values(), *tail)}
+
+
+_CACHE: dict[tuple, dict[str, Option]] = {}
+
+
+def declared_options() -> dict[str, Option]:
+    """The declarations for the families registered now (rebuilt when the registry changes)."""
+    key = tuple((name, id(family), family.scale_name) for name, family in FAMILIES.items())
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _declare()
+    return _CACHE[key]
+
+
+class _Live(Mapping):
+    """A read-only mapping recomputed from the family registry on every use."""
+
+    def __init__(self, build: Callable[[], Mapping]):
+        self._build = build
+
+    def __getitem__(self, key):
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._build()))
+
+
+#: Every option by name (a live view: a family registered later brings its fixed scale).
+OPTIONS: Mapping[str, Option] = _Live(declared_options)
+
+#: Which option fixes which family's scale: family name -> option name, the family's
+#: ``scale_name`` (families without a scale have none). The one place this is decided.
+FIXED_SCALE_OPTIONS: Mapping[str, str] = _Live(
+    lambda: {name: f.scale_name for name, f in FAMILIES.items() if f.scale_name is not None})
+
+
+class CheckedOptions(Mapping):
+    """The typed value of every declared option, as :func:`validate_options` returns them.
+
+    The pipeline takes only this type, so what reaches it has been checked, once.
+    """
+
+    def __init__(self, values: dict[str, Any], spelling: str, token: object):
+        if token is not _TOKEN:
+            raise TypeError("CheckedOptions are made by validate_options(), not directly")
+        self._values = dict(values)
+        self.spelling = spelling
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"CheckedOptions({self._values!r})"
+
+    @property
+    def fixed_scales(self) -> dict[str, float | None]:
+        """The user's fixed scale per registered family (None: not given, or no scale)."""
+        return {name: (self._values.get(FIXED_SCALE_OPTIONS[name]) if name in FIXED_SCALE_OPTIONS
+                       else None) for name in FAMILIES}
+
+    def fixed_scale_options(self) -> dict[str, float | None]:
+        """The fixed-scale options and their values, as the JSON ``options`` echo them."""
+        return {option: self._values[option] for option in dict.fromkeys(FIXED_SCALE_OPTIONS.values())}
+
+    def replace(self, **values: Any) -> CheckedOptions:
+        """These options with ``values`` checked and put in (the others are not checked again)."""
+        unknown = sorted(set(values) - set(OPTIONS))
+        if unknown:
+            raise InputError(_unknown(unknown))
+        merged = dict(self._values)
+        merged.update({name: OPTIONS[name].validate(v, self.spelling) for name, v in values.items()})
+        _check_fixed_scales(merged, self.spelling)
+        return CheckedOptions(merged, self.spelling, _TOKEN)
+
+
+_TOKEN = object()
+
+
+def _unknown(names: list[str]) -> str:
+    return (f"unknown option(s) {', '.join(map(repr, names))}; valid options: "
+            f"{', '.join(OPTIONS)}")
+
+
+def validate_options(values: Mapping[str, Any], spelling: str = "python") -> CheckedOptions:
     """Check and convert ``values`` (a subset of :data:`OPTIONS`); fill in defaults.
 
     ``spelling`` is how names appear in messages: ``"python"`` (``hdi_prob``),
     ``"cli"`` (``--hdi-prob``) or ``"toml"`` (``hdi_prob``).
     """
-    unknown = sorted(set(values) - set(OPTIONS))
+    if spelling not in SPELLINGS:
+        raise ValueError(f"spelling must be one of {SPELLINGS}; got {spelling!r}")
+    declared = declared_options()
+    unknown = sorted(set(values) - set(declared))
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(map(repr, unknown))}; valid options: "
-                         f"{', '.join(OPTIONS)}")
-    out = {}
-    for name, option in OPTIONS.items():
-        value = values.get(name, option.default)
-        label = option.flag if spelling == "cli" and option.flag else name
-        if value is None and (option.optional or name == "likelihoods"):
-            out[name] = option.check(label, value) if name == "likelihoods" else None
-            continue
-        out[name] = option.check(label, value)
+        raise InputError(_unknown(unknown))
+    out = {name: option.validate(values.get(name, option.default), spelling)
+           for name, option in declared.items()}
     _check_fixed_scales(out, spelling)
-    return out
-
-
-# Which option fixes which family's scale: the option is named after the scale.
-FIXED_SCALE_OPTIONS = {name: family.scale_name for name, family in FAMILIES.items()}
+    return CheckedOptions(out, spelling, _TOKEN)
 
 
 def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
@@ -138,17 +350,21 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
     """
 
     def label(name: str) -> str:
-        return OPTIONS[name].flag if spelling == "cli" else name
+        return OPTIONS[name].label(spelling)
 
-    for family, name in FIXED_SCALE_OPTIONS.items():
-        if options[name] is None or (family in options["likelihoods"]
-                                     and "fixed" in options["scales"]):
+    fixed = dict(FIXED_SCALE_OPTIONS)
+    for name in dict.fromkeys(fixed.values()):
+        families = [family for family, option in fixed.items() if option == name]
+        if options[name] is None or ("fixed" in options["scales"]
+                                     and set(families) & set(options["likelihoods"])):
             continue
-        others = "; ".join(f"{label(n)} fixes the {f.capitalize()} scale {n}"
-                           for f, n in FIXED_SCALE_OPTIONS.items() if f != family)
+        titles = " or ".join(FAMILIES[f].title for f in families)
+        models = " or ".join(f"{f}-fixed" for f in families)
+        others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {n}"
+                           for f, n in fixed.items() if n != name)
         raise InputError(
-            f"{label(name)} fixes the {family.capitalize()} scale {name} of the {family}-fixed "
+            f"{label(name)} fixes the {titles} scale {name} of the {models} "
             f"model, which is not requested (likelihoods: {', '.join(options['likelihoods'])}; "
-            f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}; "
-            f"{others}"
+            f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}"
+            + (f"; {others}" if others else "")
         )

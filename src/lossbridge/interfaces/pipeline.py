@@ -4,6 +4,10 @@ data -> validated design -> exact fits and refusals -> model specs -> PyMC model
 MAP, certificates and NLL decompositions -> NUTS posteriors -> diagnostics,
 exact-posterior oracle, PPC, LOO -> misfit, comparison and the verdict. The results
 are an :class:`~lossbridge.interfaces.results.Analysis`.
+
+:func:`fit` checks its keywords once (:func:`~lossbridge.interfaces.options.validate_options`)
+and calls :func:`run_pipeline`, which the CLI and TOML specs call with the options they
+checked under their own spellings.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from ..posterior.misfit import assess_misfit
 from ..posterior.sampling import SamplerOptions, sample_models
 from ..posterior.summary import analyse_posterior
 from ..posterior.verdict import build_verdict
-from .options import FIXED_SCALE_OPTIONS, validate_options
+from .options import FIXED_SCALE_OPTIONS, CheckedOptions, validate_options
 from .results import Analysis, FitResult
 
 
@@ -107,19 +111,30 @@ def fit(
     -------
     Analysis
     """
+    # The parameters are the declared options (interfaces/options.py), by name.
+    options = {name: value for name, value in locals().items() if name != "data"}
+    return run_pipeline(data, validate_options(options))
+
+
+def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> Analysis:
+    """Run every stage on ``data`` with options already checked by :func:`validate_options`.
+
+    The entry of the command line and of TOML specs, which validate their options once
+    under their own spellings; :func:`fit` is this with the Python keywords.
+    """
+    if not isinstance(options, CheckedOptions):
+        raise TypeError("run_pipeline takes the CheckedOptions of validate_options(); "
+                        f"got {type(options).__name__}")
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     clock = run_clock = time.perf_counter()
-    checked = validate_options({
-        "likelihoods": likelihoods, "scales": scales, "sigma": sigma, "b": b, "priors": priors,
-        "sample": sample, "draws": draws, "tune": tune, "chains": chains, "cores": cores,
-        "seed": seed, "hdi_prob": hdi_prob, "dropna": dropna, "progress": progress,
-    })
+    checked = options
     names, modes = checked["likelihoods"], checked["scales"]
     # The user's fixed scale per family (``sigma`` Normal, ``b`` Laplace), or None.
-    fixed_values = {name: checked[option] for name, option in FIXED_SCALE_OPTIONS.items()}
+    fixed_values = checked.fixed_scales
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
+    formula, progress = checked["formula"], checked["progress"]
     seed = checked["seed"]
     if seed is None:  # draw one and record it, so the run can be repeated exactly
         seed = int(np.random.SeedSequence().entropy % 2**32)
@@ -195,8 +210,7 @@ def fit(
         "likelihoods": names,
         "scales": modes,
         "models": [spec.name for spec in specs],
-        "sigma": fixed_values["normal"],
-        "b": fixed_values["laplace"],
+        **checked.fixed_scale_options(),  # "sigma", "b": one per scale name
         "priors": priors,
         "prior_details": {r.spec.name: describe_priors(r.spec, design) for r in fits},
         "sample": sample,
@@ -221,15 +235,16 @@ def _progress(progress: bool | None, message: str) -> None:
 
 
 def _fit_warnings(result: FitResult) -> list[dict]:
+    # stacklevel 4: _fit_warnings -> run_pipeline -> fit -> the user's call of fit.
     out = list(result.posterior.warnings) if result.posterior is not None else []
     for note in out:
-        warnings.warn(note["message"], SamplingWarning, stacklevel=3)
+        warnings.warn(note["message"], SamplingWarning, stacklevel=4)
     name = result.spec.name
     if result.certificate is None:
         return out
     if not result.certificate.certified:
         message = f"{name}: MAP not certified against the exact fit: {result.certificate.explanation}"
-        warnings.warn(message, CertificateWarning, stacklevel=3)
+        warnings.warn(message, CertificateWarning, stacklevel=4)
         out.append({"code": "map_not_certified", "model": name, "message": message})
     if result.certificate.unique is not True:
         message = (
@@ -239,13 +254,13 @@ def _fit_warnings(result: FitResult) -> list[dict]:
             f"{name}: whether the LAD solution is unique was not determined; the MAP is "
             "certified on the sum of absolute deviations, not on each coefficient"
         )
-        warnings.warn(message, NonUniqueSolutionWarning, stacklevel=3)
+        warnings.warn(message, NonUniqueSolutionWarning, stacklevel=4)
         out.append({"code": "lad_not_unique", "model": name, "message": message})
     if not result.nll.matches_pymc:
         message = (
             f"{name}: NLL decomposition differs from PyMC's log-likelihood by "
             f"{result.nll.relative_difference:.1e}"
         )
-        warnings.warn(message, CertificateWarning, stacklevel=3)
+        warnings.warn(message, CertificateWarning, stacklevel=4)
         out.append({"code": "nll_mismatch", "model": name, "message": message})
     return out

@@ -1,6 +1,8 @@
 """TOML analysis specs (``models/NAME.toml``): one analysis per file.
 
-A spec holds the arguments of :func:`lossbridge.fit` as top-level keys::
+A spec holds the options of :func:`lossbridge.fit` as top-level keys (exactly the declared
+options of :mod:`lossbridge.interfaces.options`, besides ``name``, ``description`` and
+``data``)::
 
     name = "engel"
     data = "engel"                 # bundled name, or a CSV path relative to the spec file
@@ -15,25 +17,39 @@ A spec holds the arguments of :func:`lossbridge.fit` as top-level keys::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..data.datasets import BUNDLED
-from .options import validate_options
+from .options import OPTIONS, CheckedOptions, validate_options
 
-FIT_KEYS = ("formula", "likelihoods", "scales", "sigma", "b", "priors", "sample", "draws", "tune",
-            "chains", "cores", "seed", "hdi_prob", "dropna")
-ALLOWED_KEYS = ("name", "description", "data", *FIT_KEYS)
+#: The spec's own keys; every other key is a declared option (interfaces/options.py).
+SPEC_KEYS = ("name", "description", "data")
+
+
+def option_keys() -> tuple[str, ...]:
+    """The declared options a spec may set (all but run-time ones such as ``progress``)."""
+    return tuple(name for name, option in OPTIONS.items() if option.toml)
+
+
+def allowed_keys() -> tuple[str, ...]:
+    """Every key a spec accepts: its own, then the options."""
+    return (*SPEC_KEYS, *option_keys())
 
 
 @dataclass(frozen=True)
 class AnalysisSpec:
-    """A parsed TOML spec: its name, the data it points at and the fit options."""
+    """A parsed TOML spec: its name, the data it points at and the fit options.
+
+    ``options`` are the checked options (:class:`~lossbridge.interfaces.options.CheckedOptions`)
+    when loaded by :func:`load_spec`; a plain dict given here is checked by :func:`run_spec`.
+    """
 
     name: str
     data: str
-    options: dict = field(default_factory=dict)
+    options: Mapping = field(default_factory=dict)
     description: str = ""
     path: Path | None = None
 
@@ -79,21 +95,20 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         content = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"analysis spec {str(path)!r} is not valid TOML: {exc}") from None
-    unknown = sorted(set(content) - set(ALLOWED_KEYS))
+    allowed = allowed_keys()
+    unknown = sorted(set(content) - set(allowed))
     if unknown:
         raise InputError(
             f"analysis spec {str(path)!r} has unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"valid keys: {', '.join(ALLOWED_KEYS)}"
+            f"valid keys: {', '.join(allowed)}"
         )
     if "data" not in content:
         raise InputError(f"analysis spec {str(path)!r} needs a 'data' key (bundled name or CSV path)")
-    options = {key: content[key] for key in FIT_KEYS if key in content}
-    try:
-        validate_options({k: v for k, v in options.items() if k != "formula"}, spelling="toml")
+    try:  # once, here: run_spec passes the typed values on
+        options = validate_options({key: content[key] for key in option_keys() if key in content},
+                                   spelling="toml")
     except InputError as exc:
         raise InputError(f"analysis spec {str(path)!r}: {exc}") from None
-    if "formula" in options and not isinstance(options["formula"], str):
-        raise InputError(f"analysis spec {str(path)!r}: formula must be a string; got {options['formula']!r}")
     data = str(content["data"])
     if data not in BUNDLED:
         candidate = Path(data)
@@ -110,9 +125,15 @@ def load_spec(path: str | Path) -> AnalysisSpec:
 
 
 def run_spec(spec: str | Path | AnalysisSpec, progress: bool | None = None):
-    """Run :func:`lossbridge.fit` with a spec (a loaded one, or the path of a TOML file)."""
-    from .pipeline import fit
+    """Run the pipeline with a spec (a loaded one, or the path of a TOML file).
+
+    Returns the spec and its :class:`~lossbridge.interfaces.results.Analysis`.
+    """
+    from .pipeline import run_pipeline
 
     if not isinstance(spec, AnalysisSpec):
         spec = load_spec(spec)
-    return spec, fit(spec.data, progress=progress, **spec.options)
+    options = spec.options
+    if not isinstance(options, CheckedOptions):  # built by hand, not by load_spec
+        options = validate_options(options, spelling="toml")
+    return spec, run_pipeline(spec.data, options.replace(progress=progress))
