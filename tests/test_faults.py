@@ -221,17 +221,17 @@ def test_wampler1_sampled_posterior_and_exact_loo(wampler1):
     ols = sm.OLS(wampler1["y"].to_numpy(), analysis.design.X).fit()
     exact_sd = np.sqrt(np.diag(ols.normalized_cov_params))
     sampled = posterior.summary.loc[list(analysis.design.terms)]
-    oracle = posterior.oracle["parameters"]
+    oracle = posterior.oracle.parameters
     for term, sd in zip(analysis.design.terms, exact_sd, strict=True):
-        assert oracle[term]["exact_sd"] == pytest.approx(sd, rel=1e-6)
+        assert oracle[term].exact_sd == pytest.approx(sd, rel=1e-6)
     # Sampled means within 4 Monte Carlo standard errors of the certified value 1.
     assert np.all(np.abs(sampled["mean"] - 1.0) <= 4 * sampled["mcse_mean"])
-    assert posterior.oracle["passed"]
+    assert posterior.oracle.passed
     # Exact LOO: the fit without row i still passes through y_i, so the predictive is
     # Normal(y_i, sigma^2 / (1 - h_i)) and elpd_i = -log(2 pi / (1 - h_i)) / 2.
     h = ols.get_influence().hat_matrix_diag
     expected = float(np.sum(-0.5 * np.log(2 * np.pi / (1 - h))))
-    assert posterior.loo["elpd_loo"] == pytest.approx(expected, rel=1e-8)
+    assert posterior.loo.elpd_loo == pytest.approx(expected, rel=1e-8)
 
 
 # ---------------------------------------------------------------- (3) prior labels

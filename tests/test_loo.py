@@ -15,6 +15,9 @@ from lossbridge.posterior import arviz_bridge
 from lossbridge.posterior.comparison import pairwise_difference
 from lossbridge.posterior.loo import (
     FULL_LOO_MAX_N,
+    LooEstimator,
+    LooResult,
+    LooSubsample,
     closed_form_applies,
     closed_form_loo,
     difference_estimator,
@@ -63,24 +66,25 @@ def test_subsampled_loo_within_its_error_of_full_psis_loo():
     full = {}
     for result in analysis.fits:
         loo = result.posterior.loo
-        assert loo["method"].startswith("PSIS-LOO with subsampling")
+        assert loo.estimator is LooEstimator.PSIS_SUBSAMPLE
+        assert loo.method.startswith("PSIS-LOO with subsampling")
         draws = result.posterior.draws
         block = log_likelihood(result.spec.family, analysis.design.X, analysis.design.y,
                                draws.flat_beta, draws.flat_scale)
         psis = arviz_bridge.psis(block.reshape(*draws.beta.shape[:2], n), {"beta": draws.beta})
         full[result.spec.name] = psis["elpd_pointwise"]
         # The subsampling error is close to normal with the reported sd: 3 sd.
-        assert abs(loo["elpd_loo"] - psis["elpd_pointwise"].sum()) < 3 * loo["subsample"]["subsampling_se"]
-        assert loo["subsample"]["subsampling_se"] < 1.0  # and small: the approximation is good
+        assert abs(loo.elpd_loo - psis["elpd_pointwise"].sum()) < 3 * loo.subsample.subsampling_se
+        assert loo.subsample.subsampling_se < 1.0  # and small: the approximation is good
     learned = analysis.fit_for("laplace-learned").posterior.loo
     fixed = analysis.fit_for("laplace-fixed").posterior.loo
     diff, se = pairwise_difference(learned, fixed)
     # Against the full-data PSIS difference only the subsampling error counts (se adds the
     # population spread of the pointwise differences, which is not an error of the estimate).
-    rows = learned["subsample"]["rows"]
+    rows = learned.subsample.rows
     subsampled = difference_estimator(
-        learned["subsample"]["approximation"] - fixed["subsample"]["approximation"],
-        learned["subsample"]["elpd_rows"] - fixed["subsample"]["elpd_rows"], rows)
+        learned.subsample.approximation - fixed.subsample.approximation,
+        learned.subsample.elpd_rows - fixed.subsample.elpd_rows, rows)
     assert subsampled["total"] == pytest.approx(diff, rel=1e-12)
     exact_diff = (full["laplace-learned"] - full["laplace-fixed"]).sum()
     assert abs(diff - exact_diff) < 3 * subsampled["subsampling_se"]
@@ -213,9 +217,9 @@ def test_difference_of_an_exact_and_a_subsampled_loo():
     exact = rng.normal(-1.4, 0.3, size=n)
     approximation = rng.normal(-1.5, 0.3, size=n)
     elpd_rows = approximation[rows] + rng.normal(0, 0.05, size=rows.size)
-    exact_loo = {"elpd_pointwise": exact, "subsample": None}
-    subsampled = {"elpd_pointwise": None,
-                  "subsample": {"rows": rows, "approximation": approximation, "elpd_rows": elpd_rows}}
+    exact_loo = LooResult(LooEstimator.EXACT, 3.0, 400, np.zeros(n), elpd_pointwise=exact)
+    subsampled = LooResult(LooEstimator.PSIS_SUBSAMPLE, 3.0, 400, np.zeros(rows.size),
+                           subsample=LooSubsample(rows, elpd_rows, approximation))
     diff, se = pairwise_difference(exact_loo, subsampled)
     expected = difference_estimator(exact - approximation, exact[rows] - elpd_rows, rows)
     assert diff == pytest.approx(expected["total"], rel=1e-12)

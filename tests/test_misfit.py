@@ -4,6 +4,7 @@ well-specified simulated data, detection on misspecified data, and the pipeline.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,14 @@ from lossbridge.data.design import Design
 from lossbridge.data.rotation import Rotation
 from lossbridge.models.spec import ModelSpec
 from lossbridge.posterior import misfit
-from lossbridge.posterior.loo import closed_form_loo
-from lossbridge.posterior.ppc import ks_distance, loo_pit_reference
+from lossbridge.posterior.loo import LooEstimator, LooResult, closed_form_loo
+from lossbridge.posterior.ppc import (
+    PpcHistogram,
+    PpcResult,
+    StatisticCheck,
+    ks_distance,
+    loo_pit_reference,
+)
 
 
 # ---------------------------------------------------------------- residual statistics
@@ -108,9 +115,10 @@ def test_misspecified_residuals_are_described_with_numbers():
 
 # ---------------------------------------------------------------- model warnings
 def _ppc(pit, p_values, replicated=4000):
-    return {"loo_pit": np.asarray(pit), "loo_pit_ks_distance": ks_distance(pit),
-            "statistics": {k: {"p_value": v} for k, v in p_values.items()},
-            "replicated_draws": replicated}
+    empty = np.array([])
+    return PpcResult({k: StatisticCheck(0.0, v, empty) for k, v in p_values.items()}, replicated,
+                     PpcHistogram(empty, empty, empty), np.asarray(pit, dtype=float),
+                     LooEstimator.PSIS)
 
 
 CALM = {"mean": 0.5, "sd": 0.4, "min": 0.2, "max": 0.9}
@@ -162,8 +170,9 @@ def test_many_high_pareto_k_is_a_fraction_above_one_percent():
 def test_assessment_names_the_misfit_models_and_warns():
     class Posterior:
         def __init__(self, ppc, p_loo):
-            self.ppc, self.loo = ppc, {"p_loo": p_loo, "pareto_k": np.zeros(100),
-                                       "method": "PSIS-LOO"}
+            self.ppc = ppc
+            self.loo = LooResult(LooEstimator.PSIS, p_loo, 4000, np.zeros(100),
+                                 elpd_pointwise=np.full(100, -1.4))
 
     class Fit:
         def __init__(self, name, scale, posterior, baseline):
@@ -189,7 +198,7 @@ def test_assessment_names_the_misfit_models_and_warns():
     assert assessment.residual_shape == ()
     assert assessment.as_dict()["residual_statistics"]["residuals_of"] == "ols"
     # p_loo counts the learned scale: 6.1 > 2 x 3 parameters, but not > 2 x 2 + ... for fixed
-    fits[0].posterior.loo["p_loo"] = 6.1
+    fits[0].posterior.loo = replace(fits[0].posterior.loo, p_loo=6.1)
     with pytest.warns(MisfitWarning):
         assert misfit.assess_misfit(design, fits).misfit_models == {"normal-learned", "normal-fixed"}
 

@@ -143,7 +143,7 @@ def test_internal_model_names_survive_sampling_save_and_report(tmp_path):
                 result.posterior.draws.flat_scale.mean(), rel=1e-12)
         if result.posterior.oracle is not None:
             expected = terms + ([scale_label("sigma")] if learned else [])
-            assert list(result.posterior.oracle["parameters"]) == expected
+            assert list(result.posterior.oracle.parameters) == expected
     doc = json.loads(dumps(analysis.to_dict()))
     for fit in doc["fits"]:
         assert list(fit["posterior"]) == terms

@@ -14,7 +14,7 @@ import lossbridge
 from lossbridge.core.errors import InputError
 from lossbridge.core.jsonio import dumps
 from lossbridge.posterior.comparison import compare_models
-from lossbridge.posterior.loo import PLUG_IN_EXACT_METHOD
+from lossbridge.posterior.loo import PLUG_IN_EXACT_METHOD, LooEstimator, LooResult
 from lossbridge.posterior.misfit import MisfitAssessment
 from lossbridge.posterior.verdict import CLEAR_SE, MAP_ONLY, Candidate, build_verdict
 
@@ -24,15 +24,15 @@ PLUG_IN_SIGMA = "plug-in MLE of the exact OLS fit, sqrt(RSS/n)"
 
 
 # --------------------------------------------------------------------------- hand-made models
-def fake_loo(pointwise, method: str = "PSIS-LOO") -> dict:
+def fake_loo(pointwise, plug_in_exact: bool = False) -> LooResult:
+    """PSIS-LOO values, or exact LOO that re-estimated a plug-in scale without each row."""
     pointwise = np.asarray(pointwise, dtype=float)
-    return {"method": method, "elpd_loo": float(pointwise.sum()),
-            "se": float(np.sqrt(pointwise.size * np.var(pointwise))), "p_loo": 2.0,
-            "elpd_pointwise": pointwise, "pareto_k": np.zeros(pointwise.size),
-            "refitted": [], "elpd_data": None, "subsample": None}
+    estimator = LooEstimator.EXACT if plug_in_exact else LooEstimator.PSIS
+    return LooResult(estimator, 2.0, 400, np.zeros(pointwise.size), elpd_pointwise=pointwise,
+                     scale_reestimated=plug_in_exact)
 
 
-def candidate(name: str, pointwise=None, *, method: str = "PSIS-LOO", source: str | None = None,
+def candidate(name: str, pointwise=None, *, plug_in_exact: bool = False, source: str | None = None,
               value: float | None = None, certified: bool | None = True) -> Candidate:
     likelihood, scale = name.split(": ")[-1].split("-")  # test names only; lossbridge never parses
     if scale == "fixed" and value is None:
@@ -40,7 +40,7 @@ def candidate(name: str, pointwise=None, *, method: str = "PSIS-LOO", source: st
     return Candidate(name=name, likelihood=likelihood, scale=scale,
                      fixed_scale=value if scale == "fixed" else None,
                      fixed_scale_source=source if scale == "fixed" else None, y_hash="h",
-                     loo=None if pointwise is None else fake_loo(pointwise, method),
+                     loo=None if pointwise is None else fake_loo(pointwise, plug_in_exact),
                      certified=certified)
 
 
@@ -102,7 +102,7 @@ def test_plug_in_laplace_scale_is_never_crowned_even_when_it_scores_best():
     """b = SAD/n from the same data: PSIS-LOO uses every row twice; it is listed, not ranked."""
     models = [candidate("normal-learned", BASE), candidate("laplace-learned", BASE + 0.2),
               candidate("laplace-fixed", BASE + 0.5, source=PLUG_IN_B),
-              candidate("normal-fixed", BASE + 0.1, method=PLUG_IN_EXACT_METHOD, source=PLUG_IN_SIGMA)]
+              candidate("normal-fixed", BASE + 0.1, plug_in_exact=True, source=PLUG_IN_SIGMA)]
     comparison = compare_models(models)
     verdict = comparison.verdict
     assert "laplace-fixed" not in verdict.ranking and verdict.best != "laplace-fixed"
@@ -128,7 +128,7 @@ def test_likelihood_question_comes_first_when_the_runner_up_shares_the_likelihoo
     tie = BASE + RNG.normal(0, 0.01, size=60)
     worse = BASE - 0.5 + RNG.normal(0, 0.2, size=60)
     models = [candidate("normal-learned", BASE), candidate("laplace-learned", worse),
-              candidate("normal-fixed", tie, method=PLUG_IN_EXACT_METHOD, source=PLUG_IN_SIGMA)]
+              candidate("normal-fixed", tie, plug_in_exact=True, source=PLUG_IN_SIGMA)]
     verdict = compare_models(models).verdict
     leader, runner = ("normal-fixed", "normal-learned") if tie.sum() > BASE.sum() else \
         ("normal-learned", "normal-fixed")
@@ -293,7 +293,8 @@ def test_terminal_json_html_and_notebook_lead_with_the_same_headline(fitted, key
 def test_fitted_plug_in_models(fitted):
     two, four = fitted["two"].verdict, fitted["four"].verdict
     assert set(two.ranking) == {"normal-learned", "normal-fixed"}  # true LOO for the plug-in sigma
-    assert fitted["two"].fit_for("normal-fixed").posterior.loo["method"] == PLUG_IN_EXACT_METHOD
+    loo = fitted["two"].fit_for("normal-fixed").posterior.loo
+    assert loo.scale_reestimated and loo.method == PLUG_IN_EXACT_METHOD
     assert "laplace-fixed" not in four.ranking and dict(four.excluded)["laplace-fixed"]
     assert four.best != "laplace-fixed"
 

@@ -21,11 +21,11 @@ from ..core.errors import InputError
 from ..core.jsonio import dumps
 from ..core.outputs import Outputs, check_output
 from ..posterior import arviz_bridge
+from ..posterior.loo import LooEstimator, LooResult, LooSubsample
 
 MANIFEST = "manifest.json"
 LOO_FILE = "loo.npz"
 FORMAT_VERSION = 1
-_LOO_ARRAYS = ("elpd_pointwise", "pareto_k")
 _SUBSAMPLE_ARRAYS = ("rows", "elpd_rows", "approximation")
 
 
@@ -34,35 +34,47 @@ def _save_loo(analysis, path: Path) -> None:
     arrays = {}
     for r in analysis.fits:
         loo = r.posterior.loo
-        for key in _LOO_ARRAYS:
-            if loo.get(key) is not None:
-                arrays[f"{r.spec.name}/{key}"] = np.asarray(loo[key])
-        if loo.get("subsample") is not None:
+        if loo.elpd_pointwise is not None:
+            arrays[f"{r.spec.name}/elpd_pointwise"] = np.asarray(loo.elpd_pointwise)
+        arrays[f"{r.spec.name}/pareto_k"] = np.asarray(loo.pareto_k)
+        if loo.subsample is not None:
             for key in _SUBSAMPLE_ARRAYS:
-                arrays[f"{r.spec.name}/subsample/{key}"] = np.asarray(loo["subsample"][key])
+                arrays[f"{r.spec.name}/subsample/{key}"] = np.asarray(getattr(loo.subsample, key))
     with open(path, "wb") as stream:
         np.savez(stream, **arrays)
 
 
-def _loaded_loo(name: str, arrays, summary: dict, n_samples: int) -> dict:
-    """Rebuild a model's LOO result from the saved arrays and its JSON summary."""
-    result = {
-        "method": summary["method"],
-        "elpd_loo": summary["elpd_loo"],
-        "se": summary["se"],
-        "p_loo": summary["p_loo"],
-        "refitted": summary.get("refitted_rows", []),
-        "pareto_k": arrays[f"{name}/pareto_k"],
-        "elpd_pointwise": arrays.get(f"{name}/elpd_pointwise"),
-        "subsample": None,
-        "elpd_data": None,
-    }
-    if result["elpd_pointwise"] is not None:
-        result["elpd_data"] = arviz_bridge.elpd_data(result["elpd_pointwise"], summary["p_loo"],
-                                                     n_samples, result["pareto_k"])
-    else:
-        result["subsample"] = {key: arrays[f"{name}/subsample/{key}"] for key in _SUBSAMPLE_ARRAYS}
-    return result
+def _legacy_estimator(method: str) -> LooEstimator:
+    """The estimator of a folder saved before the JSON had ``loo.estimator``, from its method."""
+    if method.startswith("exact LOO"):
+        return LooEstimator.EXACT
+    if "subsampling" in method:
+        return LooEstimator.PSIS_SUBSAMPLE
+    if "refits" in method:
+        return LooEstimator.PSIS_REFITS
+    return LooEstimator.PSIS
+
+
+def _loaded_loo(name: str, arrays, fit: dict, n_samples: int) -> LooResult:
+    """Rebuild a model's LOO result from the saved arrays and its JSON.
+
+    elpd_loo and se follow from the saved pointwise (or subsample) values; p_loo, the
+    estimator and the refitted rows come from the JSON.
+    """
+    summary = fit["loo"]
+    estimator = (LooEstimator(summary["estimator"]) if "estimator" in summary
+                 else _legacy_estimator(summary["method"]))
+    subsample = None
+    if estimator is LooEstimator.PSIS_SUBSAMPLE:
+        subsample = LooSubsample(*(arrays[f"{name}/subsample/{key}"] for key in _SUBSAMPLE_ARRAYS))
+    # exact LOO of a plug-in scale is the closed form that re-estimates it without each row
+    plug_in = bool((fit.get("fixed_scale") or {}).get("plug_in"))
+    p_loo = summary["p_loo"]
+    return LooResult(estimator, np.nan if p_loo is None else float(p_loo), n_samples,
+                     arrays[f"{name}/pareto_k"],
+                     elpd_pointwise=None if subsample is not None else arrays[f"{name}/elpd_pointwise"],
+                     subsample=subsample, refitted=tuple(summary.get("refitted_rows", [])),
+                     scale_reestimated=plug_in and estimator is LooEstimator.EXACT)
 
 
 def check_new_folder(directory: str | Path, option: str | None = None) -> Path:
@@ -136,7 +148,7 @@ class SavedAnalysis:
     directory: Path
     document: dict
     posteriors: dict
-    loo: dict
+    loo: dict[str, LooResult]
 
     @property
     def y_hash(self) -> str:
@@ -230,7 +242,7 @@ def load(directory: str | Path) -> SavedAnalysis:
         options = analysis["options"]
         n_samples = int(options["chains"]) * int(options["draws"])
         arrays = _load_arrays(loo_path)
-        loo = {name: _loaded_loo(name, arrays, fits[name]["loo"], n_samples) for name in paths}
+        loo = {name: _loaded_loo(name, arrays, fits[name], n_samples) for name in paths}
         document_hash = analysis["data"]["y_hash"]
     except KeyError as exc:
         raise _manifest_error(manifest_path, f"missing entry {exc}") from None

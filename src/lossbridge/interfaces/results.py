@@ -90,7 +90,7 @@ class FitResult:
             "diagnostics": None if self.posterior is None else self.posterior.diagnostics_dict(),
             "loo": None if self.posterior is None else self.posterior.loo_dict(),
             "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
-            "oracle": None if self.posterior is None else self.posterior.oracle,
+            "oracle": None if self.posterior is None else self.posterior.oracle_dict(),
         }
 
 
@@ -238,7 +238,7 @@ class Analysis:
     def oracle_table(self) -> pd.DataFrame:
         """Sampled versus exact posterior (Normal likelihood, flat priors), per parameter."""
         frames = {
-            r.spec.name: pd.DataFrame(r.posterior.oracle["parameters"]).T
+            r.spec.name: pd.DataFrame(r.posterior.oracle_dict()["parameters"]).T
             for r in self.fits
             if r.posterior is not None and r.posterior.oracle is not None
         }
@@ -247,7 +247,8 @@ class Analysis:
         return pd.concat(frames, names=["model", "parameter"])
 
     def loo_results(self) -> dict[str, dict]:
-        """PSIS-LOO (with exact refits) of every sampled model, for :func:`lossbridge.compare`."""
+        """``{"y_hash", "loo"}`` per sampled model, ``loo`` its
+        :class:`~lossbridge.posterior.loo.LooResult`."""
         return {r.spec.name: {"y_hash": self.design.y_hash, "loo": r.posterior.loo}
                 for r in self.fits if r.posterior is not None}
 

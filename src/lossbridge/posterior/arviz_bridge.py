@@ -125,42 +125,13 @@ def psis(log_lik: np.ndarray, posterior: dict) -> dict:
     }
 
 
-def loo_result(pointwise: np.ndarray, lppd: float, n_samples: int, pareto_k: np.ndarray,
-               method: str, refitted: list[int] | None = None) -> dict:
-    """A leave-one-out result (JSON-able numbers plus ArviZ's ELPDData for ``compare``)."""
-    p_loo = float(lppd - pointwise.sum())
-    return {
-        "method": method,
-        "elpd_loo": float(pointwise.sum()),
-        "se": float((pointwise.size * np.var(pointwise)) ** 0.5),
-        "p_loo": p_loo,
-        "n_samples": int(n_samples),
-        "n_data_points": int(pointwise.size),
-        "pareto_k": np.asarray(pareto_k, dtype=float),
-        "elpd_pointwise": pointwise,
-        "refitted": sorted(refitted or []),
-        "elpd_data": elpd_data(pointwise, p_loo, n_samples, pareto_k),
-        "subsample": None,
-        "lppd": float(lppd),
-    }
-
-
-def with_exact_pointwise(result: dict, exact: dict[int, float]) -> dict:
-    """Replace PSIS values by exact leave-one-out values, as ``az.reloo`` does.
-
-    Pareto k stays as measured (the diagnostic that triggered the refit); elpd_loo, its se
-    and p_loo are recomputed from the updated pointwise values.
-    """
-    pointwise = result["elpd_pointwise"].copy()
-    for index, value in exact.items():
-        pointwise[index] = value
-    return loo_result(pointwise, result["lppd"], result["n_samples"], result["pareto_k"],
-                      result["method"], sorted(exact))
-
-
 def compare(loo_results: dict) -> pd.DataFrame:
-    """``az.compare`` on PSIS-LOO results (stacking weights), on the log scale."""
-    elpd = {name: result["elpd_data"] for name, result in loo_results.items()}
+    """``az.compare`` on LOO results (stacking weights), on the log scale.
+
+    ``loo_results`` maps names to objects with an ``elpd_data`` attribute (ArviZ's
+    ELPDData), such as :class:`lossbridge.posterior.loo.LooResult`.
+    """
+    elpd = {name: result.elpd_data for name, result in loo_results.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.compare(elpd, ic="loo", method="stacking", scale="log")

@@ -30,7 +30,7 @@ import pandas as pd
 from ..core.errors import InputError
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
-from .loo import difference_estimator, loo_label
+from .loo import LooResult, difference_estimator
 from .misfit import MisfitAssessment
 from .verdict import CLEAR_SE, Candidate, Verdict, build_verdict, rank_order
 
@@ -128,10 +128,10 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
         table = extra if table is None else pd.concat([table, extra])
     table["rank"] = pd.array([None if pd.isna(r) else int(r) for r in table["rank"]], dtype="Int64")
     table["ranked"] = [name in {c.name for c in ranked} for name in table.index]
-    table["loo"] = [loo_label(loos[m]) for m in table.index]
+    table["loo"] = [loos[m].estimator.value for m in table.index]
     for label in _band_labels():  # exact LOO has no Pareto k: its counts are left empty
         table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
-                                 else pareto_k_counts(loos[m]["pareto_k"])[label]
+                                 else pareto_k_counts(loos[m].pareto_k)[label]
                                  for m in table.index], dtype="Int64")
     verdict = build_verdict(candidates, difference=pairwise_difference, misfit=misfit,
                             warning_count=warning_count)
@@ -143,67 +143,65 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
 def _ranked_table(ranked: Sequence[Candidate]) -> pd.DataFrame | None:
     if not ranked:
         return None
-    if len(ranked) >= 2 and all(c.loo.get("elpd_data") is not None for c in ranked):
+    if len(ranked) >= 2 and all(c.loo.elpd_data is not None for c in ranked):
         table = arviz_bridge.compare({c.name: c.loo for c in ranked})
         return table.loc[[c.name for c in ranked]]
     return _subsampled_table([(c.name, c.loo) for c in ranked])
 
 
-def _excluded_table(excluded: Sequence[Candidate], best: dict | None) -> pd.DataFrame:
+def _excluded_table(excluded: Sequence[Candidate], best: LooResult | None) -> pd.DataFrame:
     """Rows of the models kept out of the ranking: no rank, no weight; difference from the best."""
     rows = {}
-    for c in sorted(excluded, key=lambda c: -c.loo["elpd_loo"]):
+    for c in sorted(excluded, key=lambda c: -c.loo.elpd_loo):
         diff, dse = pairwise_difference(best, c.loo) if best is not None else (np.nan, np.nan)
-        rows[c.name] = {"rank": np.nan, "elpd_loo": c.loo["elpd_loo"], "p_loo": c.loo["p_loo"],
-                        "elpd_diff": diff, "weight": np.nan, "se": c.loo["se"], "dse": dse,
-                        "pareto_warning": bool(np.any(c.loo["pareto_k"] > PARETO_K_LIMIT))}
+        rows[c.name] = {"rank": np.nan, "elpd_loo": c.loo.elpd_loo, "p_loo": c.loo.p_loo,
+                        "elpd_diff": diff, "weight": np.nan, "se": c.loo.se, "dse": dse,
+                        "pareto_warning": bool(np.any(c.loo.pareto_k > PARETO_K_LIMIT))}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def pairwise_difference(loo_a: dict, loo_b: dict) -> tuple[float, float]:
+def pairwise_difference(loo_a: LooResult, loo_b: LooResult) -> tuple[float, float]:
     """elpd_a - elpd_b and its standard error from the pointwise values.
 
     Under subsampling both models share the subsample, and the difference estimator is
     applied to the pointwise differences; its subsampling error is added to the se.
     """
-    if loo_a.get("subsample") is None and loo_b.get("subsample") is None:
-        diff = loo_a["elpd_pointwise"] - loo_b["elpd_pointwise"]
+    if loo_a.subsample is None and loo_b.subsample is None:
+        diff = loo_a.elpd_pointwise - loo_b.elpd_pointwise
         return float(diff.sum()), float(np.sqrt(diff.size * np.var(diff, ddof=1)))
-    rows = (loo_a["subsample"] or loo_b["subsample"])["rows"]
-    a, b = _on_subsample(loo_a, rows), _on_subsample(loo_b, rows)
-    estimate = difference_estimator(a["approximation"] - b["approximation"],
-                                    a["elpd_rows"] - b["elpd_rows"], rows)
+    rows = (loo_a.subsample or loo_b.subsample).rows
+    (approx_a, rows_a), (approx_b, rows_b) = _on_subsample(loo_a, rows), _on_subsample(loo_b, rows)
+    estimate = difference_estimator(approx_a - approx_b, rows_a - rows_b, rows)
     return estimate["total"], float(np.hypot(estimate["se"], estimate["subsampling_se"]))
 
 
-def _on_subsample(loo: dict, rows: np.ndarray) -> dict:
+def _on_subsample(loo: LooResult, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A LOO result as (approximation for every row, exact values on ``rows``).
 
     Exact pointwise values (closed form or full PSIS) are their own approximation, with
     zero error; a subsampled result must have used the same rows.
     """
-    if loo.get("subsample") is None:
-        return {"approximation": loo["elpd_pointwise"], "elpd_rows": loo["elpd_pointwise"][rows],
-                "rows": rows}
-    if not np.array_equal(loo["subsample"]["rows"], rows):
+    if loo.subsample is None:
+        return loo.elpd_pointwise, loo.elpd_pointwise[rows]
+    if not np.array_equal(loo.subsample.rows, rows):
         raise InputError("subsampled LOO results can only be compared on the same subsample; "
                          "fit the analyses with the same data and --seed (seed=)")
-    return loo["subsample"]
+    return loo.subsample.approximation, loo.subsample.elpd_rows
 
 
-def _subsampled_table(entries: Sequence[tuple[str, dict]]) -> pd.DataFrame:
+def _subsampled_table(entries: Sequence[tuple[str, LooResult]]) -> pd.DataFrame:
     """The comparison table when LOO was subsampled (az.compare needs every pointwise value).
 
     Stacking weights need every pointwise value too, so ``weight`` is left empty.
     """
-    ordered = sorted(entries, key=lambda entry: -entry[1]["elpd_loo"])
+    ordered = sorted(entries, key=lambda entry: -entry[1].elpd_loo)
     best = ordered[0][1]
     rows = {}
     for rank, (name, loo) in enumerate(ordered):
         diff, dse = (0.0, 0.0) if rank == 0 else pairwise_difference(best, loo)
-        rows[name] = {"rank": rank, "elpd_loo": loo["elpd_loo"], "p_loo": loo["p_loo"],
-                      "elpd_diff": diff, "weight": np.nan, "se": loo["se"], "dse": dse,
-                      "pareto_warning": bool(np.any(loo["pareto_k"] > PARETO_K_LIMIT))}
+        rows[name] = {"rank": rank, "elpd_loo": loo.elpd_loo, "p_loo": loo.p_loo,
+                      "elpd_diff": diff, "weight": np.nan, "se": loo.se, "dse": dse,
+                      "pareto_warning": bool(np.any(loo.pareto_k > PARETO_K_LIMIT))}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

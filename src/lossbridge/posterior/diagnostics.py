@@ -75,13 +75,14 @@ def loo_warnings(model: str, pareto_k: np.ndarray, refitted: list[int]) -> list[
                      "unreliable for them; the comparison may be off")]
 
 
-def oracle_warnings(model: str, oracle: dict | None) -> list[dict]:
-    if oracle is None or oracle["passed"]:
+def oracle_warnings(model: str, oracle) -> list[dict]:
+    """``oracle``: an :class:`~lossbridge.posterior.oracle.OracleCheck` or None."""
+    if oracle is None or oracle.passed:
         return []
     return [_warning("oracle_failed", model,
-                     f"sampled posterior differs from the exact {oracle['distribution']} posterior "
-                     f"by {oracle['max_abs_z']:.1f} Monte Carlo standard errors (limit "
-                     f"{oracle['z_limit']:.0f})")]
+                     f"sampled posterior differs from the exact {oracle.distribution} posterior "
+                     f"by {oracle.max_abs_z:.1f} Monte Carlo standard errors (limit "
+                     f"{oracle.z_limit:.0f})")]
 
 
 def _warning(code: str, model: str, message: str) -> dict:

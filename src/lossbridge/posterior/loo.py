@@ -20,6 +20,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+
 import numpy as np
 from scipy import stats
 
@@ -27,15 +31,173 @@ from ..data.design import Design
 from ..data.rotation import Rotation
 from ..models.spec import ModelSpec
 from . import arviz_bridge
-from .diagnostics import PARETO_K_LIMIT
+from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .pointwise import log_likelihood, lppd_pointwise
 from .sampling import ModelDraws
 
 FULL_LOO_MAX_N = 5_000
 SUBSAMPLE_SIZE = 2_000
 MAX_REFITS = 10
+EXACT_METHOD = "exact LOO in closed form (Normal likelihood, flat priors)"
 PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat priors; plug-in sigma "
                         "re-estimated without each row)")
+
+
+class LooEstimator(StrEnum):
+    """Which leave-one-out estimator produced a :class:`LooResult`.
+
+    The values are the short names of the JSON (``fits[].loo.estimator``) and of the
+    comparison table's ``loo`` column.
+    """
+
+    EXACT = "exact"
+    PSIS = "PSIS"
+    PSIS_REFITS = "PSIS + refits"
+    PSIS_SUBSAMPLE = "PSIS, subsample"
+
+
+@dataclass(frozen=True, eq=False)
+class LooSubsample:
+    """The rows of a subsampled LOO and what the difference estimator needs of them.
+
+    ``approximation`` is log p(y_i | posterior mean) for every row, ``elpd_rows`` the
+    PSIS values on ``rows``; ``log_weights`` (draws, rows) serve the LOO-PIT and are
+    not saved (None after :func:`lossbridge.load`).
+    """
+
+    rows: np.ndarray
+    elpd_rows: np.ndarray
+    approximation: np.ndarray
+    log_weights: np.ndarray | None = None
+
+    @cached_property
+    def estimate(self) -> dict:
+        """:func:`difference_estimator` of the total: ``{"total", "se", "subsampling_se"}``."""
+        return difference_estimator(self.approximation, self.elpd_rows, self.rows)
+
+    @property
+    def subsampling_se(self) -> float:
+        return self.estimate["subsampling_se"]
+
+
+@dataclass(frozen=True, eq=False)
+class LooResult:
+    """The leave-one-out result of one model; :func:`compute_loo` builds it.
+
+    The totals are derived from the pointwise values (or, subsampled, from the
+    difference estimator on the subsample), so they cannot disagree with them.
+
+    Attributes
+    ----------
+    estimator : LooEstimator
+    p_loo : float
+        lppd - elpd_loo (the lppd of every row, or its difference estimate).
+    n_samples : int
+        Posterior draws the result was computed from.
+    pareto_k : ndarray
+        Pareto k of each row PSIS ran on (zeros for exact LOO, which has no weights).
+    elpd_pointwise : ndarray or None
+        log p(y_i | y_-i) of every row; None when subsampled.
+    subsample : LooSubsample or None
+        Set exactly when ``estimator`` is ``PSIS_SUBSAMPLE``.
+    refitted : tuple of int
+        Rows whose PSIS value was replaced by an exact refit.
+    scale_reestimated : bool
+        A scale fixed at its plug-in MLE was re-estimated without each row (true LOO of
+        the whole procedure; exact LOO only).
+    pit : ndarray or None
+        Exact LOO-PIT values from the closed-form predictive (exact LOO only).
+    log_weights : ndarray or None
+        Normalised PSIS log weights (draws, rows) for the LOO-PIT (full PSIS only; not saved).
+    """
+
+    estimator: LooEstimator
+    p_loo: float
+    n_samples: int
+    pareto_k: np.ndarray
+    elpd_pointwise: np.ndarray | None = None
+    subsample: LooSubsample | None = None
+    refitted: tuple[int, ...] = field(default=())
+    scale_reestimated: bool = False
+    pit: np.ndarray | None = None
+    log_weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        estimator = LooEstimator(self.estimator)
+        object.__setattr__(self, "estimator", estimator)
+        object.__setattr__(self, "refitted", tuple(sorted(int(i) for i in self.refitted)))
+        object.__setattr__(self, "pareto_k", np.asarray(self.pareto_k, dtype=float))
+        subsampled = estimator is LooEstimator.PSIS_SUBSAMPLE
+        if subsampled != (self.subsample is not None) or subsampled == (self.elpd_pointwise is not None):
+            raise ValueError(f"a {estimator.value!r} LOO result needs "
+                             + ("a subsample and no pointwise values" if subsampled
+                                else "pointwise values and no subsample"))
+        if (estimator is LooEstimator.PSIS_REFITS) != bool(self.refitted):
+            raise ValueError(f"refitted rows {list(self.refitted)} do not match the estimator "
+                             f"{estimator.value!r}")
+        if self.scale_reestimated and estimator is not LooEstimator.EXACT:
+            raise ValueError("only exact LOO re-estimates a plug-in scale without each row")
+
+    @property
+    def method(self) -> str:
+        """The estimator in words (the JSON's ``loo.method``)."""
+        if self.estimator is LooEstimator.EXACT:
+            return PLUG_IN_EXACT_METHOD if self.scale_reestimated else EXACT_METHOD
+        if self.estimator is LooEstimator.PSIS_REFITS:
+            return (f"PSIS-LOO with exact refits for {len(self.refitted)} observation(s) "
+                    f"with Pareto k > {PARETO_K_LIMIT}")
+        if self.estimator is LooEstimator.PSIS_SUBSAMPLE:
+            return (f"PSIS-LOO with subsampling ({self.subsample.rows.size} of "
+                    f"{self.n_data_points} rows, difference estimator)")
+        return "PSIS-LOO"
+
+    @property
+    def n_data_points(self) -> int:
+        if self.subsample is not None:
+            return int(self.subsample.approximation.size)
+        return int(self.elpd_pointwise.size)
+
+    @cached_property
+    def elpd_loo(self) -> float:
+        if self.subsample is not None:
+            return self.subsample.estimate["total"]
+        return float(self.elpd_pointwise.sum())
+
+    @cached_property
+    def se(self) -> float:
+        """Standard error of elpd_loo; subsampled, the subsampling error is added."""
+        if self.subsample is not None:
+            estimate = self.subsample.estimate
+            return float(np.sqrt(estimate["se"] ** 2 + estimate["subsampling_se"] ** 2))
+        return float((self.elpd_pointwise.size * np.var(self.elpd_pointwise)) ** 0.5)
+
+    @cached_property
+    def elpd_data(self):
+        """ArviZ's ELPDData for ``az.compare``; None when subsampled (it needs every row)."""
+        if self.elpd_pointwise is None:
+            return None
+        return arviz_bridge.elpd_data(self.elpd_pointwise, self.p_loo, self.n_samples,
+                                      self.pareto_k)
+
+    def as_dict(self) -> dict:
+        """The JSON of ``fits[].loo`` (no arrays)."""
+        exact = self.estimator is LooEstimator.EXACT
+        out = {
+            "method": self.method,
+            "elpd_loo": self.elpd_loo,
+            "se": self.se,
+            "p_loo": self.p_loo,
+            "estimator": self.estimator.value,
+            # exact LOO has no importance weights, hence no Pareto k
+            "pareto_k_counts": None if exact else pareto_k_counts(self.pareto_k),
+            "max_pareto_k": (float(np.max(self.pareto_k))
+                             if not exact and self.pareto_k.size else None),
+            "refitted_rows": list(self.refitted),
+        }
+        if self.subsample is not None:
+            out["subsample_size"] = int(self.subsample.rows.size)
+            out["subsampling_se"] = self.subsample.subsampling_se
+        return out
 
 
 def is_plug_in(scale: str, source: str | None) -> bool:
@@ -45,23 +207,6 @@ def is_plug_in(scale: str, source: str | None) -> bool:
     user value's is ``"user value (...)"`` (also readable from a saved analysis' JSON).
     """
     return scale == "fixed" and (source or "").startswith("plug-in")
-
-
-def refits_plug_in_scale(loo: dict) -> bool:
-    """True when a LOO result re-estimated a plug-in scale without each row (true LOO)."""
-    return loo["method"] == PLUG_IN_EXACT_METHOD
-
-
-def loo_label(loo: dict) -> str:
-    """Short name of the LOO estimator a model used (see :mod:`lossbridge.posterior.loo`)."""
-    method = loo["method"]
-    if method.startswith("exact LOO"):
-        return "exact"
-    if "subsampling" in method:
-        return "PSIS, subsample"
-    if "refits" in method:
-        return "PSIS + refits"
-    return "PSIS"
 
 
 def closed_form_applies(spec: ModelSpec, design: Design, rotation: Rotation) -> bool:
@@ -105,7 +250,7 @@ def closed_form_loo(spec: ModelSpec, design: Design, rotation: Rotation) -> dict
 
 def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
                 log_lik: np.ndarray | None, subsample: np.ndarray | None,
-                refit=None) -> dict:
+                refit=None) -> LooResult:
     """LOO result of one model (see the module docstring for which estimator runs).
 
     Parameters
@@ -119,7 +264,7 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
     """
     family = spec.family
     beta, scale = draws.flat_beta, draws.flat_scale
-    n_samples = beta.shape[0]
+    n_samples = int(beta.shape[0])
     if closed_form_applies(spec, design, rotation):
         exact = closed_form_loo(spec, design, rotation)
         if subsample is None:
@@ -128,56 +273,40 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
             approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta, scale)
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
-        method = (PLUG_IN_EXACT_METHOD if spec.fixed_scale_is_plug_in
-                  else "exact LOO in closed form (Normal likelihood, flat priors)")
-        result = arviz_bridge.loo_result(exact["elpd_pointwise"], lppd, n_samples,
-                                         np.zeros(design.n), method)
-        result["pit"] = exact["pit"]
-        return result
+        pointwise = exact["elpd_pointwise"]
+        return LooResult(LooEstimator.EXACT, float(lppd - pointwise.sum()), n_samples,
+                         np.zeros(design.n), elpd_pointwise=pointwise,
+                         scale_reestimated=spec.fixed_scale_is_plug_in, pit=exact["pit"])
     if log_lik is not None:
         weights = arviz_bridge.psis(log_lik, _posterior(draws))
-        result = arviz_bridge.loo_result(weights["elpd_pointwise"],
-                                         float(weights["lppd_pointwise"].sum()), n_samples,
-                                         weights["pareto_k"], "PSIS-LOO")
-        result["log_weights"] = weights["log_weights"]
+        lppd = float(weights["lppd_pointwise"].sum())
+        pointwise, refitted = weights["elpd_pointwise"], {}
         bad = np.flatnonzero(weights["pareto_k"] > PARETO_K_LIMIT)
         if refit is not None and 0 < bad.size <= MAX_REFITS:
-            exact = refit(bad)
-            if exact:
-                result = arviz_bridge.with_exact_pointwise(result, exact)
-                result["method"] = (f"PSIS-LOO with exact refits for {len(exact)} observation(s) "
-                                    f"with Pareto k > {PARETO_K_LIMIT}")
-                result["log_weights"] = weights["log_weights"]
-        return result
+            # as az.reloo: exact values replace PSIS ones; Pareto k stays as measured
+            refitted = refit(bad)
+            pointwise = pointwise.copy()
+            for index, value in refitted.items():
+                pointwise[index] = value
+        return LooResult(LooEstimator.PSIS_REFITS if refitted else LooEstimator.PSIS,
+                         float(lppd - pointwise.sum()), n_samples, weights["pareto_k"],
+                         elpd_pointwise=pointwise, refitted=tuple(refitted),
+                         log_weights=weights["log_weights"])
     return _subsampled(spec, design, draws, subsample)
 
 
-def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.ndarray) -> dict:
+def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.ndarray) -> LooResult:
     family = spec.family
     beta, scale = draws.flat_beta, draws.flat_scale
-    n, m = design.n, rows.size
+    m = rows.size
     approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
     chains, per_chain = draws.beta.shape[:2]
     block = log_likelihood(family, design.X[rows], design.y[rows], beta, scale)
     psis = arviz_bridge.psis(block.reshape(chains, per_chain, m), _posterior(draws))
-    elpd_rows = psis["elpd_pointwise"]
-    estimate = difference_estimator(approx, elpd_rows, rows)
+    sample = LooSubsample(rows, psis["elpd_pointwise"], approx, psis["log_weights"])
     lppd = difference_estimator(approx, psis["lppd_pointwise"], rows)["total"]
-    return {
-        "method": f"PSIS-LOO with subsampling ({m} of {n} rows, difference estimator)",
-        "elpd_loo": estimate["total"],
-        "se": float(np.sqrt(estimate["se"] ** 2 + estimate["subsampling_se"] ** 2)),
-        "p_loo": float(lppd - estimate["total"]),
-        "n_samples": int(beta.shape[0]),
-        "n_data_points": n,
-        "pareto_k": psis["pareto_k"],
-        "elpd_pointwise": None,
-        "refitted": [],
-        "elpd_data": None,
-        "subsample": {"rows": rows, "elpd_rows": elpd_rows, "approximation": approx,
-                      "subsampling_se": estimate["subsampling_se"],
-                      "log_weights": psis["log_weights"]},
-    }
+    return LooResult(LooEstimator.PSIS_SUBSAMPLE, float(lppd - sample.estimate["total"]),
+                     int(beta.shape[0]), psis["pareto_k"], subsample=sample)
 
 
 def _posterior(draws: ModelDraws) -> dict:

@@ -64,8 +64,8 @@ from scipy import stats
 
 from ..core.errors import MisfitWarning
 from .diagnostics import PARETO_K_LIMIT, _warning
-from .loo import loo_label
-from .ppc import loo_pit_reference
+from .loo import LooEstimator, LooResult
+from .ppc import PpcResult, loo_pit_reference
 
 LOO_PIT_ALPHA = 0.001
 PPC_TAIL = 0.001
@@ -138,13 +138,13 @@ def parameter_count(spec, design) -> int:
     return design.k + (1 if estimated else 0)
 
 
-def model_misfit_warnings(model: str, ppc: dict, loo: dict, parameters: int, n: int) -> list[dict]:
+def model_misfit_warnings(model: str, ppc: PpcResult, loo: LooResult, parameters: int,
+                          n: int) -> list[dict]:
     """Misfit warnings of one model from its PPC results and LOO result (see module docstring)."""
-    return (loo_pit_warnings(model, ppc["loo_pit"], ppc["loo_pit_ks_distance"])
-            + ppc_tail_warnings(model, {k: v["p_value"] for k, v in ppc["statistics"].items()},
-                                ppc["replicated_draws"])
-            + p_loo_warnings(model, loo["p_loo"], parameters, n)
-            + pareto_k_many_warnings(model, loo["pareto_k"], loo_label(loo) == "exact"))
+    return (loo_pit_warnings(model, ppc.loo_pit, ppc.loo_pit_ks_distance)
+            + ppc_tail_warnings(model, ppc.p_values, ppc.replicated_draws)
+            + p_loo_warnings(model, loo.p_loo, parameters, n)
+            + pareto_k_many_warnings(model, loo.pareto_k, loo.estimator is LooEstimator.EXACT))
 
 
 def loo_pit_warnings(model: str, pit: np.ndarray, distance: float) -> list[dict]:

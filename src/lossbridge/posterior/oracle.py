@@ -15,7 +15,7 @@ Carlo standard errors (ArviZ's mcse_mean and mcse_sd), never with a fixed tolera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -84,33 +84,80 @@ def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
     )
 
 
-def check_against_exact(summary: pd.DataFrame, exact: ExactPosterior) -> dict:
-    """z-scores of sampled means and sds against the exact posterior.
+@dataclass(frozen=True)
+class ParameterCheck:
+    """One parameter: exact and sampled mean and sd, their z-scores in MCSE units."""
 
-    Returns a JSON-ready dict with ``passed`` (all |z| <= 4), the largest |z|, and per
-    parameter the exact and sampled mean and sd and their z-scores.
+    exact_mean: float
+    sampled_mean: float
+    z_mean: float
+    exact_sd: float
+    sampled_sd: float
+    relative_sd_error: float
+    relative_sd_tolerance: float  # Z_LIMIT MCSEs of the sd, relative to the exact sd
+    z_sd: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class OracleCheck:
+    """The sampled posterior against the exact one; :func:`check_against_exact` builds it.
+
+    Attributes
+    ----------
+    distribution : str
+        The exact posterior's distribution (``ExactPosterior.distribution``).
+    dof : float or None
+        Its degrees of freedom (a t), or None.
+    parameters : dict of str to ParameterCheck
+        Keyed by the summary's row labels.
+    z_limit : float
+        The largest |z| that passes.
     """
+
+    distribution: str
+    dof: float | None
+    parameters: dict[str, ParameterCheck]
+    z_limit: float = Z_LIMIT
+
+    @property
+    def max_abs_z(self) -> float:
+        return float(max(max(abs(p.z_mean), abs(p.z_sd)) for p in self.parameters.values()))
+
+    @property
+    def passed(self) -> bool:
+        """Every |z| within ``z_limit``."""
+        return bool(self.max_abs_z <= self.z_limit)
+
+    def as_dict(self) -> dict:
+        """The JSON of ``fits[].oracle``."""
+        return {
+            "distribution": self.distribution,
+            "dof": self.dof,
+            "z_limit": self.z_limit,
+            "max_abs_z": self.max_abs_z,
+            "passed": self.passed,
+            "parameters": {name: p.as_dict() for name, p in self.parameters.items()},
+        }
+
+
+def check_against_exact(summary: pd.DataFrame, exact: ExactPosterior) -> OracleCheck:
+    """z-scores of sampled means and sds against the exact posterior (|z| <= 4 passes)."""
     rows = {}
     for name in exact.mean.index:
         sampled = summary.loc[name]
         z_mean = (sampled["mean"] - exact.mean[name]) / sampled["mcse_mean"]
         z_sd = (sampled["sd"] - exact.sd[name]) / sampled["mcse_sd"]
-        rows[name] = {
-            "exact_mean": float(exact.mean[name]),
-            "sampled_mean": float(sampled["mean"]),
-            "z_mean": float(z_mean),
-            "exact_sd": float(exact.sd[name]),
-            "sampled_sd": float(sampled["sd"]),
-            "relative_sd_error": float(sampled["sd"] / exact.sd[name] - 1.0),
-            "relative_sd_tolerance": float(Z_LIMIT * sampled["mcse_sd"] / exact.sd[name]),
-            "z_sd": float(z_sd),
-        }
-    largest = max(max(abs(r["z_mean"]), abs(r["z_sd"])) for r in rows.values())
-    return {
-        "distribution": exact.distribution,
-        "dof": exact.dof,
-        "z_limit": Z_LIMIT,
-        "max_abs_z": float(largest),
-        "passed": bool(largest <= Z_LIMIT),
-        "parameters": rows,
-    }
+        rows[name] = ParameterCheck(
+            exact_mean=float(exact.mean[name]),
+            sampled_mean=float(sampled["mean"]),
+            z_mean=float(z_mean),
+            exact_sd=float(exact.sd[name]),
+            sampled_sd=float(sampled["sd"]),
+            relative_sd_error=float(sampled["sd"] / exact.sd[name] - 1.0),
+            relative_sd_tolerance=float(Z_LIMIT * sampled["mcse_sd"] / exact.sd[name]),
+            z_sd=float(z_sd),
+        )
+    return OracleCheck(exact.distribution, exact.dof, rows)

@@ -20,17 +20,94 @@ are kept, so memory does not grow with n x draws.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 from scipy import stats
 
 from ..data.design import Design
 from ..models.spec import ModelSpec
+from .loo import LooEstimator
 from .pointwise import CHUNK_ELEMENTS, replicate
 from .sampling import ModelDraws
 
 PPC_ELEMENT_BUDGET = 20_000_000  # replicated values per model, beyond HISTOGRAM_DRAWS data sets
 HISTOGRAM_DRAWS = 40
 HIST_BINS = 40
+
+
+@dataclass(frozen=True, eq=False)
+class StatisticCheck:
+    """One discrepancy statistic T: T(y), P(T(y_rep) >= T(y)), and T of each replicate."""
+
+    observed: float
+    p_value: float
+    replicated: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class PpcHistogram:
+    """Densities of y and of ``HISTOGRAM_DRAWS`` replicated data sets on common bins."""
+
+    edges: np.ndarray
+    observed: np.ndarray
+    replicated: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class PpcResult:
+    """The posterior predictive checks of one model; :func:`posterior_predictive_checks`
+    builds it. The LOO-PIT distance, its reference and p-value are derived from the
+    LOO-PIT values.
+
+    Attributes
+    ----------
+    statistics : dict of str to StatisticCheck
+        Keyed by the names of ``STATISTICS``, in that order.
+    replicated_draws : int
+        Replicated data sets the p-values are computed from.
+    histogram : PpcHistogram
+    loo_pit : ndarray
+        LOO-PIT values (every row, or the LOO subsample's rows).
+    pit_estimator : LooEstimator
+        The LOO estimator whose predictive gave ``loo_pit`` (exact in closed form,
+        PSIS weights of every row, or PSIS on a subsample).
+    """
+
+    statistics: dict[str, StatisticCheck]
+    replicated_draws: int
+    histogram: PpcHistogram
+    loo_pit: np.ndarray
+    pit_estimator: LooEstimator
+
+    @cached_property
+    def loo_pit_ks_distance(self) -> float:
+        return ks_distance(self.loo_pit)
+
+    @cached_property
+    def loo_pit_ks_reference_95(self) -> float:
+        return loo_pit_reference(self.loo_pit.size)
+
+    @cached_property
+    def loo_pit_ks_p_value(self) -> float:
+        return loo_pit_p_value(self.loo_pit_ks_distance, self.loo_pit.size)
+
+    @property
+    def p_values(self) -> dict[str, float]:
+        return {name: check.p_value for name, check in self.statistics.items()}
+
+    def as_dict(self) -> dict:
+        """The JSON part: p-values and observed statistics, LOO-PIT distance (no draws)."""
+        return {
+            "p_values": self.p_values,
+            "observed": {name: check.observed for name, check in self.statistics.items()},
+            "replicated_draws": self.replicated_draws,
+            "loo_pit_ks_distance": self.loo_pit_ks_distance,
+            "loo_pit_ks_reference_95": self.loo_pit_ks_reference_95,
+            "loo_pit_ks_p_value": self.loo_pit_ks_p_value,
+            "loo_pit_values": int(np.size(self.loo_pit)),
+        }
 
 
 def _mad(values: np.ndarray, axis: int) -> np.ndarray:
@@ -55,7 +132,8 @@ def histogram_edges(y: np.ndarray) -> np.ndarray:
 
 
 def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDraws,
-                                rng: np.random.Generator, pit: np.ndarray) -> dict:
+                                rng: np.random.Generator, pit: np.ndarray,
+                                pit_estimator: LooEstimator) -> PpcResult:
     """Discrepancy p-values, replicated statistics, histograms and LOO-PIT for one model."""
     y = design.y
     beta, scale = draws.flat_beta, draws.flat_scale
@@ -80,20 +158,12 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
     statistics = {}
     for name, statistic in STATISTICS.items():
         observed = float(statistic(y, axis=0))
-        statistics[name] = {"observed": observed,
-                            "p_value": float(np.mean(replicated_stats[name] >= observed)),
-                            "replicated": replicated_stats[name]}
-    distance = ks_distance(pit)
-    return {
-        "statistics": statistics,
-        "replicated_draws": used,
-        "histogram": {"edges": edges, "observed": np.histogram(y, bins=edges, density=True)[0],
-                      "replicated": np.array(histograms)},
-        "loo_pit": pit,
-        "loo_pit_ks_distance": distance,
-        "loo_pit_ks_reference_95": loo_pit_reference(pit.size),
-        "loo_pit_ks_p_value": loo_pit_p_value(distance, pit.size),
-    }
+        statistics[name] = StatisticCheck(observed,
+                                          float(np.mean(replicated_stats[name] >= observed)),
+                                          replicated_stats[name])
+    histogram = PpcHistogram(edges, np.histogram(y, bins=edges, density=True)[0],
+                             np.array(histograms))
+    return PpcResult(statistics, used, histogram, np.asarray(pit, dtype=float), pit_estimator)
 
 
 def ks_distance(pit: np.ndarray) -> float:
@@ -119,16 +189,3 @@ def loo_pit_from_weights(y: np.ndarray, y_rep: np.ndarray, log_weights: np.ndarr
     weights = np.exp(log_weights - log_weights.max(axis=0))
     weights /= weights.sum(axis=0)
     return np.sum(weights * (y_rep <= y[None, :]), axis=0)
-
-
-def ppc_as_dict(ppc: dict) -> dict:
-    """The JSON part: p-values and observed statistics, LOO-PIT distance (no draws)."""
-    return {
-        "p_values": {k: v["p_value"] for k, v in ppc["statistics"].items()},
-        "observed": {k: v["observed"] for k, v in ppc["statistics"].items()},
-        "replicated_draws": ppc["replicated_draws"],
-        "loo_pit_ks_distance": ppc["loo_pit_ks_distance"],
-        "loo_pit_ks_reference_95": ppc["loo_pit_ks_reference_95"],
-        "loo_pit_ks_p_value": ppc["loo_pit_ks_p_value"],
-        "loo_pit_values": int(np.size(ppc["loo_pit"])),
-    }

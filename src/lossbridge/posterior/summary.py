@@ -14,11 +14,11 @@ from ..data.rotation import Rotation
 from ..estimation.exact import ExactFit
 from ..models.spec import ModelSpec
 from . import arviz_bridge
-from .diagnostics import loo_warnings, oracle_warnings, pareto_k_counts, sampler_warnings
-from .loo import FULL_LOO_MAX_N, closed_form_applies, compute_loo, loo_label
-from .oracle import check_against_exact, exact_posterior
+from .diagnostics import loo_warnings, oracle_warnings, sampler_warnings
+from .loo import FULL_LOO_MAX_N, LooResult, closed_form_applies, compute_loo
+from .oracle import OracleCheck, check_against_exact, exact_posterior
 from .pointwise import log_likelihood, replicate
-from .ppc import loo_pit_from_weights, posterior_predictive_checks, ppc_as_dict
+from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
 from .sampling import ModelDraws
 
 
@@ -40,9 +40,9 @@ class PosteriorResult:
     hdi_prob: float
     divergences: int
     bfmi: np.ndarray
-    loo: dict
-    oracle: dict | None
-    ppc: dict
+    loo: LooResult
+    oracle: OracleCheck | None
+    ppc: PpcResult
     warnings: list[dict] = field(default_factory=list)
     pointwise: dict = field(default_factory=dict)  # log_lik / y_rep arrays already computed
     _idata: object = None
@@ -71,26 +71,13 @@ class PosteriorResult:
         }
 
     def loo_dict(self) -> dict:
-        loo = self.loo
-        out = {
-            "method": loo["method"],
-            "elpd_loo": loo["elpd_loo"],
-            "se": loo["se"],
-            "p_loo": loo["p_loo"],
-            "estimator": loo_label(loo),
-            # exact LOO has no importance weights, hence no Pareto k
-            "pareto_k_counts": None if loo_label(loo) == "exact" else pareto_k_counts(loo["pareto_k"]),
-            "max_pareto_k": (float(np.max(loo["pareto_k"]))
-                             if loo_label(loo) != "exact" and loo["pareto_k"].size else None),
-            "refitted_rows": [int(i) for i in loo["refitted"]],
-        }
-        if loo.get("subsample") is not None:
-            out["subsample_size"] = int(loo["subsample"]["rows"].size)
-            out["subsampling_se"] = loo["subsample"]["subsampling_se"]
-        return out
+        return self.loo.as_dict()
 
     def ppc_dict(self) -> dict:
-        return ppc_as_dict(self.ppc)
+        return self.ppc.as_dict()
+
+    def oracle_dict(self) -> dict | None:
+        return None if self.oracle is None else self.oracle.as_dict()
 
 
 def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: int,
@@ -156,19 +143,19 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     bfmi = arviz_bridge.bfmi(light)
     exact = exact_posterior(spec, design, rotation, ols) if ols is not None else None
     oracle = check_against_exact(summary, exact) if exact is not None else None
-    if loo.get("pit") is not None:  # exact, from the closed-form LOO predictive
-        pit = loo["pit"]
+    if loo.pit is not None:  # exact, from the closed-form LOO predictive
+        pit = loo.pit
     elif "y_rep" in pointwise:
         pit = loo_pit_from_weights(design.y, pointwise["y_rep"].reshape(-1, design.n),
-                                   loo["log_weights"])
+                                   loo.log_weights)
     else:
-        rows = loo["subsample"]["rows"]
+        rows = loo.subsample.rows
         rows_rep = replicate(family, design.X[rows], draws.flat_beta, draws.flat_scale, rng)
-        pit = loo_pit_from_weights(design.y[rows], rows_rep, loo["subsample"]["log_weights"])
-    ppc = posterior_predictive_checks(spec, design, draws, rng, pit)
+        pit = loo_pit_from_weights(design.y[rows], rows_rep, loo.subsample.log_weights)
+    ppc = posterior_predictive_checks(spec, design, draws, rng, pit, loo.estimator)
     notes = (
         sampler_warnings(spec.name, summary, divergences, total_draws, bfmi, draws.run_models)
-        + loo_warnings(spec.name, loo["pareto_k"], loo["refitted"])
+        + loo_warnings(spec.name, loo.pareto_k, list(loo.refitted))
         + oracle_warnings(spec.name, oracle)
     )
     timings["checks"] += time.perf_counter() - clock

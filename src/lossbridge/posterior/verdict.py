@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..families.registry import get_family
-from .loo import is_plug_in, refits_plug_in_scale
+from .loo import LooResult, is_plug_in
 from .misfit import MisfitAssessment
 
 CLEAR_SE = 2.0  # a difference under 2 standard errors is reported as not clear
@@ -51,7 +51,7 @@ class Candidate:
     fixed_scale_source : str or None
     y_hash : str
         SHA-256 of the response the model was fitted to.
-    loo : dict or None
+    loo : LooResult or None
         The LOO result (:func:`lossbridge.posterior.loo.compute_loo`); None when not sampled.
     certified : bool or None
         The MAP certificate (None when none applies).
@@ -66,7 +66,7 @@ class Candidate:
     fixed_scale: float | None = None
     fixed_scale_source: str | None = None
     y_hash: str = ""
-    loo: dict | None = None
+    loo: LooResult | None = None
     certified: bool | None = None
     misfit: bool = False
 
@@ -92,7 +92,7 @@ class Candidate:
 
     def exclusion(self) -> str | None:
         """Why this sampled model cannot be ranked by LOO, or None when it can."""
-        if self.loo is None or not self.plug_in or refits_plug_in_scale(self.loo):
+        if self.loo is None or not self.plug_in or self.loo.scale_reestimated:
             return None
         scale = self.family.scale_name
         rule = "SAD/n" if self.likelihood == "laplace" else "its maximum-likelihood value"
@@ -209,7 +209,7 @@ class Verdict:
 def rank_order(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Rankable sampled models, best first by elpd_loo."""
     rankable = [c for c in candidates if c.loo is not None and c.exclusion() is None]
-    return sorted(rankable, key=lambda c: -c.loo["elpd_loo"])
+    return sorted(rankable, key=lambda c: -c.loo.elpd_loo)
 
 
 def build_verdict(candidates: Sequence[Candidate], *,

@@ -145,9 +145,9 @@ def qq_frames(analysis) -> list[dict]:
 
 def ppc_densities(analysis) -> dict[str, dict]:
     """Per model: histogram of y and of replicated data sets, on common bins (from the PPC)."""
-    return {r.spec.name: {"edges": r.posterior.ppc["histogram"]["edges"],
-                          "observed": r.posterior.ppc["histogram"]["observed"],
-                          "replicated": r.posterior.ppc["histogram"]["replicated"]}
+    return {r.spec.name: {"edges": r.posterior.ppc.histogram.edges,
+                          "observed": r.posterior.ppc.histogram.observed,
+                          "replicated": r.posterior.ppc.histogram.replicated}
             for r in analysis.fits if r.posterior is not None}
 
 
@@ -157,13 +157,13 @@ def loo_pit_curves(analysis) -> dict[str, dict]:
     for result in analysis.fits:
         if result.posterior is None:
             continue
-        pit = np.sort(result.posterior.ppc["loo_pit"])
+        pit = np.sort(result.posterior.ppc.loo_pit)
         n = pit.size
         ecdf = np.arange(1, n + 1) / n
         out[result.spec.name] = {
             "pit": pit,
             "difference": ecdf - pit,
-            "band": result.posterior.ppc["loo_pit_ks_reference_95"],
+            "band": result.posterior.ppc.loo_pit_ks_reference_95,
         }
     return out
 

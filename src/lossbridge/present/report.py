@@ -216,7 +216,7 @@ def report_context(analysis, command: str | None = None) -> dict:
             "diagnostics": None if r.posterior is None else r.posterior.diagnostics_dict(),
             "loo": None if r.posterior is None else r.posterior.loo_dict(),
             "ppc": None if r.posterior is None else r.posterior.ppc_dict(),
-            "oracle": None if r.posterior is None else r.posterior.oracle,
+            "oracle": None if r.posterior is None else r.posterior.oracle_dict(),
             "priors": analysis.options["prior_details"][r.spec.name],
         })
     coefficients = analysis.coefficients()

@@ -104,22 +104,22 @@ def _posterior_sections(analysis) -> list[str]:
     if not oracle.empty:
         columns = ["exact_mean", "sampled_mean", "z_mean", "exact_sd", "sampled_sd", "z_sd"]
         verdicts = [
-            f"{r.spec.name}: {'passed' if r.posterior.oracle['passed'] else 'FAILED'} "
-            f"(max |z| = {r.posterior.oracle['max_abs_z']:.2f}, exact posterior "
-            f"{r.posterior.oracle['distribution']})"
+            f"{r.spec.name}: {'passed' if r.posterior.oracle.passed else 'FAILED'} "
+            f"(max |z| = {r.posterior.oracle.max_abs_z:.2f}, exact posterior "
+            f"{r.posterior.oracle.distribution})"
             for r in analysis.fits if r.posterior.oracle is not None
         ]
         lines += ["", "Exact-posterior oracle (Normal likelihood, flat priors): z in Monte Carlo "
                   "standard errors, limit 4", _table(oracle[columns]), *("  " + v for v in verdicts)]
     diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
-                          "loo": r.posterior.loo_dict()["method"]} for r in analysis.fits}
+                          "loo": r.posterior.loo.method} for r in analysis.fits}
     rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
     lines += ["", f"Sampler diagnostics (min E-BFMI over chains{rhat})",
               _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
-    ppc = pd.DataFrame({r.spec.name: r.posterior.ppc_dict()["p_values"] for r in analysis.fits}).T
-    ppc["loo_pit_ks"] = [r.posterior.ppc["loo_pit_ks_distance"] for r in analysis.fits]
+    ppc = pd.DataFrame({r.spec.name: r.posterior.ppc.p_values for r in analysis.fits}).T
+    ppc["loo_pit_ks"] = [r.posterior.ppc.loo_pit_ks_distance for r in analysis.fits]
     # each model's own reference: its LOO-PIT values may be all n rows or a subsample
-    ppc["ks_ref_95"] = [r.posterior.ppc["loo_pit_ks_reference_95"] for r in analysis.fits]
+    ppc["ks_ref_95"] = [r.posterior.ppc.loo_pit_ks_reference_95 for r in analysis.fits]
     lines += ["", "Posterior predictive p-values P(T(y_rep) >= T(y)); LOO-PIT distance from uniform "
               "(ks_ref_95: 95% point for as many independent uniforms as the model has LOO-PIT "
               "values)", _table(ppc)]
