@@ -17,7 +17,7 @@ from lossbridge.data.design import Design
 from lossbridge.data.rotation import Rotation
 from lossbridge.models.spec import ModelSpec
 from lossbridge.posterior import misfit
-from lossbridge.posterior.loo import closed_form_loo
+from lossbridge.posterior.loo import closed_form
 from lossbridge.posterior.ppc import ks_distance, loo_pit_reference
 
 
@@ -202,7 +202,7 @@ def _normal_loo_pit(rng, n: int, mode: str) -> np.ndarray:
     sigma = float(np.sqrt(np.mean((y - X @ np.linalg.lstsq(X, y, rcond=None)[0]) ** 2)))
     spec = (ModelSpec("normal", "learned") if mode == "learned"
             else ModelSpec("normal", "fixed", sigma, "plug-in"))
-    return closed_form_loo(spec, design, Rotation.from_design(X, y))["pit"]
+    return closed_form(spec, design, Rotation.from_design(X, y)).pit
 
 
 def test_reference_is_exact_for_subsampled_and_conservative_for_full_loo_pit():

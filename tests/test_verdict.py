@@ -13,14 +13,17 @@ import pytest
 import lossbridge
 from lossbridge.core.errors import InputError
 from lossbridge.core.jsonio import dumps
+from lossbridge.models.identity import ModelId
 from lossbridge.posterior.comparison import compare_models
-from lossbridge.posterior.loo import PLUG_IN_EXACT_METHOD
 from lossbridge.posterior.misfit import MisfitAssessment
 from lossbridge.posterior.verdict import CLEAR_SE, MAP_ONLY, Candidate, build_verdict
 
 QUICK = {"draws": 200, "tune": 200, "chains": 2, "progress": False}
 PLUG_IN_B = "plug-in MLE of the exact LAD fit, SAD/n"
 PLUG_IN_SIGMA = "plug-in MLE of the exact OLS fit, sqrt(RSS/n)"
+# The JSON ``loo.method`` of a plug-in sigma scored by true LOO (part of the contract).
+PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat priors; plug-in sigma "
+                        "re-estimated without each row)")
 
 
 # --------------------------------------------------------------------------- hand-made models
@@ -37,7 +40,7 @@ def candidate(name: str, pointwise=None, *, method: str = "PSIS-LOO", source: st
     likelihood, scale = name.split(": ")[-1].split("-")  # test names only; lossbridge never parses
     if scale == "fixed" and value is None:
         value = 1.5
-    return Candidate(name=name, likelihood=likelihood, scale=scale,
+    return Candidate(name=name, model_id=ModelId(likelihood, scale),
                      fixed_scale=value if scale == "fixed" else None,
                      fixed_scale_source=source if scale == "fixed" else None, y_hash="h",
                      loo=None if pointwise is None else fake_loo(pointwise, method),
