@@ -78,15 +78,19 @@ class ModelId:
         return get_family(self.likelihood)
 
     @property
+    def family_label(self) -> str:
+        """The likelihood part of the label: ``"normal"``, later ``"quantile(tau=0.9)"``."""
+        settings = ", ".join(f"{name}={'learned' if value is None else format(value, 'g')}"
+                             for name, value in self.shape)
+        return f"{self.likelihood}({settings})" if settings else self.likelihood
+
+    @property
     def label(self) -> str:
         """Display label, also the JSON ``model`` value: ``"<family>[(<settings>)]-<scale>"``.
 
         For display only: nothing reads a model's family or scale mode back out of it.
         """
-        settings = ", ".join(f"{name}={'learned' if value is None else format(value, 'g')}"
-                             for name, value in self.shape)
-        family = f"{self.likelihood}({settings})" if settings else self.likelihood
-        return f"{family}-{self.scale}"
+        return f"{self.family_label}-{self.scale}"
 
     def as_dict(self) -> dict:
         """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""
