@@ -44,11 +44,12 @@ class ModelId:
     def __post_init__(self) -> None:
         family = get_family(self.likelihood)
         check_choice("scale", self.scale, SCALE_MODES)
-        try:
-            settings = tuple((str(name), value) for name, value in self.shape)
-        except (TypeError, ValueError):
+        pairs = self.shape if isinstance(self.shape, (tuple, list)) else None
+        if pairs is None or not all(isinstance(p, (tuple, list)) and len(p) == 2
+                                    and isinstance(p[0], str) for p in pairs):
             raise InputError("shape must be a sequence of (parameter name, value or None) "
-                             f"pairs; got {self.shape!r}") from None
+                             f"pairs; got {self.shape!r}")
+        settings = tuple((name, value) for name, value in pairs)
         known = {p.name for p in family.parameters}
         names = [name for name, _ in settings]
         if len(set(names)) != len(names):
