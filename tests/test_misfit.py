@@ -15,6 +15,7 @@ import lossbridge
 from lossbridge.core.errors import MisfitWarning
 from lossbridge.data.design import Design
 from lossbridge.data.rotation import Rotation
+from lossbridge.estimation.exact import exact_fit
 from lossbridge.models.spec import ModelSpec
 from lossbridge.posterior import misfit
 from lossbridge.posterior.loo import closed_form
@@ -177,7 +178,7 @@ def test_assessment_names_the_misfit_models_and_warns():
     X = np.column_stack([np.ones(n), x])
     y = 1 + x + rng.normal(size=n)
     design = Design(y, X, ("Intercept", "x"), "y", "y ~ x", "test")
-    base = lossbridge.estimation.exact.exact_fit("normal", design)
+    base = exact_fit("normal", design)
     good = Posterior(_ppc(rng.uniform(size=n), CALM), 3.1)
     bad = Posterior(_ppc(rng.uniform(size=n), {**CALM, "max": 0.0}), 3.1)
     fits = [Fit("normal", "learned", good, base), Fit("normal", "fixed", bad, base)]

@@ -233,7 +233,8 @@ def exact_fit_residual_shape(design, fits: Sequence) -> dict:
     for method, base in baselines.items():
         r = design.y - design.X @ base.coefficients
         zero_shares[method] = zero_residual_share(r, design.y)
-    out = residual_shape(design.y - fitted, fitted, design.y, zero_shares)
+    names = {r.baseline.method: r.spec.family.exact_name for r in exact}
+    out = residual_shape(design.y - fitted, fitted, design.y, zero_shares, names)
     out["statistics"]["residuals_of"] = chosen.method
     return out
 
@@ -245,7 +246,8 @@ def zero_residual_share(residuals: np.ndarray, y: np.ndarray) -> float:
 
 
 def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
-                   zero_shares: dict[str, float] | None = None) -> dict:
+                   zero_shares: dict[str, float] | None = None,
+                   fit_names: dict[str, str] | None = None) -> dict:
     """Tails, skew, heteroscedasticity and spikes of residuals, as phrases with numbers.
 
     Parameters
@@ -255,6 +257,9 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
     zero_shares : dict, optional
         ``{exact-fit method (e.g. ols, lad): share of exactly-zero residuals}``,
         quoted in the spike phrase.
+    fit_names : dict, optional
+        Display name of each exact-fit method (its family's ``exact_name``: OLS, LAD);
+        by default the method in capitals.
 
     Returns
     -------
@@ -291,7 +296,9 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
     spike = response_spike(y)
     statistics["spike"] = spike
     if spike["spike"]:
-        zeros = "".join(f"; {100 * share:.0f}% of the {method.upper()} residuals are exactly 0"
+        shown = fit_names or {}
+        zeros = "".join(f"; {100 * share:.0f}% of the {shown.get(method, method.upper())} "
+                        "residuals are exactly 0"
                         for method, share in (zero_shares or {}).items() if share >= SPIKE_FRACTION)
         phrases.append(f"a spike: {100 * spike['fraction']:.0f}% of the responses equal "
                        f"{spike['value']:.6g} (next most common value: "
