@@ -13,6 +13,7 @@ from scipy import stats
 
 import lossbridge
 from lossbridge.core.errors import InputError
+from lossbridge.core.jsonio import dumps
 from lossbridge.interfaces.cli import main
 from lossbridge.posterior.misfit import MISFIT_CODES
 
@@ -188,7 +189,7 @@ def test_exact_refit_machinery_matches_the_closed_form(sampled_engel):
 
 
 def test_default_engel_analysis_contract(sampled_engel, tmp_path):
-    doc = json.loads(lossbridge.core.jsonio.dumps(sampled_engel.to_dict()))
+    doc = json.loads(dumps(sampled_engel.to_dict()))
     # Engel's food expenditure is heteroscedastic with heavy tails: misfit is named (issue
     # 9, measured: every model), every other check is clean
     assert [w for w in doc["warnings"] if w["code"] not in MISFIT_CODES] == []
