@@ -18,8 +18,7 @@ from lossbridge.posterior.loo import (
     LooEstimator,
     LooResult,
     LooSubsample,
-    closed_form_applies,
-    closed_form_loo,
+    closed_form,
     difference_estimator,
     is_plug_in,
 )
@@ -150,13 +149,13 @@ def test_plug_in_sigma_loo_equals_brute_force_refits(n, noise):
     spec = ModelSpec("normal", "fixed", sigma, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)",
                      fixed_scale_is_plug_in=True)
     assert is_plug_in(spec.scale, spec.fixed_scale_source)
-    assert closed_form_applies(spec, design, rotation)
-    closed = closed_form_loo(spec, design, rotation)
+    closed = closed_form(spec, design, rotation)
+    assert closed is not None
     elpd, pit = _brute_force_plug_in_loo(design)
     # Both are a few well-conditioned solves in double precision (cond(X) < 10 here):
     # agreement to 1e-9 relative leaves room for rounding of order n * eps * cond^2.
-    np.testing.assert_allclose(closed["elpd_pointwise"], elpd, rtol=1e-9)
-    np.testing.assert_allclose(closed["pit"], pit, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(closed.elpd_pointwise, elpd, rtol=1e-9)
+    np.testing.assert_allclose(closed.pit, pit, rtol=1e-9, atol=1e-12)
 
 
 def test_user_fixed_sigma_loo_keeps_the_given_sigma():
@@ -164,7 +163,7 @@ def test_user_fixed_sigma_loo_keeps_the_given_sigma():
     design, rotation = _small_design(20, seed=4)
     spec = ModelSpec("normal", "fixed", 1.7, "user value (--sigma)")
     assert not is_plug_in(spec.scale, spec.fixed_scale_source)
-    closed = closed_form_loo(spec, design, rotation)["elpd_pointwise"]
+    closed = closed_form(spec, design, rotation).elpd_pointwise
     for i in (0, 7, 19):
         keep = np.arange(design.n) != i
         X, y = design.X[keep], design.y[keep]
@@ -181,8 +180,8 @@ def test_plug_in_loo_needs_a_residual_degree_of_freedom_without_each_row():
     rotation = Rotation.from_design(design.X, design.y)
     spec = ModelSpec("normal", "fixed", 1.0, "plug-in MLE of the exact OLS fit, sqrt(RSS/n)",
                      fixed_scale_is_plug_in=True)
-    assert not closed_form_applies(spec, design, rotation)
-    assert closed_form_applies(ModelSpec("normal", "fixed", 1.0, "user value"), design, rotation)
+    assert closed_form(spec, design, rotation) is None
+    assert closed_form(ModelSpec("normal", "fixed", 1.0, "user value"), design, rotation) is not None
 
 
 def test_plug_in_sigma_no_longer_wins_by_using_the_data_twice():
@@ -193,11 +192,11 @@ def test_plug_in_sigma_no_longer_wins_by_using_the_data_twice():
     """
     design, rotation = _small_design(1000, seed=1)
     sigma = exact_fit("normal", design).scale_mle
-    learned = closed_form_loo(ModelSpec("normal", "learned"), design, rotation)["elpd_pointwise"]
-    twice = closed_form_loo(ModelSpec("normal", "fixed", sigma, "user value"), design,
-                            rotation)["elpd_pointwise"]
-    plug_in = closed_form_loo(ModelSpec("normal", "fixed", sigma, "plug-in MLE", fixed_scale_is_plug_in=True), design,
-                              rotation)["elpd_pointwise"]
+    learned = closed_form(ModelSpec("normal", "learned"), design, rotation).elpd_pointwise
+    twice = closed_form(ModelSpec("normal", "fixed", sigma, "user value"), design,
+                        rotation).elpd_pointwise
+    plug_in = closed_form(ModelSpec("normal", "fixed", sigma, "plug-in MLE",
+                                    fixed_scale_is_plug_in=True), design, rotation).elpd_pointwise
 
     def lead(a, b):
         d = a - b

@@ -16,9 +16,10 @@ import lossbridge
 from lossbridge.core.errors import MisfitWarning
 from lossbridge.data.design import Design
 from lossbridge.data.rotation import Rotation
+from lossbridge.estimation.exact import exact_fit
 from lossbridge.models.spec import ModelSpec
 from lossbridge.posterior import misfit
-from lossbridge.posterior.loo import LooEstimator, LooResult, closed_form_loo
+from lossbridge.posterior.loo import LooEstimator, LooResult, closed_form
 from lossbridge.posterior.ppc import (
     PpcHistogram,
     PpcResult,
@@ -186,7 +187,7 @@ def test_assessment_names_the_misfit_models_and_warns():
     X = np.column_stack([np.ones(n), x])
     y = 1 + x + rng.normal(size=n)
     design = Design(y, X, ("Intercept", "x"), "y", "y ~ x", "test")
-    base = lossbridge.estimation.exact.exact_fit("normal", design)
+    base = exact_fit("normal", design)
     good = Posterior(_ppc(rng.uniform(size=n), CALM), 3.1)
     bad = Posterior(_ppc(rng.uniform(size=n), {**CALM, "max": 0.0}), 3.1)
     fits = [Fit("normal", "learned", good, base), Fit("normal", "fixed", bad, base)]
@@ -211,7 +212,7 @@ def _normal_loo_pit(rng, n: int, mode: str) -> np.ndarray:
     sigma = float(np.sqrt(np.mean((y - X @ np.linalg.lstsq(X, y, rcond=None)[0]) ** 2)))
     spec = (ModelSpec("normal", "learned") if mode == "learned"
             else ModelSpec("normal", "fixed", sigma, "plug-in"))
-    return closed_form_loo(spec, design, Rotation.from_design(X, y))["pit"]
+    return closed_form(spec, design, Rotation.from_design(X, y)).pit
 
 
 def test_reference_is_exact_for_subsampled_and_conservative_for_full_loo_pit():

@@ -18,8 +18,6 @@ from lossbridge.core.jsonio import dumps
 from lossbridge.interfaces.persistence import _loaded_loo, _save_loo
 from lossbridge.posterior.diagnostics import PARETO_K_LIMIT
 from lossbridge.posterior.loo import (
-    EXACT_METHOD,
-    PLUG_IN_EXACT_METHOD,
     LooEstimator,
     LooResult,
     LooSubsample,
@@ -58,9 +56,13 @@ def test_method_is_derived_from_the_estimator():
     """The prose of each estimator, as the JSON has always said it."""
     pointwise = _pointwise()
     k = np.zeros(pointwise.size)
-    assert LooResult("exact", 1.0, 400, k, elpd_pointwise=pointwise).method == EXACT_METHOD
-    plug_in = LooResult("exact", 1.0, 400, k, elpd_pointwise=pointwise, scale_reestimated=True)
-    assert plug_in.method == PLUG_IN_EXACT_METHOD
+    basis = "Normal likelihood, flat priors"
+    exact = LooResult("exact", 1.0, 400, k, elpd_pointwise=pointwise, exact_basis=basis)
+    assert exact.method == "exact LOO in closed form (Normal likelihood, flat priors)"
+    plug_in = LooResult("exact", 1.0, 400, k, elpd_pointwise=pointwise, scale_reestimated=True,
+                        exact_basis=basis + "; plug-in sigma re-estimated without each row")
+    assert plug_in.method == ("exact LOO in closed form (Normal likelihood, flat priors; plug-in "
+                              "sigma re-estimated without each row)")
     assert LooResult("PSIS", 1.0, 400, k, elpd_pointwise=pointwise).method == "PSIS-LOO"
     refits = LooResult("PSIS + refits", 1.0, 400, k, elpd_pointwise=pointwise, refitted=(7, 2))
     assert refits.refitted == (2, 7)

@@ -13,14 +13,19 @@ import pytest
 import lossbridge
 from lossbridge.core.errors import InputError
 from lossbridge.core.jsonio import dumps
+from lossbridge.families.registry import get_family
+from lossbridge.models.identity import ModelId
 from lossbridge.posterior.comparison import compare_models
-from lossbridge.posterior.loo import PLUG_IN_EXACT_METHOD, LooEstimator, LooResult
+from lossbridge.posterior.loo import LooEstimator, LooResult, exact_basis
 from lossbridge.posterior.misfit import MisfitAssessment
 from lossbridge.posterior.verdict import CLEAR_SE, MAP_ONLY, Candidate, build_verdict
 
 QUICK = {"draws": 200, "tune": 200, "chains": 2, "progress": False}
 PLUG_IN_B = "plug-in MLE of the exact LAD fit, SAD/n"
 PLUG_IN_SIGMA = "plug-in MLE of the exact OLS fit, sqrt(RSS/n)"
+# The JSON ``loo.method`` of a plug-in sigma scored by true LOO (part of the contract).
+PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat priors; plug-in sigma "
+                        "re-estimated without each row)")
 
 
 # --------------------------------------------------------------------------- hand-made models
@@ -28,8 +33,9 @@ def fake_loo(pointwise, plug_in_exact: bool = False) -> LooResult:
     """PSIS-LOO values, or exact LOO that re-estimated a plug-in scale without each row."""
     pointwise = np.asarray(pointwise, dtype=float)
     estimator = LooEstimator.EXACT if plug_in_exact else LooEstimator.PSIS
+    basis = exact_basis(get_family("normal"), plug_in=True) if plug_in_exact else None
     return LooResult(estimator, 2.0, 400, np.zeros(pointwise.size), elpd_pointwise=pointwise,
-                     scale_reestimated=plug_in_exact)
+                     scale_reestimated=plug_in_exact, exact_basis=basis)
 
 
 def candidate(name: str, pointwise=None, *, plug_in_exact: bool = False, source: str | None = None,
@@ -37,7 +43,7 @@ def candidate(name: str, pointwise=None, *, plug_in_exact: bool = False, source:
     likelihood, scale = name.split(": ")[-1].split("-")  # test names only; lossbridge never parses
     if scale == "fixed" and value is None:
         value = 1.5
-    return Candidate(name=name, likelihood=likelihood, scale=scale,
+    return Candidate(name=name, model_id=ModelId(likelihood, scale),
                      fixed_scale=value if scale == "fixed" else None,
                      fixed_scale_source=source if scale == "fixed" else None, y_hash="h",
                      loo=None if pointwise is None else fake_loo(pointwise, plug_in_exact),

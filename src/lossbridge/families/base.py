@@ -13,7 +13,8 @@ What a family declares (see docs/design.md, "The family contract"):
   family without a scale) and ``density_kind`` (only densities of one kind compare);
 * **the density**: :meth:`logp` (PyTensor, elementwise: the one definition used by the
   reference model, the sampler and the MAP), :meth:`logpdf` (NumPy, the same density
-  for LOO and PPC), :meth:`replicate` (posterior predictive noise), ``link``;
+  for LOO and PPC), :meth:`replicate` (posterior predictive noise),
+  :meth:`quantile` (noise quantiles, for QQ plots; optional), ``link``;
 * **the loss and the NLL**: :meth:`loss`, :meth:`scale_mle`, :meth:`nll_constant` and
   :meth:`nll_loss_term` with their formulas, ``plug_in_formula``;
 * **how its MAP is found and proven**: ``exact_solver`` names the exact classical fit in
@@ -124,6 +125,10 @@ class Family(ABC):
     @abstractmethod
     def replicate(self, mu: np.ndarray, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Posterior predictive draws y_rep ~ p(. | mu, scale), broadcasting ``scale``."""
+
+    def quantile(self, p: np.ndarray, scale: float) -> np.ndarray | None:
+        """Quantiles of the noise y - mu at probabilities ``p`` (for QQ plots); None if unknown."""
+        return None
 
     # ------------------------------------------------------------------ loss and NLL
     @abstractmethod

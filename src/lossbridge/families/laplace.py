@@ -7,6 +7,7 @@ vertex of the LAD linear program, polished to that vertex and proven by its dual
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from .base import Family
 
@@ -36,6 +37,9 @@ class Laplace(Family):
 
     def replicate(self, mu, scale, rng):
         return mu + scale * rng.laplace(size=np.shape(mu))
+
+    def quantile(self, p, scale):
+        return stats.laplace.ppf(p, scale=scale)
 
     def loss(self, residuals):
         return float(np.sum(np.abs(residuals)))

@@ -64,6 +64,9 @@ class Normal(Family):
     def replicate(self, mu, scale, rng):
         return mu + scale * rng.standard_normal(np.shape(mu))
 
+    def quantile(self, p, scale):
+        return stats.norm.ppf(p, scale=scale)
+
     def loss(self, residuals):
         return float(np.dot(residuals, residuals))
 

@@ -21,7 +21,7 @@ from ..core.errors import InputError
 from ..core.jsonio import dumps
 from ..core.outputs import Outputs, check_output
 from ..posterior import arviz_bridge
-from ..posterior.loo import LooEstimator, LooResult, LooSubsample
+from ..posterior.loo import EXACT_METHOD, LooEstimator, LooResult, LooSubsample
 
 MANIFEST = "manifest.json"
 LOO_FILE = "loo.npz"
@@ -74,7 +74,15 @@ def _loaded_loo(name: str, arrays, fit: dict, n_samples: int) -> LooResult:
                      arrays[f"{name}/pareto_k"],
                      elpd_pointwise=None if subsample is not None else arrays[f"{name}/elpd_pointwise"],
                      subsample=subsample, refitted=tuple(summary.get("refitted_rows", [])),
-                     scale_reestimated=plug_in and estimator is LooEstimator.EXACT)
+                     scale_reestimated=plug_in and estimator is LooEstimator.EXACT,
+                     exact_basis=_exact_basis(summary["method"]) if estimator is LooEstimator.EXACT
+                     else None)
+
+
+def _exact_basis(method: str) -> str | None:
+    """What a saved closed-form LOO rested on: the parenthesis of its saved ``method``."""
+    head, _, rest = method.partition(" (")
+    return rest[:-1] if head == EXACT_METHOD and rest.endswith(")") else None
 
 
 def check_new_folder(directory: str | Path, option: str | None = None) -> Path:

@@ -190,7 +190,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
             spec = result.spec
             refit = partial(exact_loo_values, spec, design, options=sampler, seed=model_seed + 1)
             result.posterior = analyse_posterior(
-                spec, design, rotation, draws[spec.name], baselines.get("normal"), hdi_prob,
+                spec, design, rotation, draws[spec.name], result.baseline, hdi_prob,
                 subsample=subsample, refit=refit, seed=model_seed + 2, timings=timings,
             )
     for result in fits:

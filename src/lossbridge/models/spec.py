@@ -68,6 +68,13 @@ class ModelSpec:
         return get_family(self.likelihood)
 
     @property
+    def model_id(self):
+        """The model's identity (:class:`lossbridge.models.identity.ModelId`): what tables key by."""
+        from .identity import ModelId  # identity imports this module's SCALE_MODES
+
+        return ModelId.of(self)
+
+    @property
     def name(self) -> str:
         """Model label used in every table: ``"<likelihood>-<scale>"``."""
         return f"{self.likelihood}-{self.scale}"

@@ -1,8 +1,8 @@
 """Comparing likelihoods (= losses) by out-of-sample predictive accuracy (leave-one-out).
 
-Each model's LOO comes from :mod:`lossbridge.posterior.loo`: exact in closed form for the Normal
-likelihood with flat priors, PSIS otherwise; the table's ``loo`` column says which, and
-Pareto k counts are given only where PSIS ran.
+Each model's LOO comes from :mod:`lossbridge.posterior.loo`: exact in closed form where the
+family has one (the Normal likelihood with flat priors), PSIS otherwise; the table's ``loo``
+column says which, and Pareto k counts are given only where PSIS ran.
 
 Only the models :mod:`lossbridge.posterior.verdict` can rank are ranked: the table is ArviZ's
 ``compare`` (stacking weights) over them, or, when a model's LOO was subsampled, the
@@ -15,8 +15,8 @@ Gelman and Gabry 2017, "Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC", *Statistics and Computing* 27, eq. 24:
 se = sqrt(n Var(elpd_a,i - elpd_b,i))).
 
-Each model travels as a :class:`lossbridge.posterior.verdict.Candidate` (name, likelihood, scale
-mode, LOO), so a model's likelihood is never parsed out of its name.
+Each model travels as a :class:`lossbridge.posterior.verdict.Candidate` (name, model identity,
+LOO), so a model's likelihood is never parsed out of its name.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..families.registry import FAMILIES
+from ..models.identity import ModelId
+from ..models.spec import SCALE_MODES
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .loo import LooResult, difference_estimator
@@ -45,7 +48,7 @@ class Comparison:
         One row per sampled model: ranked models first (``rank`` 0, 1, ...), then the
         models kept out of the ranking (``rank`` missing, ``ranked`` False).
     pairs : list of dict
-        Normal versus Laplace within a scale mode, where both are ranked.
+        Each pair of likelihoods within a scale mode, where each has one ranked model.
     sentences : list of str
         The verdict's headline, the pair sentences, then the comparison notes.
     verdict : Verdict
@@ -206,42 +209,55 @@ def _subsampled_table(entries: Sequence[tuple[str, LooResult]]) -> pd.DataFrame:
 
 
 def _likelihood_pairs(ranked: Sequence[Candidate]) -> list[dict]:
-    """Normal versus Laplace within each scale mode, where exactly one of each is ranked."""
+    """Each pair of likelihoods within a scale mode, where each has exactly one ranked model.
+
+    Likelihoods are taken in the registry's order (the built-in Normal before Laplace),
+    so a pair's words do not depend on the order the models were fitted in.
+    """
+    order = {name: position for position, name in enumerate(FAMILIES)}
     pairs = []
-    for mode in ("learned", "fixed"):
-        normal = [c for c in ranked if c.scale == mode and c.likelihood == "normal"]
-        laplace = [c for c in ranked if c.scale == mode and c.likelihood == "laplace"]
-        if len(normal) != 1 or len(laplace) != 1:
-            continue
-        a, b = normal[0], laplace[0]
-        diff, se = pairwise_difference(b.loo, a.loo)
-        winner, loser = (b, a) if diff > 0 else (a, b)
-        ratio = abs(diff) / se if se > 0 else np.inf
-        win_name, lose_name = winner.likelihood.capitalize(), loser.likelihood.capitalize()
-        if ratio >= CLEAR_SE:
-            sentence = (
-                f"With {mode} scale, the {win_name} likelihood ({winner.family.loss_name}) "
-                f"predicts better than the {lose_name} likelihood ({loser.family.loss_name}): "
-                f"elpd difference {abs(diff):.1f} ± {se:.1f}, {ratio:.1f} standard errors."
-            )
-        else:
-            sentence = (
-                f"With {mode} scale, Normal (squared error) and Laplace (absolute error) cannot be "
-                f"told apart: elpd difference {abs(diff):.1f} ± {se:.1f} ({ratio:.1f} standard "
-                f"errors, below {CLEAR_SE:.0f}); {winner.name} is ahead."
-            )
-        pairs.append({"scale": mode, "better": winner.name, "worse": loser.name,
-                      "better_likelihood": winner.likelihood, "worse_likelihood": loser.likelihood,
-                      "elpd_diff": abs(diff), "se": se, "standard_errors": ratio,
-                      "clear": ratio >= CLEAR_SE, "sentence": sentence})
+    for mode in SCALE_MODES:
+        groups: dict[tuple, list[Candidate]] = {}
+        for c in ranked:
+            if c.scale == mode:  # one likelihood: a family with its shape settings
+                groups.setdefault((c.likelihood, c.model_id.shape), []).append(c)
+        single = sorted((key for key, members in groups.items() if len(members) == 1),
+                        key=lambda key: (order.get(key[0], len(order)), key[0], repr(key[1])))
+        for i, first in enumerate(single):
+            for second in single[i + 1:]:
+                pairs.append(_pair(mode, groups[first][0], groups[second][0]))
     return pairs
+
+
+def _pair(mode: str, a: Candidate, b: Candidate) -> dict:
+    """Likelihood ``a`` against ``b`` with the same scale mode, in words and numbers."""
+    diff, se = pairwise_difference(b.loo, a.loo)
+    winner, loser = (b, a) if diff > 0 else (a, b)
+    ratio = abs(diff) / se if se > 0 else np.inf
+    if ratio >= CLEAR_SE:
+        sentence = (
+            f"With {mode} scale, the {winner.family.title} likelihood ({winner.family.loss_name}) "
+            f"predicts better than the {loser.family.title} likelihood "
+            f"({loser.family.loss_name}): elpd difference {abs(diff):.1f} ± {se:.1f}, "
+            f"{ratio:.1f} standard errors."
+        )
+    else:
+        sentence = (
+            f"With {mode} scale, {a.family.title} ({a.family.loss_name}) and {b.family.title} "
+            f"({b.family.loss_name}) cannot be told apart: elpd difference {abs(diff):.1f} ± "
+            f"{se:.1f} ({ratio:.1f} standard errors, below {CLEAR_SE:.0f}); {winner.name} is ahead."
+        )
+    return {"scale": mode, "better": winner.name, "worse": loser.name,
+            "better_likelihood": winner.likelihood, "worse_likelihood": loser.likelihood,
+            "elpd_diff": abs(diff), "se": se, "standard_errors": ratio,
+            "clear": ratio >= CLEAR_SE, "sentence": sentence}
 
 
 def candidates_from_fits(fits, y_hash: str, misfit: MisfitAssessment | None = None,
                          prefix: str = "") -> list[Candidate]:
     """The :class:`Candidate` of each ``FitResult`` (named ``prefix + model``)."""
     flagged = misfit.misfit_models if misfit is not None else frozenset()
-    return [Candidate(name=prefix + r.spec.name, likelihood=r.spec.likelihood, scale=r.spec.scale,
+    return [Candidate(name=prefix + r.spec.name, model_id=r.spec.model_id,
                       priors=r.spec.priors, fixed_scale=r.spec.fixed_scale,
                       fixed_scale_source=r.spec.fixed_scale_source, y_hash=y_hash,
                       loo=None if r.posterior is None else r.posterior.loo,
@@ -259,7 +275,7 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
         fixed = fit.get("fixed_scale") or {}
         certificate = fit.get("certificate")
         out.append(Candidate(
-            name=prefix + fit["model"], likelihood=fit["likelihood"], scale=fit["scale"],
+            name=prefix + fit["model"], model_id=ModelId(fit["likelihood"], fit["scale"]),
             priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
             fixed_scale_source=fixed.get("source"), y_hash=saved.y_hash,
             loo=saved.loo.get(fit["model"]),

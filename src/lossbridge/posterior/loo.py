@@ -1,14 +1,16 @@
 """Leave-one-out predictive accuracy of one model, by the cheapest exact-enough route.
 
-* Normal likelihood, flat priors: exact LOO in closed form, no sampling error at all.
-  Leaving row i out, with leverage h_i and OLS residual e_i, the prediction error is
-  e_i / (1 - h_i) and the LOO predictive is Normal(·, sigma^2 / (1 - h_i)) for a fixed
-  sigma, or Student t with nu = n - k - 2 degrees of freedom and squared scale
-  RSS_-i / nu / (1 - h_i), RSS_-i = RSS - e_i^2 / (1 - h_i), for a learned sigma under
-  HalfFlat (the same integrals as :mod:`lossbridge.posterior.oracle`, with n - 1 rows).
-  A sigma fixed at the plug-in MLE sqrt(RSS/n) is re-estimated without row i,
-  sigma_-i = sqrt(RSS_-i / (n - 1)) (the same rule on the n - 1 rows left), so the
-  leave-one-out is true leave-one-out of the whole procedure: the data are not used twice.
+* A family with a closed-form leave-one-out under flat priors
+  (:meth:`lossbridge.families.base.Family.exact_loo`): exact LOO, no sampling error at
+  all. For the Normal likelihood, leaving row i out, with leverage h_i and OLS residual
+  e_i, the prediction error is e_i / (1 - h_i) and the LOO predictive is
+  Normal(·, sigma^2 / (1 - h_i)) for a fixed sigma, or Student t with nu = n - k - 2
+  degrees of freedom and squared scale RSS_-i / nu / (1 - h_i),
+  RSS_-i = RSS - e_i^2 / (1 - h_i), for a learned sigma under HalfFlat (the same
+  integrals as the exact posterior, with n - 1 rows). A sigma fixed at the plug-in MLE
+  sqrt(RSS/n) is re-estimated without row i, sigma_-i = sqrt(RSS_-i / (n - 1)) (the same
+  rule on the n - 1 rows left), so the leave-one-out is true leave-one-out of the whole
+  procedure: the data are not used twice (:mod:`lossbridge.families.normal`).
 * Otherwise, n <= ``FULL_LOO_MAX_N``: PSIS-LOO (ArviZ) on the full pointwise
   log-likelihood, and exact refits for observations with Pareto k > 0.7.
 * Otherwise: PSIS-LOO on a simple random subsample of m rows with the difference
@@ -25,10 +27,10 @@ from enum import StrEnum
 from functools import cached_property
 
 import numpy as np
-from scipy import stats
 
 from ..data.design import Design
 from ..data.rotation import Rotation
+from ..families.base import ClosedFormLoo, Family
 from ..models.spec import ModelSpec
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
@@ -38,9 +40,14 @@ from .sampling import ModelDraws
 FULL_LOO_MAX_N = 5_000
 SUBSAMPLE_SIZE = 2_000
 MAX_REFITS = 10
-EXACT_METHOD = "exact LOO in closed form (Normal likelihood, flat priors)"
-PLUG_IN_EXACT_METHOD = ("exact LOO in closed form (Normal likelihood, flat priors; plug-in sigma "
-                        "re-estimated without each row)")
+EXACT_METHOD = "exact LOO in closed form"
+
+
+def exact_basis(family: Family, plug_in: bool) -> str:
+    """What a closed-form LOO rests on, in words: ``"Normal likelihood, flat priors; plug-in
+    sigma re-estimated without each row"`` (the parenthesis of the JSON's ``loo.method``)."""
+    refit = f"; plug-in {family.scale_name} re-estimated without each row" if plug_in else ""
+    return f"{family.title} likelihood, flat priors{refit}"
 
 
 class LooEstimator(StrEnum):
@@ -109,6 +116,9 @@ class LooResult:
         Exact LOO-PIT values from the closed-form predictive (exact LOO only).
     log_weights : ndarray or None
         Normalised PSIS log weights (draws, rows) for the LOO-PIT (full PSIS only; not saved).
+    exact_basis : str or None
+        What the closed form rests on (exact LOO only), from the family: ``"Normal
+        likelihood, flat priors"``.
     """
 
     estimator: LooEstimator
@@ -121,6 +131,7 @@ class LooResult:
     scale_reestimated: bool = False
     pit: np.ndarray | None = None
     log_weights: np.ndarray | None = None
+    exact_basis: str | None = None
 
     def __post_init__(self) -> None:
         estimator = LooEstimator(self.estimator)
@@ -137,12 +148,14 @@ class LooResult:
                              f"{estimator.value!r}")
         if self.scale_reestimated and estimator is not LooEstimator.EXACT:
             raise ValueError("only exact LOO re-estimates a plug-in scale without each row")
+        if self.exact_basis is not None and estimator is not LooEstimator.EXACT:
+            raise ValueError("exact_basis (what a closed form rests on) is for exact LOO only")
 
     @property
     def method(self) -> str:
         """The estimator in words (the JSON's ``loo.method``)."""
         if self.estimator is LooEstimator.EXACT:
-            return PLUG_IN_EXACT_METHOD if self.scale_reestimated else EXACT_METHOD
+            return EXACT_METHOD if self.exact_basis is None else f"{EXACT_METHOD} ({self.exact_basis})"
         if self.estimator is LooEstimator.PSIS_REFITS:
             return (f"PSIS-LOO with exact refits for {len(self.refitted)} observation(s) "
                     f"with Pareto k > {PARETO_K_LIMIT}")
@@ -209,48 +222,21 @@ def is_plug_in(scale: str, source: str | None) -> bool:
     return scale == "fixed" and (source or "").startswith("plug-in")
 
 
-def closed_form_applies(spec: ModelSpec, design: Design, rotation: Rotation) -> bool:
-    if spec.likelihood != "normal" or spec.priors != "flat":
-        return False
-    if spec.scale == "learned" and design.n - design.k - 2 < 1:
-        return False
-    if spec.fixed_scale_is_plug_in and design.n - design.k - 1 < 1:
-        return False  # without a row there would be no residual to estimate sigma from
-    return bool(np.max(leverages(rotation)) < 1.0 - 1e-10)
+def closed_form(spec: ModelSpec, design: Design, rotation: Rotation) -> ClosedFormLoo | None:
+    """Exact leave-one-out of ``spec`` from its family's closed form, or None where none applies.
 
-
-def leverages(rotation: Rotation) -> np.ndarray:
-    """Diagonal of the hat matrix: ||Q*_i||^2 / n (Q*'Q* = n I)."""
-    return np.sum(rotation.Q**2, axis=1) / rotation.Q.shape[0]
-
-
-def closed_form_loo(spec: ModelSpec, design: Design, rotation: Rotation) -> dict:
-    """Exact log p(y_i | y_-i) for every row (Normal likelihood, flat priors)."""
-    n, k = design.n, design.k
-    h = leverages(rotation)
-    beta = rotation.to_beta(np.linalg.lstsq(rotation.Q, design.y, rcond=None)[0] / rotation.y_scale)
-    residuals = design.y - design.X @ beta
-    error = residuals / (1.0 - h)
-    rss_minus = residuals @ residuals - residuals**2 / (1.0 - h)
-    if spec.fixed_scale_is_plug_in:
-        # the plug-in rule sqrt(RSS/n) applied to the n - 1 rows left
-        scale = np.sqrt(rss_minus / (n - 1) / (1.0 - h))
-        elpd = stats.norm.logpdf(error, scale=scale)
-        cdf = stats.norm.cdf(error, scale=scale)
-    elif spec.scale == "fixed":
-        elpd = stats.norm.logpdf(error, scale=spec.fixed_scale / np.sqrt(1.0 - h))
-        cdf = stats.norm.cdf(error, scale=spec.fixed_scale / np.sqrt(1.0 - h))
-    else:
-        nu = n - k - 2
-        scale = np.sqrt(rss_minus / nu / (1.0 - h))
-        elpd = stats.t.logpdf(error, df=nu, scale=scale)
-        cdf = stats.t.cdf(error, df=nu, scale=scale)
-    return {"elpd_pointwise": elpd, "pit": cdf}
+    Closed forms hold under flat priors only; the family decides the rest (for the
+    Normal: enough rows, and no row that alone determines a coefficient).
+    """
+    if spec.priors != "flat":
+        return None
+    return spec.family.exact_loo(design, rotation, spec.scale, spec.fixed_scale,
+                                 spec.fixed_scale_is_plug_in)
 
 
 def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
                 log_lik: np.ndarray | None, subsample: np.ndarray | None,
-                refit=None) -> LooResult:
+                refit=None, closed: ClosedFormLoo | None = None) -> LooResult:
     """LOO result of one model (see the module docstring for which estimator runs).
 
     Parameters
@@ -261,22 +247,26 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
         Rows for the subsampling estimator (shared by every model of an analysis).
     refit : callable or None
         ``refit(rows) -> {row: exact elpd}``, refitting the model without each row.
+    closed : ClosedFormLoo or None
+        The closed form when the caller has already computed it (:func:`closed_form`);
+        None: computed here.
     """
     family = spec.family
     beta, scale = draws.flat_beta, draws.flat_scale
     n_samples = int(beta.shape[0])
-    if closed_form_applies(spec, design, rotation):
-        exact = closed_form_loo(spec, design, rotation)
+    exact = closed if closed is not None else closed_form(spec, design, rotation)
+    if exact is not None:
         if subsample is None:
             lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale).sum())
         else:  # only p_loo needs lppd; on large data estimate it on the subsample
             approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta, scale)
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
-        pointwise = exact["elpd_pointwise"]
+        pointwise = exact.elpd_pointwise
         return LooResult(LooEstimator.EXACT, float(lppd - pointwise.sum()), n_samples,
                          np.zeros(design.n), elpd_pointwise=pointwise,
-                         scale_reestimated=spec.fixed_scale_is_plug_in, pit=exact["pit"])
+                         scale_reestimated=spec.fixed_scale_is_plug_in, pit=exact.pit,
+                         exact_basis=exact_basis(family, spec.fixed_scale_is_plug_in))
     if log_lik is not None:
         weights = arviz_bridge.psis(log_lik, _posterior(draws))
         lppd = float(weights["lppd_pointwise"].sum())

@@ -36,8 +36,9 @@ Checks per sampled model, and why their thresholds:
   (Vehtari, Gelman and Gabry 2017, *Statistics and Computing* 27, section 2.1; the LOO
   glossary, "Pareto k estimates").
 
-The residual description (:func:`residual_shape`) reads the exact-fit residuals (OLS
-when a Normal model was fitted, else LAD) and the response; each feature is reported
+The residual description (:func:`residual_shape`) reads the exact-fit residuals (of a
+smooth likelihood's exact fit when one was fitted, OLS for the Normal, else the first
+exact fit, e.g. LAD) and the response; each feature is reported
 only when its test rejects at ``SHAPE_ALPHA`` = 0.001 (four tests: at most 0.4 % false
 descriptions on well-specified data, Bonferroni):
 
@@ -63,6 +64,7 @@ import numpy as np
 from scipy import stats
 
 from ..core.errors import MisfitWarning
+from ..families.registry import FAMILIES
 from .diagnostics import PARETO_K_LIMIT, _warning
 from .loo import LooEstimator, LooResult
 from .ppc import PpcResult, loo_pit_reference
@@ -211,17 +213,28 @@ def pareto_k_many_warnings(model: str, pareto_k: np.ndarray, exact: bool) -> lis
 
 # ---------------------------------------------------------------------------- residuals
 def exact_fit_residual_shape(design, fits: Sequence) -> dict:
-    """:func:`residual_shape` of the OLS residuals (else LAD) of the fits' exact baselines."""
-    baselines = {r.baseline.method: r.baseline for r in fits}
+    """:func:`residual_shape` of the residuals of the fits' exact baselines.
+
+    The residuals described are those of a smooth likelihood's exact fit (least squares
+    for the Normal; the tests below are the classical ones on those residuals), taken in
+    the registry's order, else of the first exact fit (e.g. LAD). Fits without an exact
+    counterpart have no baseline and are skipped.
+    """
+    exact = [r for r in fits if r.baseline is not None]
+    baselines = {r.baseline.method: r.baseline for r in exact}
     if not baselines:
         return {"phrases": [], "statistics": {}}
-    chosen = baselines.get("ols") or next(iter(baselines.values()))
+    order = {name: position for position, name in enumerate(FAMILIES)}
+    smooth = sorted((r for r in exact if r.spec.family.smooth),
+                    key=lambda r: order.get(r.spec.likelihood, len(order)))
+    chosen = smooth[0].baseline if smooth else exact[0].baseline
     fitted = design.X @ chosen.coefficients
     zero_shares = {}
     for method, base in baselines.items():
         r = design.y - design.X @ base.coefficients
         zero_shares[method] = zero_residual_share(r, design.y)
-    out = residual_shape(design.y - fitted, fitted, design.y, zero_shares)
+    names = {r.baseline.method: r.spec.family.exact_name for r in exact}
+    out = residual_shape(design.y - fitted, fitted, design.y, zero_shares, names)
     out["statistics"]["residuals_of"] = chosen.method
     return out
 
@@ -233,7 +246,8 @@ def zero_residual_share(residuals: np.ndarray, y: np.ndarray) -> float:
 
 
 def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
-                   zero_shares: dict[str, float] | None = None) -> dict:
+                   zero_shares: dict[str, float] | None = None,
+                   fit_names: dict[str, str] | None = None) -> dict:
     """Tails, skew, heteroscedasticity and spikes of residuals, as phrases with numbers.
 
     Parameters
@@ -241,7 +255,11 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
     residuals, fitted, y : ndarray of shape (n,)
         Residuals of an exact fit, its fitted values, and the response.
     zero_shares : dict, optional
-        ``{"ols" | "lad": share of exactly-zero residuals}``, quoted in the spike phrase.
+        ``{exact-fit method (e.g. ols, lad): share of exactly-zero residuals}``,
+        quoted in the spike phrase.
+    fit_names : dict, optional
+        Display name of each exact-fit method (its family's ``exact_name``: OLS, LAD);
+        by default the method in capitals.
 
     Returns
     -------
@@ -278,7 +296,9 @@ def residual_shape(residuals: np.ndarray, fitted: np.ndarray, y: np.ndarray,
     spike = response_spike(y)
     statistics["spike"] = spike
     if spike["spike"]:
-        zeros = "".join(f"; {100 * share:.0f}% of the {method.upper()} residuals are exactly 0"
+        shown = fit_names or {}
+        zeros = "".join(f"; {100 * share:.0f}% of the {shown.get(method, method.upper())} "
+                        "residuals are exactly 0"
                         for method, share in (zero_shares or {}).items() if share >= SPIKE_FRACTION)
         phrases.append(f"a spike: {100 * spike['fraction']:.0f}% of the responses equal "
                        f"{spike['value']:.6g} (next most common value: "

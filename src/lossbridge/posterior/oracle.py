@@ -1,13 +1,9 @@
 """Exact posteriors where they exist, and the check of sampled posteriors against them.
 
-Normal likelihood, flat prior on beta (docs/design.md; Gelman et al., *Bayesian Data
-Analysis*, 3rd ed., section 14.2):
-
-* fixed sigma: beta | y ~ Normal(beta_OLS, sigma^2 (X'X)^-1);
-* learned sigma with a flat prior on sigma itself (PyMC's HalfFlat): integrating sigma
-  out of sigma^-n exp(-S(beta) / 2 sigma^2) leaves S(beta)^-(n-1)/2, a multivariate t with
-  nu = n - k - 1 degrees of freedom, location beta_OLS and scale RSS / nu (X'X)^-1; and
-  sigma^2 | y ~ Inv-Gamma((n - k - 1)/2, RSS/2).
+The closed forms belong to the families (:meth:`lossbridge.families.base.Family.exact_posterior`,
+under flat priors; for the Normal likelihood Gelman et al., *Bayesian Data Analysis*, 3rd
+ed., section 14.2, see :mod:`lossbridge.families.normal` and docs/design.md). This module
+asks the model's family for its exact posterior and checks the sampled one against it.
 
 The check compares sampled means and sds with the exact ones in units of their Monte
 Carlo standard errors (ArviZ's mcse_mean and mcse_sd), never with a fixed tolerance.
@@ -17,71 +13,30 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
-import scipy.linalg
-from scipy.special import gammaln
 
-from ..data.design import Design, scale_label
+from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.exact import ExactFit
+from ..families.base import ClosedFormPosterior
 from ..models.spec import ModelSpec
 
 Z_LIMIT = 4.0  # |z| above 4 MCSE has probability 6e-5 per quantity under a correct sampler
 
-
-@dataclass(frozen=True, eq=False)
-class ExactPosterior:
-    """Exact marginal means and sds of the coefficients (and sigma, when learned)."""
-
-    distribution: str
-    mean: pd.Series
-    sd: pd.Series
-    covariance: np.ndarray  # of beta (for t: its covariance, nu / (nu - 2) times the scale)
-    dof: float | None
-
-
-def xtx_inverse(rotation: Rotation) -> np.ndarray:
-    """(X'X)^-1 from the rotation's triangular factor (X D = sqrt(n) Q* ... R*), stably."""
-    k = rotation.R.shape[0]
-    n = rotation.Q.shape[0]
-    r_inv = scipy.linalg.solve_triangular(rotation.R, np.eye(k))
-    scaled = r_inv @ r_inv.T / n  # (D X'X D)^-1
-    return scaled / np.outer(rotation.column_norms, rotation.column_norms)
+# The exact marginal means and sds of the coefficients (and the scale, when learned).
+ExactPosterior = ClosedFormPosterior
 
 
 def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
-                    ols: ExactFit) -> ExactPosterior | None:
-    """The exact posterior of ``spec``, or None where none is known (Laplace, weak priors)."""
-    if spec.likelihood != "normal" or spec.priors != "flat":
+                    exact: ExactFit) -> ExactPosterior | None:
+    """The exact posterior of ``spec``, or None where none is known.
+
+    Only flat priors have closed forms here; the family decides whether it has one
+    (``exact`` is its own exact classical fit, e.g. OLS for the Normal).
+    """
+    if spec.priors != "flat":
         return None
-    n, k = design.n, design.k
-    inverse = xtx_inverse(rotation)
-    terms = list(design.terms)
-    if spec.scale == "fixed":
-        cov = spec.fixed_scale**2 * inverse
-        return ExactPosterior(
-            "normal",
-            pd.Series(ols.coefficients, index=terms),
-            pd.Series(np.sqrt(np.diag(cov)), index=terms),
-            cov,
-            None,
-        )
-    nu = n - k - 1
-    if nu <= 2:  # the t has no finite variance: nothing to compare sds with
-        return None
-    cov = ols.loss / nu * inverse * nu / (nu - 2)
-    a, b = 0.5 * nu, 0.5 * ols.loss
-    sigma_mean = float(np.sqrt(b) * np.exp(gammaln(a - 0.5) - gammaln(a)))
-    sigma_sd = float(np.sqrt(b / (a - 1) - sigma_mean**2))
-    labels = [*terms, scale_label("sigma")]  # the summary's row label; a term may be "sigma"
-    return ExactPosterior(
-        "multivariate t",
-        pd.Series([*ols.coefficients, sigma_mean], index=labels),
-        pd.Series([*np.sqrt(np.diag(cov)), sigma_sd], index=labels),
-        cov,
-        float(nu),
-    )
+    return spec.family.exact_posterior(design, rotation, exact, spec.scale, spec.fixed_scale)
 
 
 @dataclass(frozen=True)

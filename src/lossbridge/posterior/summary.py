@@ -15,7 +15,7 @@ from ..estimation.exact import ExactFit
 from ..models.spec import ModelSpec
 from . import arviz_bridge
 from .diagnostics import loo_warnings, oracle_warnings, sampler_warnings
-from .loo import FULL_LOO_MAX_N, LooResult, closed_form_applies, compute_loo
+from .loo import FULL_LOO_MAX_N, LooResult, closed_form, compute_loo
 from .oracle import OracleCheck, check_against_exact, exact_posterior
 from .pointwise import log_likelihood, replicate
 from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
@@ -104,11 +104,13 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
 
 
 def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
-                      ols: ExactFit | None, hdi_prob: float, *, subsample: np.ndarray | None,
+                      baseline: ExactFit | None, hdi_prob: float, *, subsample: np.ndarray | None,
                       refit=None, seed: int = 0,
                       timings: dict[str, float] | None = None) -> PosteriorResult:
     """Summarise ``draws`` of ``spec`` and run every check that applies.
 
+    ``baseline``: the exact classical fit of the model's family (None: no exact
+    counterpart), for the exact posterior where the family has one.
     ``subsample``: rows for subsampled LOO when n exceeds ``FULL_LOO_MAX_N``.
     ``refit(rows)``: exact leave-one-out values for rows with Pareto k > 0.7.
     Seconds are added to ``timings`` under ``pointwise``, ``loo`` and ``checks``.
@@ -119,11 +121,13 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     rng = np.random.default_rng(seed)
     family = spec.family
     scale_name = family.scale_name if spec.scale == "learned" else None
-    exact_loo = closed_form_applies(spec, design, rotation)
+    clock = time.perf_counter()
+    closed = closed_form(spec, design, rotation)  # the family's exact LOO, when it has one
+    timings["loo"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
     pointwise: dict = {}
-    if design.n <= FULL_LOO_MAX_N and not exact_loo:  # PSIS needs them; keep them for idata
+    if design.n <= FULL_LOO_MAX_N and closed is None:  # PSIS needs them; keep them for idata
         shape = (*draws.beta.shape[:2], design.n)
         pointwise["log_lik"] = log_likelihood(family, design.X, design.y, draws.flat_beta,
                                               draws.flat_scale).reshape(shape)
@@ -133,7 +137,8 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     timings["pointwise"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
-    loo = compute_loo(spec, design, rotation, draws, pointwise.get("log_lik"), subsample, refit)
+    loo = compute_loo(spec, design, rotation, draws, pointwise.get("log_lik"), subsample, refit,
+                      closed=closed)
     timings["loo"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -141,7 +146,7 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
     total_draws = int(np.prod(draws.sample_stats["diverging"].shape))
     bfmi = arviz_bridge.bfmi(light)
-    exact = exact_posterior(spec, design, rotation, ols) if ols is not None else None
+    exact = exact_posterior(spec, design, rotation, baseline) if baseline is not None else None
     oracle = check_against_exact(summary, exact) if exact is not None else None
     if loo.pit is not None:  # exact, from the closed-form LOO predictive
         pit = loo.pit

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..families.registry import get_family
+from ..families.base import Family
+from ..models.identity import ModelId
 from .loo import LooResult, is_plug_in
 from .misfit import MisfitAssessment
 
@@ -37,15 +38,19 @@ _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"
 class Candidate:
     """One model as the verdict sees it: its name, what it is, and its LOO.
 
-    The likelihood and scale mode travel with the name, so nothing is parsed back out
-    of a (possibly labelled) model name.
+    The model's identity travels with the name, so nothing is parsed back out of a
+    (possibly labelled) model name.
 
     Attributes
     ----------
     name : str
         Unique display name (``"normal-learned"``, or ``"A: normal-learned"`` in
         :func:`lossbridge.compare` of several analyses).
-    likelihood, scale, priors : str
+    model_id : ModelId
+        Which model it is: family, shape-parameter settings and scale mode
+        (:class:`lossbridge.models.identity.ModelId`); ``likelihood``, ``scale`` and
+        ``family`` are read from it.
+    priors : str
         As in :class:`lossbridge.models.spec.ModelSpec`.
     fixed_scale : float or None
     fixed_scale_source : str or None
@@ -60,8 +65,7 @@ class Candidate:
     """
 
     name: str
-    likelihood: str
-    scale: str
+    model_id: ModelId
     priors: str = "flat"
     fixed_scale: float | None = None
     fixed_scale_source: str | None = None
@@ -71,8 +75,16 @@ class Candidate:
     misfit: bool = False
 
     @property
-    def family(self):
-        return get_family(self.likelihood)
+    def family(self) -> Family:
+        return self.model_id.family
+
+    @property
+    def likelihood(self) -> str:
+        return self.model_id.likelihood
+
+    @property
+    def scale(self) -> str:
+        return self.model_id.scale
 
     @property
     def plug_in(self) -> bool:
@@ -95,7 +107,7 @@ class Candidate:
         if self.loo is None or not self.plug_in or self.loo.scale_reestimated:
             return None
         scale = self.family.scale_name
-        rule = "SAD/n" if self.likelihood == "laplace" else "its maximum-likelihood value"
+        rule = self.family.plug_in_formula or "its maximum-likelihood value"
         return (f"its {scale} was fixed at {rule} from these same data, so its leave-one-out "
                 f"uses every row twice (to set {scale}, then to score it) and is optimistic; "
                 f"{scale} re-estimated without each row has a closed form only for the Normal "
@@ -281,13 +293,13 @@ def build_verdict(candidates: Sequence[Candidate], *,
     leader, runner = ranked[0], ranked[1]
     diff, se, ratio, clear = _gap(difference, leader, runner)
     # The likelihood question first: the leader against the best model of another likelihood.
-    rival = next((c for c in ranked if c.likelihood != leader.likelihood), None)
+    rival = next((c for c in ranked if c.family is not leader.family), None)
     main = rival or runner
     m_diff, m_se, m_ratio, m_clear = ((diff, se, ratio, clear) if main is runner
                                       else _gap(difference, leader, main))
     gap = f"{m_diff:.1f} ± {m_se:.1f} elpd"
     against = main.described if main is runner else (
-        f"{main.described}, the best {main.likelihood.capitalize()} model,")
+        f"{main.described}, the best {main.family.title} model,")
     all_misfit = assessment.all_misfit(c.name for c in ranked)
     if all_misfit:
         count = _COUNT_WORDS.get(len(ranked), str(len(ranked)))
@@ -301,7 +313,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
                     f"{against} by {gap} ({m_ratio:.1f} standard errors).")
     elif m_clear:
         headline = (f"Best predictive accuracy (leave-one-out): the "
-                    f"{leader.likelihood.capitalize()} likelihood ({leader.family.loss_name}), "
+                    f"{leader.family.title} likelihood ({leader.family.loss_name}), "
                     f"whose best model {leader.name} is ahead of {against} by {gap} "
                     f"({m_ratio:.1f} standard errors).")
     else:
@@ -309,7 +321,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
                     f"{against} by {gap}, only {m_ratio:.1f} standard errors "
                     f"(a clear difference needs {CLEAR_SE:.0f}).")
     if main is not runner:  # the runner-up shares the leader's likelihood: say how close
-        within = f"Within the {leader.likelihood.capitalize()} likelihood, "
+        within = f"Within the {leader.family.title} likelihood, "
         if clear:
             headline += (f" {within}{leader.name} is ahead of {runner.name} by {diff:.1f} ± "
                          f"{se:.1f} elpd ({ratio:.1f} standard errors).")

@@ -8,9 +8,37 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ..families.registry import FAMILIES
 
 HIST_BINS = 40
+# Greek letters of parameter names, for figure labels (names outside this table print as is).
+SYMBOLS = {"sigma": "σ", "nu": "ν", "tau": "τ"}
+
+
+def symbol(name: str | None) -> str:
+    """A parameter's symbol for a figure label (``sigma`` -> ``σ``)."""
+    return SYMBOLS.get(name, name or "")
+
+
+def reference_families() -> list:
+    """Families whose fitted densities the residual figures draw: every registered family
+    with a continuous density, a scale and no shape parameter (the built-in Normal and
+    Laplace first, in the registry's order), so a fit of one is seen against the others."""
+    return [f for f in FAMILIES.values()
+            if f.density_kind == "continuous" and f.scale_name is not None and not f.parameters]
+
+
+def _exact_fits(analysis) -> list:
+    """The fits with an exact classical counterpart, one per exact fit, in fit order."""
+    out, seen = [], set()
+    for result in analysis.fits:
+        base = result.baseline
+        if base is not None and result.spec.family.exact_solver is not None \
+                and base.method not in seen:
+            seen.add(base.method)
+            out.append(result)
+    return out
 
 
 def forest_frame(analysis) -> pd.DataFrame:
@@ -19,7 +47,9 @@ def forest_frame(analysis) -> pd.DataFrame:
     for result in analysis.fits:
         summary = result.posterior.summary if result.posterior is not None else None
         for j, term in enumerate(analysis.design.terms):
-            row = {"model": result.spec.name, "term": term, "map": result.map.coefficients[j]}
+            row = {"model": result.spec.name, "model_id": result.spec.model_id,
+                   "likelihood": result.spec.model_id.family_label, "scale": result.spec.scale,
+                   "term": term, "map": result.map.coefficients[j]}
             if summary is not None:
                 row.update(mean=summary.loc[term, "mean"], hdi_low=summary.loc[term, "hdi_low"],
                            hdi_high=summary.loc[term, "hdi_high"])
@@ -28,51 +58,62 @@ def forest_frame(analysis) -> pd.DataFrame:
 
 
 def baseline_frame(analysis) -> pd.DataFrame:
-    """Exact OLS / LAD coefficients per term (columns present for the fitted families)."""
+    """Exact-fit coefficients per term (OLS, LAD, ...: one column per fitted exact fit),
+    ordered as the families are in the registry."""
     table = analysis.coefficients()
-    columns = [c for c in ("OLS", "LAD") if c in table.columns]
+    order = {name: position for position, name in enumerate(FAMILIES)}
+    fits = sorted(_exact_fits(analysis), key=lambda r: order.get(r.spec.likelihood, len(order)))
+    columns = [r.spec.family.exact_name for r in fits if r.spec.family.exact_name in table.columns]
     return table.loc[list(analysis.design.terms), columns]
 
 
-def scale_draws(analysis) -> dict[str, np.ndarray]:
-    """Posterior draws of each learned scale, keyed by model."""
+def baseline_positions(analysis) -> dict[str, int]:
+    """``{exact-fit name: position of its family in the registry}``, for its line style."""
+    order = {name: position for position, name in enumerate(FAMILIES)}
+    return {r.spec.family.exact_name: order.get(r.spec.likelihood, len(order))
+            for r in _exact_fits(analysis)}
+
+
+def scale_draws(analysis) -> dict:
+    """Posterior draws of each learned scale, keyed by model (its ModelId)."""
     out = {}
     for result in analysis.fits:
         if result.posterior is not None and result.spec.scale == "learned":
-            out[result.spec.name] = result.posterior.draws.flat_scale
+            out[result.spec.model_id] = result.posterior.draws.flat_scale
     return out
 
 
-def fixed_scales(analysis) -> dict[str, float]:
-    return {r.spec.name: float(r.spec.fixed_scale) for r in analysis.fits if r.spec.scale == "fixed"}
+def fixed_scales(analysis) -> dict:
+    """Each fixed scale, keyed by model (its ModelId)."""
+    return {r.spec.model_id: float(r.spec.fixed_scale) for r in analysis.fits
+            if r.spec.scale == "fixed"}
 
 
 def residual_densities(analysis, points: int = 400) -> list[dict]:
-    """Per exact fit: residuals, histogram, and the Normal and Laplace densities at their MLE scales."""
+    """Per exact fit: residuals, histogram, and each reference family's density at the
+    maximum-likelihood scale of those residuals (:func:`reference_families`)."""
     design = analysis.design
     out = []
-    seen = set()
-    for result in analysis.fits:
+    for result in _exact_fits(analysis):
         base = result.baseline
-        if base.method in seen:
-            continue
-        seen.add(base.method)
         residuals = design.y - design.X @ base.coefficients
-        sigma = float(np.sqrt(np.mean(residuals**2)))
-        b = float(np.mean(np.abs(residuals)))
         low, high = np.quantile(residuals, [0.001, 0.999])
         span = high - low or 1.0
         grid = np.linspace(low - 0.1 * span, high + 0.1 * span, points)
         heights, edges = np.histogram(residuals, bins=HIST_BINS, range=(grid[0], grid[-1]), density=True)
+        densities = []
+        for family in reference_families():
+            scale = float(family.scale_mle(family.loss(residuals), residuals.size))
+            densities.append({"family": family.name, "title": family.title,
+                              "scale_name": family.scale_name, "symbol": symbol(family.scale_name),
+                              "scale": scale,
+                              "density": np.exp(family.logpdf(grid, 0.0, scale))})
         out.append({
-            "fit": base.method.upper(),
+            "fit": result.spec.family.exact_name,
             "edges": edges,
             "heights": heights,
             "grid": grid,
-            "normal": stats.norm.pdf(grid, scale=sigma),
-            "laplace": stats.laplace.pdf(grid, scale=b),
-            "sigma": sigma,
-            "b": b,
+            "densities": densities,
         })
     return out
 
@@ -83,14 +124,12 @@ FITTED_BINS = 20
 
 
 def _exact_residuals(analysis) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{"OLS" | "LAD": (fitted, residuals)}`` of every exact fit, in fit order."""
+    """``{exact-fit name ("OLS", "LAD", ...): (fitted, residuals)}``, in fit order."""
     design = analysis.design
     out = {}
-    for result in analysis.fits:
-        base = result.baseline
-        if base.method.upper() not in out:
-            fitted = design.X @ base.coefficients
-            out[base.method.upper()] = (fitted, design.y - fitted)
+    for result in _exact_fits(analysis):
+        fitted = design.X @ result.baseline.coefficients
+        out[result.spec.family.exact_name] = (fitted, design.y - fitted)
     return out
 
 
@@ -119,40 +158,41 @@ def residuals_vs_fitted(analysis) -> list[dict]:
 
 
 def qq_frames(analysis) -> list[dict]:
-    """QQ data against the fitted Normal and the fitted Laplace (centred at 0, scales at
-    their MLE given the residuals: sqrt(mean r^2) and mean |r|). Each uses its own
-    family's exact-fit residuals (OLS for Normal, LAD for Laplace) when that fit exists,
-    else the other one's; at most ``QQ_POINTS`` evenly spaced order statistics."""
+    """QQ data against each reference family with known quantiles (centred at 0, scale
+    at its MLE given the residuals: sqrt(mean r^2) for the Normal, mean |r| for the
+    Laplace). Each uses its own family's exact-fit residuals (OLS for Normal, LAD for
+    Laplace) when that fit exists, else the first exact fit's; at most ``QQ_POINTS``
+    evenly spaced order statistics."""
     residuals = {fit: r for fit, (_, r) in _exact_residuals(analysis).items()}
+    if not residuals:
+        return []
     out = []
-    for family, own, other in (("Normal", "OLS", "LAD"), ("Laplace", "LAD", "OLS")):
-        fit = own if own in residuals else other
+    for family in reference_families():
+        fit = family.exact_name if family.exact_name in residuals else next(iter(residuals))
         ordered = np.sort(residuals[fit])
         n = ordered.size
         index = np.unique(np.linspace(0, n - 1, min(QQ_POINTS, n)).round().astype(int))
         probabilities = (index + 0.5) / n
-        if family == "Normal":
-            scale = float(np.sqrt(np.mean(ordered**2)))
-            theoretical = stats.norm.ppf(probabilities, scale=scale)
-        else:
-            scale = float(np.mean(np.abs(ordered)))
-            theoretical = stats.laplace.ppf(probabilities, scale=scale)
-        out.append({"family": family, "fit": fit, "scale": scale,
-                    "scale_name": "σ" if family == "Normal" else "b",
-                    "theoretical": theoretical, "sample": ordered[index]})
+        scale = float(family.scale_mle(family.loss(ordered), n))
+        theoretical = family.quantile(probabilities, scale)
+        if theoretical is None:  # the family does not know its quantiles: no panel
+            continue
+        out.append({"family": family.title, "family_name": family.name, "fit": fit,
+                    "scale": scale, "scale_name": symbol(family.scale_name),
+                    "theoretical": np.asarray(theoretical), "sample": ordered[index]})
     return out
 
 
-def ppc_densities(analysis) -> dict[str, dict]:
-    """Per model: histogram of y and of replicated data sets, on common bins (from the PPC)."""
-    return {r.spec.name: {"edges": r.posterior.ppc.histogram.edges,
-                          "observed": r.posterior.ppc.histogram.observed,
-                          "replicated": r.posterior.ppc.histogram.replicated}
+def ppc_densities(analysis) -> dict:
+    """Per model (its ModelId): histogram of y and of replicated data sets, on common bins."""
+    return {r.spec.model_id: {"edges": r.posterior.ppc.histogram.edges,
+                              "observed": r.posterior.ppc.histogram.observed,
+                              "replicated": r.posterior.ppc.histogram.replicated}
             for r in analysis.fits if r.posterior is not None}
 
 
-def loo_pit_curves(analysis) -> dict[str, dict]:
-    """Per model: ECDF of LOO-PIT values minus the uniform CDF, with the 95% KS band."""
+def loo_pit_curves(analysis) -> dict:
+    """Per model (its ModelId): ECDF of LOO-PIT values minus the uniform CDF, with the 95% KS band."""
     out = {}
     for result in analysis.fits:
         if result.posterior is None:
@@ -160,7 +200,7 @@ def loo_pit_curves(analysis) -> dict[str, dict]:
         pit = np.sort(result.posterior.ppc.loo_pit)
         n = pit.size
         ecdf = np.arange(1, n + 1) / n
-        out[result.spec.name] = {
+        out[result.spec.model_id] = {
             "pit": pit,
             "difference": ecdf - pit,
             "band": result.posterior.ppc.loo_pit_ks_reference_95,
@@ -169,11 +209,12 @@ def loo_pit_curves(analysis) -> dict[str, dict]:
 
 
 def fixed_vs_learned_frame(analysis) -> pd.DataFrame:
-    """Rows (likelihood, term, scale mode): MAP and HDI, for models sampled in both modes."""
+    """Rows (likelihood, term, scale mode): MAP and HDI, for models sampled in both modes.
+
+    The likelihood and scale mode come from each model's identity (``forest_frame``).
+    """
     frame = forest_frame(analysis)
     if "hdi_low" not in frame:
         return pd.DataFrame()
-    frame["likelihood"] = frame["model"].str.split("-").str[0]
-    frame["scale"] = frame["model"].str.split("-").str[1]
     both = frame.groupby("likelihood")["scale"].transform("nunique") == 2
     return frame[both].reset_index(drop=True)

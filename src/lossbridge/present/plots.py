@@ -1,27 +1,59 @@
 """Plotting: every function takes computed data and a matplotlib Axes, and only draws.
 
-Colours are fixed per model (``MODEL_COLORS``) so a model looks the same in every figure.
+Colours are fixed per model, from its family and scale mode (:func:`model_color`), so a
+model looks the same in every figure.
 """
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
-MODEL_COLORS = {
-    "normal-learned": "#1f5fa8",
-    "normal-fixed": "#7fb2e5",
-    "laplace-learned": "#c0392b",
-    "laplace-fixed": "#f0a093",
-}
-BASELINE_STYLE = {"OLS": ("#111111", "x"), "LAD": ("#111111", "+")}
+from ..families.registry import FAMILIES
+from ..models.identity import ModelId
+
+# (learned scale, fixed scale) colours of the families in the registry's order: the
+# built-in Normal (blues) and Laplace (reds) come first.
+FAMILY_COLORS = (("#1f5fa8", "#7fb2e5"), ("#c0392b", "#f0a093"))
+# Families beyond those (registered later, or no longer registered) take a pair from
+# here, chosen by a checksum of the family's name: the same name always gets the same
+# colours, whatever else is registered.
+FALLBACK_COLORS = (
+    ("#2e7d32", "#9ccc9c"),
+    ("#6a3d9a", "#c3a9de"),
+    ("#b8680b", "#f0c58c"),
+    ("#00838f", "#8fd4da"),
+    ("#8e2466", "#e3a1c9"),
+    ("#5d6d1e", "#c5d08a"),
+)
+UNKNOWN_COLOR = "#555555"
+BASELINE_COLOR = "#111111"
+# Line style of each exact fit's line, by its family's position in the registry (OLS
+# dashed, LAD dotted), then cycling.
+BASELINE_LINES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 
-def model_color(model: str) -> str:
-    for name, color in MODEL_COLORS.items():
-        if model.endswith(name):
-            return color
-    return "#555555"
+def family_colors(likelihood: str) -> tuple[str, str]:
+    """The (learned, fixed) colours of the family registered as ``likelihood``."""
+    names = list(FAMILIES)
+    if likelihood in names and names.index(likelihood) < len(FAMILY_COLORS):
+        return FAMILY_COLORS[names.index(likelihood)]
+    return FALLBACK_COLORS[zlib.crc32(likelihood.encode("utf-8")) % len(FALLBACK_COLORS)]
+
+
+def model_color(model: ModelId | None) -> str:
+    """The colour of a model, from its family and scale mode (grey for None)."""
+    if model is None:
+        return UNKNOWN_COLOR
+    learned, fixed = family_colors(model.likelihood)
+    return learned if model.scale == "learned" else fixed
+
+
+def baseline_line(position: int):
+    """Line style of an exact fit whose family is ``position``-th in the registry."""
+    return BASELINE_LINES[position % len(BASELINE_LINES)]
 
 
 def safe_label(text: str) -> str:
@@ -29,32 +61,36 @@ def safe_label(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def plot_forest_term(ax, frame: pd.DataFrame, baselines: pd.Series, term: str) -> None:
-    """One term: per model the posterior mean and HDI (when sampled) and the MAP; OLS/LAD lines."""
+def plot_forest_term(ax, frame: pd.DataFrame, baselines: pd.Series, term: str,
+                     baseline_positions: dict[str, int] | None = None) -> None:
+    """One term: per model the posterior mean and HDI (when sampled) and the MAP; a line per
+    exact fit (OLS, LAD), styled by ``baseline_positions`` (default: their order)."""
     rows = frame[frame["term"] == term].reset_index(drop=True)
     positions = np.arange(len(rows))[::-1]
     for pos, (_, row) in zip(positions, rows.iterrows(), strict=True):
-        color = model_color(row["model"])
+        color = model_color(row["model_id"])
         if "hdi_low" in row and pd.notna(row.get("hdi_low")):
             ax.plot([row["hdi_low"], row["hdi_high"]], [pos, pos], color=color, lw=3, solid_capstyle="butt")
             ax.plot(row["mean"], pos, "o", color=color, ms=5)
         ax.plot(row["map"], pos, "D", mfc="white", mec=color, ms=6, mew=1.5)
-    for name, value in baselines.items():
-        color, _ = BASELINE_STYLE[name]
-        ax.axvline(value, color=color, lw=1, ls="--" if name == "OLS" else ":", label=name)
+    for i, (name, value) in enumerate(baselines.items()):
+        line = baseline_line((baseline_positions or {}).get(name, i))
+        ax.axvline(value, color=BASELINE_COLOR, lw=1, ls=line, label=name)
     ax.set_yticks(positions, [safe_label(m) for m in rows["model"]])
     ax.set_title(safe_label(term), loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
 
 
-def plot_scale_posteriors(ax, draws: dict[str, np.ndarray], fixed: dict[str, float], scale_name: str) -> None:
+def plot_scale_posteriors(ax, draws: dict[ModelId, np.ndarray], fixed: dict[ModelId, float],
+                          scale_name: str) -> None:
     """Posterior histograms of a learned scale; fixed values as vertical lines."""
     for model, values in draws.items():
         ax.hist(values, bins=40, density=True, histtype="stepfilled", alpha=0.35,
-                color=model_color(model), label=f"{model} posterior")
+                color=model_color(model), label=safe_label(f"{model.label} posterior"))
         ax.hist(values, bins=40, density=True, histtype="step", color=model_color(model))
     for model, value in fixed.items():
-        ax.axvline(value, color=model_color(model), lw=2, ls="--", label=f"{model} (fixed)")
+        ax.axvline(value, color=model_color(model), lw=2, ls="--",
+                   label=safe_label(f"{model.label} (fixed)"))
     ax.set_xlabel(safe_label(scale_name))
     ax.set_ylabel("density")
     ax.legend(fontsize=8, frameon=False)
@@ -64,7 +100,7 @@ def plot_fixed_vs_learned(ax, frame: pd.DataFrame, likelihood: str, term: str) -
     """Same MAP, different intervals: learned versus fixed scale for one likelihood and term."""
     rows = frame[(frame["likelihood"] == likelihood) & (frame["term"] == term)]
     for pos, (_, row) in enumerate(rows.iterrows()):
-        color = model_color(row["model"])
+        color = model_color(row["model_id"])
         ax.plot([row["hdi_low"], row["hdi_high"]], [pos, pos], color=color, lw=4, solid_capstyle="butt")
         ax.plot(row["map"], pos, "D", mfc="white", mec=color, ms=6, mew=1.5)
         ax.annotate(f"width {row['hdi_high'] - row['hdi_low']:.3g}", (row["hdi_high"], pos),
@@ -77,12 +113,11 @@ def plot_fixed_vs_learned(ax, frame: pd.DataFrame, likelihood: str, term: str) -
 
 
 def plot_residuals(ax, data: dict) -> None:
-    """Histogram of one exact fit's residuals with the fitted Normal and Laplace densities."""
+    """Histogram of one exact fit's residuals with each family's fitted density."""
     ax.stairs(data["heights"], data["edges"], fill=True, color="#cccccc", label=f"{data['fit']} residuals")
-    ax.plot(data["grid"], data["normal"], color=MODEL_COLORS["normal-learned"], lw=2,
-            label=f"Normal(0, σ={data['sigma']:.3g})")
-    ax.plot(data["grid"], data["laplace"], color=MODEL_COLORS["laplace-learned"], lw=2,
-            label=f"Laplace(0, b={data['b']:.3g})")
+    for density in data["densities"]:
+        ax.plot(data["grid"], density["density"], color=family_colors(density["family"])[0], lw=2,
+                label=safe_label(f"{density['title']}(0, {density['symbol']}={density['scale']:.3g})"))
     ax.set_xlabel(f"residual of the exact {data['fit']} fit")
     ax.set_ylabel("density")
     ax.legend(fontsize=8, frameon=False)
@@ -106,7 +141,7 @@ def plot_residuals_vs_fitted(ax, data: dict) -> None:
 
 def plot_qq(ax, data: dict) -> None:
     """Sample quantiles of the residuals against a fitted distribution's quantiles."""
-    color = MODEL_COLORS["normal-learned" if data["family"] == "Normal" else "laplace-learned"]
+    color = family_colors(data["family_name"])[0]
     ax.plot(data["theoretical"], data["sample"], ".", ms=3, color=color)
     low = min(data["theoretical"][0], data["sample"][0])
     high = max(data["theoretical"][-1], data["sample"][-1])
@@ -117,36 +152,37 @@ def plot_qq(ax, data: dict) -> None:
     ax.set_ylabel("residual quantile")
 
 
-def plot_ppc(ax, data: dict, model: str, response: str) -> None:
+def plot_ppc(ax, data: dict, model: ModelId, response: str) -> None:
     """Observed response histogram over histograms of replicated data sets."""
     for heights in data["replicated"]:
         ax.stairs(heights, data["edges"], color=model_color(model), alpha=0.15, lw=1)
     ax.stairs(data["observed"], data["edges"], color="black", lw=1.8, label="observed")
-    ax.set_title(safe_label(model), loc="left", fontsize=10)
+    ax.set_title(safe_label(model.label), loc="left", fontsize=10)
     ax.set_xlabel(safe_label(response))
     ax.set_yticks([])
 
 
-def plot_loo_pit(ax, data: dict, model: str) -> None:
+def plot_loo_pit(ax, data: dict, model: ModelId) -> None:
     """ECDF of LOO-PIT minus the uniform CDF, with the 95% KS band around zero."""
     ax.axhspan(-data["band"], data["band"], color="#dddddd", label="95% KS band")
     ax.axhline(0, color="black", lw=0.8)
     ax.plot(data["pit"], data["difference"], color=model_color(model), lw=1.5)
     ax.set_xlim(0, 1)
-    ax.set_title(safe_label(model), loc="left", fontsize=10)
+    ax.set_title(safe_label(model.label), loc="left", fontsize=10)
     ax.set_xlabel("LOO-PIT")
     ax.set_ylabel("ECDF − uniform")
 
 
-def plot_comparison(ax, table: pd.DataFrame) -> None:
+def plot_comparison(ax, table: pd.DataFrame, identities: dict[str, ModelId] | None = None) -> None:
     """elpd_loo ± se per model (circles) and elpd difference ± dse from the best (triangles),
-    drawn from the table ``az.compare`` made, as ``az.plot_compare`` does."""
+    drawn from the table ``az.compare`` made, as ``az.plot_compare`` does. ``identities``
+    maps the table's model names to their identities (for the colours)."""
     models = list(table.index)
     positions = np.arange(len(models))[::-1]
     best = table["elpd_loo"].iloc[0]
     for pos, model in zip(positions, models, strict=True):
         row = table.loc[model]
-        color = model_color(model)
+        color = model_color((identities or {}).get(model))
         ax.errorbar(row["elpd_loo"], pos, xerr=row["se"], fmt="o", color=color, capsize=3)
         if row["elpd_diff"] > 0:
             ax.errorbar(best - row["elpd_diff"], pos - 0.25, xerr=row["dse"], fmt="^", color="#666666",

@@ -86,8 +86,9 @@ def _figures(analysis) -> dict[str, dict]:
     baselines = plot_data.baseline_frame(analysis)
     terms = list(design.terms)
     fig, axes = plt.subplots(len(terms), 1, figsize=(7.5, 1.0 + 1.15 * len(terms)), squeeze=False)
+    positions = plot_data.baseline_positions(analysis)
     for ax, term in zip(axes[:, 0], terms, strict=True):
-        plots.plot_forest_term(ax, forest, baselines.loc[term], term)
+        plots.plot_forest_term(ax, forest, baselines.loc[term], term, positions)
     axes[0, 0].legend(loc="upper right", fontsize=8, frameon=False)
     fig.tight_layout()
     figures["forest"] = _encode(fig)
@@ -95,9 +96,9 @@ def _figures(analysis) -> dict[str, dict]:
     draws = plot_data.scale_draws(analysis)
     if draws:
         fixed = plot_data.fixed_scales(analysis)
-        groups = {}
+        groups = {}  # scale name -> models (ModelId) with that scale
         for r in analysis.fits:
-            groups.setdefault(r.spec.family.scale_name, []).append(r.spec.name)
+            groups.setdefault(r.spec.family.scale_name, []).append(r.spec.model_id)
         names = [n for n, models in groups.items() if any(m in draws for m in models)]
         fig, axes = plt.subplots(1, len(names), figsize=(3.8 * len(names), 2.8), squeeze=False)
         for ax, name in zip(axes[0], names, strict=True):
@@ -122,7 +123,8 @@ def _figures(analysis) -> dict[str, dict]:
         ("residuals_vs_fitted", plot_data.residuals_vs_fitted(analysis), plots.plot_residuals_vs_fitted),
         ("qq", plot_data.qq_frames(analysis), plots.plot_qq),
     ):
-        figures[key] = _panel_row(panels, draw)
+        if panels:  # none when no model has an exact counterpart
+            figures[key] = _panel_row(panels, draw)
 
     ppc = plot_data.ppc_densities(analysis)
     if ppc:
@@ -139,7 +141,8 @@ def _figures(analysis) -> dict[str, dict]:
         figures["loo_pit"] = _encode(fig)
     if analysis.comparison is not None:
         fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * len(analysis.comparison.table)))
-        plots.plot_comparison(ax, analysis.comparison.table)
+        plots.plot_comparison(ax, analysis.comparison.table,
+                              {c.name: c.model_id for c in analysis.comparison.candidates})
         fig.tight_layout()
         figures["comparison"] = _encode(fig)
     return figures
@@ -201,8 +204,9 @@ def report_context(analysis, command: str | None = None) -> dict:
     for r in analysis.fits:
         fits.append({
             "name": r.spec.name,
-            "color": plots.model_color(r.spec.name),
+            "color": plots.model_color(r.spec.model_id),
             "likelihood": r.spec.likelihood,
+            "title": r.spec.family.title,
             "scale_mode": r.spec.scale,
             "scale_name": r.spec.family.scale_name,
             "loss": r.spec.family.loss_name,

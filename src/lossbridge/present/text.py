@@ -60,15 +60,14 @@ def format_analysis(analysis) -> str:
     nll = analysis.nll_table().drop(columns=["constant_formula", "loss_term_formula"])
     lines += ["", "Negative log-likelihood at the MAP = constant + scaled loss "
               "(checked against PyMC's log-likelihood)", _table(nll)]
-    formulas = {
-        r.spec.likelihood: f"{r.spec.likelihood}: NLL = {r.nll.constant_formula} + {r.nll.loss_term_formula}"
+    formulas = {  # one line per family, keyed by the family itself
+        r.spec.family: f"{r.spec.likelihood}: NLL = {r.nll.constant_formula} + {r.nll.loss_term_formula}"
         for r in analysis.fits
     }
     lines += ["  " + text for text in formulas.values()]
     lines += ["", "How each MAP was computed"]
     lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
-    lines += [f"  exact {r.baseline.method.upper()}: {r.baseline.solver}"
-              for r in {r.baseline.method: r for r in analysis.fits}.values()]
+    lines += _exact_fit_lines(analysis.fits)
     lines += _posterior_sections(analysis)
     lines.append("")
     if analysis.all_certified is None:
@@ -109,8 +108,11 @@ def _posterior_sections(analysis) -> list[str]:
             f"{r.posterior.oracle.distribution})"
             for r in analysis.fits if r.posterior.oracle is not None
         ]
-        lines += ["", "Exact-posterior oracle (Normal likelihood, flat priors): z in Monte Carlo "
-                  "standard errors, limit 4", _table(oracle[columns]), *("  " + v for v in verdicts)]
+        titles = dict.fromkeys(r.spec.family.title for r in analysis.fits
+                               if r.posterior.oracle is not None)
+        lines += ["", f"Exact-posterior oracle ({' and '.join(titles)} likelihood, flat priors): z "
+                  "in Monte Carlo standard errors, limit 4", _table(oracle[columns]),
+                  *("  " + v for v in verdicts)]
     diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
                           "loo": r.posterior.loo.method} for r in analysis.fits}
     rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
@@ -130,6 +132,20 @@ def _posterior_sections(analysis) -> list[str]:
         lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
                   "better; loo: exact in closed form or PSIS)",
                   _table(table), *("  " + s for s in analysis.comparison.sentences)]
+    return lines
+
+
+def _exact_fit_lines(fits) -> list[str]:
+    """How each exact fit was computed (once per exact fit), and which models have none."""
+    lines, seen = [], set()
+    for r in fits:
+        family = r.spec.family
+        if family.exact_solver is None or r.baseline is None:
+            lines.append(f"  {r.spec.name}: no exact counterpart (the {family.title} likelihood "
+                         "has no exact classical fit to certify its MAP against)")
+        elif r.baseline.method not in seen:
+            seen.add(r.baseline.method)
+            lines.append(f"  exact {family.exact_name}: {r.baseline.solver}")
     return lines
 
 

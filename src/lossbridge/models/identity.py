@@ -1,0 +1,115 @@
+"""Model identity as data: which family, with which parameter settings, and how its scale is treated.
+
+A :class:`ModelId` is what every table, the comparison and the report key by. Its
+:attr:`~ModelId.label` (``"normal-learned"``, later ``"quantile(tau=0.9)-learned"``) is
+derived from it for display and for the JSON contract, and is never parsed back: code
+that needs the family or the scale mode reads the fields. See docs/design.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..core.errors import InputError
+from ..core.validation import check_choice
+from ..families.base import Family
+from ..families.registry import get_family
+from .spec import SCALE_MODES
+
+
+@dataclass(frozen=True)
+class ModelId:
+    """The identity of one model: a family, its shape-parameter settings, a scale mode.
+
+    Frozen and hashable, so it keys dictionaries and sets; two ids are equal when they
+    describe the same model, whatever the display label.
+
+    Attributes
+    ----------
+    likelihood : str
+        Name of a family registered in :data:`lossbridge.families.registry.FAMILIES`.
+    scale : {"learned", "fixed"}
+        How the family's scale is treated.
+    shape : tuple of (str, float or None)
+        Settings of the family's shape parameters (a Student-t's nu, a quantile's tau),
+        sorted by name: a number when fixed, None when learned. Empty for the families
+        that have none (Normal, Laplace).
+    """
+
+    likelihood: str
+    scale: str
+    shape: tuple[tuple[str, float | None], ...] = ()
+
+    def __post_init__(self) -> None:
+        family = get_family(self.likelihood)
+        check_choice("scale", self.scale, SCALE_MODES)
+        pairs = self.shape if isinstance(self.shape, (tuple, list)) else None
+        if pairs is None or not all(isinstance(p, (tuple, list)) and len(p) == 2
+                                    and isinstance(p[0], str) for p in pairs):
+            raise InputError("shape must be a sequence of (parameter name, value or None) "
+                             f"pairs; got {self.shape!r}")
+        settings = tuple((name, value) for name, value in pairs)
+        known = {p.name for p in family.parameters}
+        names = [name for name, _ in settings]
+        if len(set(names)) != len(names):
+            raise InputError(f"shape names a parameter twice; got {self.shape!r}")
+        for name, value in settings:
+            if name not in known:
+                valid = ", ".join(repr(k) for k in sorted(known)) or "none"
+                raise InputError(f"shape parameter {name!r} is not one of the {family.title} "
+                                 f"family's parameters ({valid})")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise InputError(f"shape parameter {name} must be a finite number or None "
+                                 f"(learned); got {value!r}")
+        normalised = tuple(sorted((name, None if value is None else float(value))
+                                  for name, value in settings))
+        object.__setattr__(self, "shape", normalised)
+
+    @classmethod
+    def of(cls, spec) -> ModelId:
+        """The identity of a :class:`lossbridge.models.spec.ModelSpec` (or of any object
+        with ``likelihood``, ``scale`` and, optionally, ``shape``)."""
+        return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()))
+
+    @property
+    def family(self) -> Family:
+        """The registered family this model uses."""
+        return get_family(self.likelihood)
+
+    @property
+    def family_label(self) -> str:
+        """The likelihood part of the label: ``"normal"``, later ``"quantile(tau=0.9)"``."""
+        settings = ", ".join(f"{name}={'learned' if value is None else format(value, 'g')}"
+                             for name, value in self.shape)
+        return f"{self.likelihood}({settings})" if settings else self.likelihood
+
+    @property
+    def label(self) -> str:
+        """Display label, also the JSON ``model`` value: ``"<family>[(<settings>)]-<scale>"``.
+
+        For display only: nothing reads a model's family or scale mode back out of it.
+        """
+        return f"{self.family_label}-{self.scale}"
+
+    def as_dict(self) -> dict:
+        """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""
+        return {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelId:
+        """Inverse of :meth:`as_dict`; ``shape`` may be missing (no shape parameters)."""
+        if not isinstance(data, dict):
+            raise InputError(f"a model id must be a mapping with likelihood and scale; got {data!r}")
+        try:
+            likelihood, scale = data["likelihood"], data["scale"]
+        except KeyError as missing:
+            raise InputError(f"a model id needs {missing.args[0]!r}; got {data!r}") from None
+        shape = data.get("shape") or {}
+        if not isinstance(shape, dict):
+            raise InputError(f"a model id's shape must be a mapping; got {shape!r}")
+        return cls(likelihood, scale, tuple(shape.items()))
+
+    def __str__(self) -> str:
+        return self.label
