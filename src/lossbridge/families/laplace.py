@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.rounding import loss_error_bound
 from .base import Family
 
 
@@ -45,6 +46,9 @@ class Laplace(Family):
 
     def nll_constant(self, n, scale):
         return n * float(np.log(2.0 * scale))
+
+    def loss_rounding(self, X, y, beta):
+        return loss_error_bound(X, y, beta, "SAD")
 
     def nll_loss_term(self, loss, scale):
         return loss / scale

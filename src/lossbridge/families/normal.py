@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
+from ..core.rounding import loss_error_bound
 from ..data.design import scale_label
 from .base import ClosedFormLoo, ClosedFormPosterior, Family
 
@@ -72,6 +73,9 @@ class Normal(Family):
 
     def nll_constant(self, n, scale):
         return 0.5 * n * (LOG_2PI + 2.0 * np.log(scale))
+
+    def loss_rounding(self, X, y, beta):
+        return loss_error_bound(X, y, beta, "RSS")
 
     def nll_loss_term(self, loss, scale):
         return loss / (2.0 * scale**2)

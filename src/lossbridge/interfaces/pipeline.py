@@ -27,7 +27,7 @@ from ..data.rotation import Rotation
 from ..data.tables import load_table
 from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit
-from ..estimation.map import find_map
+from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..families.registry import get_family
@@ -116,8 +116,10 @@ def fit(
         "seed": seed, "hdi_prob": hdi_prob, "dropna": dropna, "progress": progress,
     })
     names, modes = checked["likelihoods"], checked["scales"]
-    # The user's fixed scale per family (``sigma`` Normal, ``b`` Laplace), or None.
-    fixed_values = {name: checked[option] for name, option in FIXED_SCALE_OPTIONS.items()}
+    # The user's fixed scale per requested family (``sigma`` Normal, ``b`` Laplace), or
+    # None (always for a family without an option of its own).
+    fixed_values = {name: checked[FIXED_SCALE_OPTIONS[name]] if name in FIXED_SCALE_OPTIONS
+                    else None for name in names}
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
     seed = checked["seed"]
@@ -135,7 +137,8 @@ def fit(
     refuse_overflow(design, baselines)
     if "fixed" in modes:  # before any model: the range comes from the exact fits
         for name in names:
-            if fixed_values[name] is not None:
+            # A family without an exact fit has no exact loss to judge the range by.
+            if fixed_values[name] is not None and baselines[name] is not None:
                 check_fixed_scale(FIXED_SCALE_OPTIONS[name], fixed_values[name], likelihood=name,
                                   loss_symbol=get_family(name).loss_symbol,
                                   loss=baselines[name].loss,
@@ -143,12 +146,17 @@ def fit(
 
     requested, notes = refuse_perfect_fit(
         design, baselines, [(name, mode) for name in names for mode in modes], fixed_values)
+    rotation = Rotation.from_design(design.X, design.y)
+    # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
+    # fit, or (a family without one) the scale of the numerical MLE.
+    plug_ins = {name: plug_in_scale(get_family(name), design, baselines[name], rotation)
+                for name, mode in dict.fromkeys(requested)
+                if mode == "fixed" and fixed_values[name] is None}
     specs = [
-        make_spec(name, mode, fixed_values[name], baselines[name].scale_mle, priors,
+        make_spec(name, mode, fixed_values[name], plug_ins.get(name), priors,
                    other_user_scales=[n for n, v in fixed_values.items() if v is not None])
         for name, mode in requested
     ]
-    rotation = Rotation.from_design(design.X, design.y)
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
     clock = time.perf_counter()
@@ -175,7 +183,7 @@ def fit(
             spec = result.spec
             refit = partial(exact_loo_values, spec, design, options=sampler, seed=model_seed + 1)
             result.posterior = analyse_posterior(
-                spec, design, rotation, draws[spec.name], baselines.get("normal"), hdi_prob,
+                spec, design, rotation, draws[spec.name], baselines[spec.likelihood], hdi_prob,
                 subsample=subsample, refit=refit, seed=model_seed + 2, timings=timings,
             )
     for result in fits:
@@ -195,8 +203,7 @@ def fit(
         "likelihoods": names,
         "scales": modes,
         "models": [spec.name for spec in specs],
-        "sigma": fixed_values["normal"],
-        "b": fixed_values["laplace"],
+        **{option: checked[option] for option in FIXED_SCALE_OPTIONS.values()},
         "priors": priors,
         "prior_details": {r.spec.name: describe_priors(r.spec, design) for r in fits},
         "sample": sample,

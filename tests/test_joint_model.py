@@ -1,4 +1,4 @@
-"""The sampling model (sufficient statistics, standardised blocks) equals the explicit model."""
+"""The joint model (sufficient statistics, standardised blocks) equals the reference model."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pytensor.graph.replace import graph_replace
 from lossbridge.data.design import build_design
 from lossbridge.data.rotation import Rotation
 from lossbridge.data.tables import load_table
+from lossbridge.models.joint import block_name, build_joint_model
 from lossbridge.models.reference import build_model
-from lossbridge.models.sampling_model import block_name, build_sampling_model
 from lossbridge.models.spec import ModelSpec
 
 
@@ -56,7 +56,7 @@ def test_sampling_model_equals_the_explicit_density(longley, likelihood, scale, 
     spec = ModelSpec(likelihood, scale, 300.0 if scale == "fixed" else None,
                      "test" if scale == "fixed" else None, priors)
     f_e = logp_and_grad(build_model(spec, d, rot), _names(spec, explicit=True))
-    f_s = logp_and_grad(build_sampling_model([spec], d, rot), _names(spec, explicit=False))
+    f_s = logp_and_grad(build_joint_model([spec], d, rot), _names(spec, explicit=False))
     for point in _points(spec, d, rot, np.random.default_rng(0)):
         out_e, out_s = f_e(*point), f_s(*point)
         assert out_s[0] == pytest.approx(out_e[0], rel=1e-10)
@@ -69,7 +69,7 @@ def test_joint_model_is_the_product_of_the_explicit_models(longley):
     d, rot = longley
     specs = [ModelSpec("normal", "learned"), ModelSpec("laplace", "learned"),
              ModelSpec("laplace", "fixed", 300.0, "test")]
-    joint = logp_and_grad(build_sampling_model(specs, d, rot),
+    joint = logp_and_grad(build_joint_model(specs, d, rot),
                           [name for spec in specs for name in _names(spec, explicit=False)])
     singles = [logp_and_grad(build_model(spec, d, rot), _names(spec, explicit=True)) for spec in specs]
     rng = np.random.default_rng(2)
@@ -90,8 +90,8 @@ def test_standardised_blocks_are_the_same_posterior(longley):
     d, rot = longley
     analysis = lossbridge.fit("longley", likelihoods="normal", scales="learned", sample=False)
     spec, estimate = analysis.fits[0].spec, analysis.fits[0].map
-    plain = build_sampling_model([spec], d, rot)
-    standard = build_sampling_model([spec], d, rot, [estimate])
+    plain = build_joint_model([spec], d, rot)
+    standard = build_joint_model([spec], d, rot, [estimate])
     f_plain = logp_and_grad(plain, [block_name(spec, "theta"), block_name(spec, "sigma_log__")])
     f_std = logp_and_grad(standard, [block_name(spec, "z"), block_name(spec, "v")])
     unit = estimate.scale / (rot.y_scale * np.sqrt(d.n))
