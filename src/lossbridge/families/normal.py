@@ -86,11 +86,13 @@ class Normal(Family):
 
         statistics = NormalSufficientStatistics(design, rotation)
         # Shared variables, not constants: the compiled code is reused across datasets.
-        n_rows = pm.Data("normal::n_rows", np.float64(design.n))
-        gram = pm.Data("normal::gram", statistics.gram)
-        theta_hat = pm.Data("normal::theta_hat", statistics.theta_hat)
-        rss_min = pm.Data("normal::rss_min", np.float64(statistics.rss_min))
-        s2 = pm.Data("normal::y_scale_squared", np.float64(statistics.y_scale**2))
+        # Named after the family, so that a family reusing this form under another name
+        # can share a joint model with the Normal.
+        n_rows = pm.Data(f"{self.name}::n_rows", np.float64(design.n))
+        gram = pm.Data(f"{self.name}::gram", statistics.gram)
+        theta_hat = pm.Data(f"{self.name}::theta_hat", statistics.theta_hat)
+        rss_min = pm.Data(f"{self.name}::rss_min", np.float64(statistics.rss_min))
+        s2 = pm.Data(f"{self.name}::y_scale_squared", np.float64(statistics.y_scale**2))
 
         def log_likelihood(theta, scale):
             delta = theta - theta_hat

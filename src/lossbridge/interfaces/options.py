@@ -141,7 +141,8 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
         return OPTIONS[name].flag if spelling == "cli" else name
 
     for family, name in FIXED_SCALE_OPTIONS.items():
-        if options[name] is None or (family in options["likelihoods"]
+        # .get: a family registered before this module was imported has no option of its own
+        if options.get(name) is None or (family in options["likelihoods"]
                                      and "fixed" in options["scales"]):
             continue
         others = "; ".join(f"{label(n)} fixes the {f.capitalize()} scale {n}"

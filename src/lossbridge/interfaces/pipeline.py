@@ -118,8 +118,7 @@ def fit(
     names, modes = checked["likelihoods"], checked["scales"]
     # The user's fixed scale per requested family (``sigma`` Normal, ``b`` Laplace), or
     # None (always for a family without an option of its own).
-    fixed_values = {name: checked[FIXED_SCALE_OPTIONS[name]] if name in FIXED_SCALE_OPTIONS
-                    else None for name in names}
+    fixed_values = {name: checked.get(FIXED_SCALE_OPTIONS.get(name)) for name in names}
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
     seed = checked["seed"]
@@ -203,7 +202,7 @@ def fit(
         "likelihoods": names,
         "scales": modes,
         "models": [spec.name for spec in specs],
-        **{option: checked[option] for option in FIXED_SCALE_OPTIONS.values()},
+        **{option: checked[option] for option in FIXED_SCALE_OPTIONS.values() if option in checked},
         "priors": priors,
         "prior_details": {r.spec.name: describe_priors(r.spec, design) for r in fits},
         "sample": sample,

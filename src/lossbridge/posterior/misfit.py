@@ -212,7 +212,7 @@ def pareto_k_many_warnings(model: str, pareto_k: np.ndarray, exact: bool) -> lis
 # ---------------------------------------------------------------------------- residuals
 def exact_fit_residual_shape(design, fits: Sequence) -> dict:
     """:func:`residual_shape` of the OLS residuals (else LAD) of the fits' exact baselines."""
-    baselines = {r.baseline.method: r.baseline for r in fits}
+    baselines = {r.baseline.method: r.baseline for r in fits if r.baseline is not None}
     if not baselines:
         return {"phrases": [], "statistics": {}}
     chosen = baselines.get("ols") or next(iter(baselines.values()))

@@ -54,7 +54,7 @@ def residual_densities(analysis, points: int = 400) -> list[dict]:
     seen = set()
     for result in analysis.fits:
         base = result.baseline
-        if base.method in seen:
+        if base is None or base.method in seen:
             continue
         seen.add(base.method)
         residuals = design.y - design.X @ base.coefficients
@@ -88,7 +88,7 @@ def _exact_residuals(analysis) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out = {}
     for result in analysis.fits:
         base = result.baseline
-        if base.method.upper() not in out:
+        if base is not None and base.method.upper() not in out:
             fitted = design.X @ base.coefficients
             out[base.method.upper()] = (fitted, design.y - fitted)
     return out

@@ -68,13 +68,17 @@ def format_analysis(analysis) -> str:
     lines += ["", "How each MAP was computed"]
     lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
     lines += [f"  exact {r.baseline.method.upper()}: {r.baseline.solver}"
-              for r in {r.baseline.method: r for r in analysis.fits}.values()]
+              for r in {r.baseline.method: r for r in analysis.fits
+                        if r.baseline is not None}.values()]
     lines += _posterior_sections(analysis)
     lines.append("")
     if analysis.all_certified is None:
         lines.append("MAP certificates do not apply under weak priors (the MAP is a penalised fit).")
     elif analysis.all_certified:
-        lines.append(f"All {len(analysis.fits)} MAP estimates certified against the exact fits.")
+        checked = [r for r in analysis.fits if r.certificate is not None]
+        lines.append(f"All {len(checked)} MAP estimates certified against the exact fits."
+                     + "".join(f" {r.spec.name}: no exact counterpart." for r in analysis.fits
+                               if r.baseline is None))
     else:
         failed = [r.spec.name for r in analysis.fits if r.certified is False]
         lines.append(f"!!! NOT CERTIFIED: {', '.join(failed)} -- see the certificates table !!!")
