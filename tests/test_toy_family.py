@@ -279,3 +279,17 @@ def test_whole_pipeline_runs_on_the_toy_families(toy_analysis, tmp_path):
     text = html.read_text()
     assert "toy-learned" in text and "no exact counterpart" in text
     assert "no exact counterpart" in analysis.summary()
+
+
+def test_exact_data_refuse_a_family_without_exact_fit(toy_families):
+    """No exact fit of its own: the least-squares fit decides that y is fitted exactly, so a
+    learned or plug-in scale has no maximum and the run is refused before any model."""
+    import pandas as pd
+
+    from lossbridge.core.errors import InputError
+
+    x = np.arange(12.0)
+    frame = pd.DataFrame({"x": x, "y": 1.0 + 2.0 * x})
+    with pytest.raises(InputError, match=r"fits 'y' exactly \(the least-squares residuals are "
+                                         r"all zero\).*--scale fixed --s VALUE"):
+        lossbridge.fit(frame, "y ~ x", likelihoods=["toy"], sample=False)
