@@ -64,3 +64,6 @@ def test_logp_equals_logpdf_and_the_reference_densities(name):
     scipy_ref, pymc_dist = references[name]
     np.testing.assert_allclose(numpy, scipy_ref, rtol=1e-13)
     np.testing.assert_allclose(tensor, pm.logp(pymc_dist, y).eval(), rtol=1e-13)
+    # The summed form the joint model adds up (the Laplace's own, faster) is the same sum.
+    summed = family.summed_logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(scale)).eval()
+    assert summed == pytest.approx(scipy_ref.sum(), rel=1e-13)

@@ -12,8 +12,9 @@ What a family declares (see docs/design.md, "The family contract"):
   to (``loss_name``, ``loss_symbol``), its scale's name (``scale_name``, or None for a
   family without a scale) and ``density_kind`` (only densities of one kind compare);
 * **the density**: :meth:`logp` (PyTensor, elementwise: the one definition used by the
-  reference model, the sampler and the MAP), :meth:`logpdf` (NumPy, the same density
-  for LOO and PPC), :meth:`replicate` (posterior predictive noise), ``link``;
+  reference model, the sampler and the MAP), :meth:`summed_logp` (its sum over the rows,
+  as the joint model adds it up), :meth:`logpdf` (NumPy, the same density for LOO and
+  PPC), :meth:`replicate` (posterior predictive noise), ``link``;
 * **the loss and the NLL**: :meth:`loss`, :meth:`scale_mle` (None: no closed form, the
   plug-in scale is then maximised numerically), :meth:`nll_constant` and
   :meth:`nll_loss_term` with their formulas, ``plug_in_formula``; :meth:`loss_term`
@@ -120,6 +121,17 @@ class Family(ABC):
     @abstractmethod
     def logp(self, y, mu, scale):
         """PyTensor log-density of each y given mu and the scale (elementwise)."""
+
+    def summed_logp(self, y, mu, scale):
+        """PyTensor log-likelihood summed over the rows: ``pt.sum(self.logp(y, mu, scale))``.
+
+        A family may override it with an algebraically equal form that PyTensor evaluates
+        faster (the Laplace takes n log(2b) out of the sum: its gradient is ~10x cheaper
+        than the per-row form at n = 2e5), proven equal to the sum of :meth:`logp` by a test.
+        """
+        import pytensor.tensor as pt
+
+        return pt.sum(self.logp(y, mu, scale))
 
     @abstractmethod
     def logpdf(self, y: np.ndarray, mu: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -19,7 +19,8 @@ Each block's log-likelihood is its family's: the family's faster exact form
 (:meth:`~lossbridge.families.base.Family.sufficient_log_likelihood`, the Normal's
 sufficient statistics, O(k^2) per gradient at any n) when it has one, shared by every
 block of that family; otherwise the sum of :meth:`~lossbridge.families.base.Family.logp`
-over the data, with mu = link^-1(s Q* theta).
+over the data (:meth:`~lossbridge.families.base.Family.summed_logp`), with
+mu = link^-1(s Q* theta).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class _LogLikelihoods:
 
         def log_likelihood(theta, scale):
             mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
-            return pt.sum(family.logp(y, mu, scale))
+            return family.summed_logp(y, mu, scale)
 
         return log_likelihood
 
