@@ -74,7 +74,8 @@ def fit(
         formulaic formula, e.g. ``"foodexp ~ income"``; defaults to the bundled
         dataset's usual formula.
     likelihoods : str or list of str, optional
-        Any of ``"normal"``, ``"laplace"``; default both.
+        Any registered family (``"normal"``, ``"laplace"``, or one added with
+        :func:`lossbridge.families.registry.register_family`); default all.
     scales : {"both", "learned", "fixed"} or list, default "both"
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
