@@ -141,7 +141,8 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
     if unique is True:
         checks["coefficients"] = coefficient_diff <= COEFFICIENT_RTOL
     scale_closed = scale_diff = None
-    if spec.scale == "learned":
+    # A family without a closed-form scale MLE is certified on its loss and coefficients.
+    if spec.scale == "learned" and family.scale_mle(loss_map, design.n) is not None:
         scale_closed = family.scale_mle(loss_map, design.n)
         scale_diff = abs(estimate.scale - scale_closed) / scale_closed
         # The scale is a function of the loss (sqrt(RSS/n) or SAD/n): it inherits the

@@ -22,7 +22,11 @@ def reference_scale(design: Design, baseline: ExactFit) -> float:
     """The plug-in MLE; on an exact fit (where it is 0 up to rounding) the root mean square
     of the response, so that a user-fixed scale still has a limit in the data's units."""
     if not is_exact_fit(design, baseline):
-        return baseline.scale_mle
+        if baseline.scale_mle is not None:
+            return baseline.scale_mle
+        # no closed-form scale MLE: the root mean square residual, in the same units
+        residuals = design.y - design.X @ baseline.coefficients
+        return float(np.linalg.norm(residuals) / np.sqrt(design.n))
     return float(np.linalg.norm(design.y) / np.sqrt(design.n)) or 1.0
 
 
@@ -46,7 +50,11 @@ def is_exact_fit(design: Design, base: ExactFit | None) -> bool:
     if base is None:
         base = exact_ols(design)
     size = float(np.linalg.norm(design.y)) or 1.0
-    return bool(base.scale_mle <= 1e-12 * size / np.sqrt(design.n))
+    spread = base.scale_mle
+    if spread is None:  # no closed-form scale: the root mean square residual
+        residuals = design.y - design.X @ base.coefficients
+        spread = float(np.linalg.norm(residuals) / np.sqrt(design.n))
+    return bool(spread <= 1e-12 * size / np.sqrt(design.n))
 
 
 def refuse_perfect_fit(
