@@ -293,3 +293,35 @@ def test_exact_data_refuse_a_family_without_exact_fit(toy_families):
     with pytest.raises(InputError, match=r"fits 'y' exactly \(the least-squares residuals are "
                                          r"all zero\).*--scale fixed --s VALUE"):
         lossbridge.fit(frame, "y ~ x", likelihoods=["toy"], sample=False)
+
+
+def test_exact_solver_without_closed_form_scale(toy_families, engel):
+    """A family reusing OLS but declaring no closed-form scale MLE: its MAP is certified on
+    the loss and the coefficients only, and its plug-in scale is the numerical MLE, which
+    for a Normal density is sqrt(RSS/n) (statsmodels' RSS)."""
+
+    class GaussNoClosedForm(Gauss):
+        name, scale_name = "gauss-numeric", "w"
+        plug_in_formula = None  # no closed form: the contract says so here too
+
+        def scale_mle(self, loss, n):
+            return None
+
+    register_family(GaussNoClosedForm())
+    try:
+        analysis = lossbridge.fit(engel, "foodexp ~ income", likelihoods=["gauss-numeric"],
+                                  sample=False)
+    finally:
+        unregister_family("gauss-numeric")
+    ols = sm.OLS(engel["foodexp"], sm.add_constant(engel["income"])).fit()
+    mle = np.sqrt(ols.ssr / len(engel))
+    learned, fixed = analysis.fit_for("gauss-numeric-learned"), analysis.fit_for("gauss-numeric-fixed")
+    for fit in (learned, fixed):
+        assert fit.certificate.certified, fit.certificate.explanation
+        np.testing.assert_allclose(fit.map.coefficients, ols.params.to_numpy(), rtol=1e-10)
+    assert set(learned.certificate.checks) == {"loss", "coefficients"}
+    assert learned.certificate.scale_closed_form is None
+    # Newton stops where the gradient no longer shrinks: the MLE to ~1e-10 relative.
+    assert learned.map.scale == pytest.approx(mle, rel=1e-9)
+    assert fixed.spec.fixed_scale == pytest.approx(mle, rel=1e-9)
+    assert "maximised numerically" in fixed.spec.fixed_scale_source

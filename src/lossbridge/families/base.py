@@ -17,7 +17,8 @@ What a family declares (see docs/design.md, "The family contract"):
   PPC), :meth:`replicate` (posterior predictive noise), ``link``;
 * **the loss and the NLL**: :meth:`loss`, :meth:`scale_mle` (None: no closed form, the
   plug-in scale is then maximised numerically), :meth:`nll_constant` and
-  :meth:`nll_loss_term` with their formulas, ``plug_in_formula``; :meth:`loss_term`
+  :meth:`nll_loss_term` with their formulas, ``plug_in_formula`` (the closed form in
+  words, None exactly when :meth:`scale_mle` is); :meth:`loss_term`
   (the NLL minus its constant from the residuals, for a loss that does not factor
   through one number, such as the logistic's) and :meth:`loss_rounding` (the rounding
   bound of :meth:`loss`, which widens the certificate's and the NLL check's tolerances);
