@@ -23,7 +23,8 @@ how is chosen by the family's capabilities, never by its name:
   to zero and a few simplex pivots; where those do not reach a vertex the LP dual
   certifies, the exact solver) and a learned scale is re-maximised by Newton on the
   model's density at that vertex.
-* otherwise (a non-smooth density with priors): L-BFGS, said to be approximate.
+* otherwise (a non-smooth density with priors, or without a vertex solver): L-BFGS,
+  said to be approximate.
 """
 
 from __future__ import annotations
@@ -205,11 +206,13 @@ def find_map(
     if family.smooth:
         x, method = _newton(density, x0, k)
         beta = rotation.to_beta(x[:k])
-    elif family.piecewise_linear and spec.priors == "flat":
+    elif (family.piecewise_linear and spec.priors == "flat"
+          and family.exact_solver in VERTEX_SOLVERS):
         x, method, vertex = _vertex_map(family, density, x0, design, rotation, learned)
         beta = vertex.coefficients
     else:
-        # A non-smooth density plus smooth priors: the optimum is no longer an LP vertex.
+        # A non-smooth density plus smooth priors (the optimum is no longer an LP vertex),
+        # or without an LP to polish to.
         x = _lbfgs(density, x0).x
         beta = rotation.to_beta(x[:k])
         method = (
