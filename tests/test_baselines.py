@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from lossbridge.data.datasets import BUNDLED
 from lossbridge.data.design import build_design
 from lossbridge.data.tables import load_table
-from lossbridge.estimation.exact import exact_lad, exact_ols
+from lossbridge.estimation.exact import exact_fit, exact_lad, exact_ols
 from lossbridge.estimation.lad import solve_lad_lp
 
 from .reference.exact import lad_coefficient_ranges, rational_least_squares
@@ -110,3 +110,20 @@ def test_uniqueness_flag_agrees_with_the_range_of_optimal_coefficients(name):
     width = (ranges[:, 1] - ranges[:, 0]) / np.maximum(np.abs(fit.coefficients), 1e-12)
     assert fit.unique == bool(np.all(width < 1e-4)), width
     assert name != "flat-face" or np.all(width > 0.1)
+
+
+def test_exact_fit_dispatches_on_the_family_solver():
+    """exact_fit(name or family) goes through SOLVERS[family.exact_solver]; a family
+    without a solver has no exact fit (None: "no exact counterpart")."""
+    from lossbridge.families.laplace import Laplace
+    from lossbridge.families.registry import get_family
+
+    d = bundled("engel")
+    np.testing.assert_array_equal(exact_fit("normal", d).coefficients, exact_ols(d).coefficients)
+    lad = exact_fit(get_family("laplace"), d)
+    assert lad.method == "lad" and lad.loss == exact_lad(d).loss
+
+    class NoSolver(Laplace):
+        name, exact_solver, exact_name = "laplace-no-solver", None, None
+
+    assert exact_fit(NoSolver(), d) is None

@@ -40,3 +40,30 @@ def test_scale_mle_maximises_the_likelihood(name):
     assert mle == pytest.approx(
         np.sqrt(np.mean(r**2)) if name == "normal" else np.mean(np.abs(r)), rel=1e-15
     )
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_logp_equals_logpdf_and_the_reference_densities(name):
+    """The PyTensor ``logp`` (what PyMC samples) and the NumPy ``logpdf`` (LOO, PPC) are one
+    density: equal to each other, to scipy and to PyMC's own distribution, to rounding."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    family = get_family(name)
+    rng = np.random.default_rng(7)
+    y = rng.standard_t(3, size=40) * 4.0
+    mu = rng.normal(size=40)
+    scale = np.float64(1.7)  # a float64 constant: pt.as_tensor(1.7) would be float32
+    references = {
+        "normal": (stats.norm.logpdf(y, mu, scale), pm.Normal.dist(mu, scale)),
+        "laplace": (stats.laplace.logpdf(y, mu, scale), pm.Laplace.dist(mu, scale)),
+    }
+    numpy = family.logpdf(y, mu, scale)
+    tensor = family.logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(scale)).eval()
+    np.testing.assert_allclose(tensor, numpy, rtol=1e-14)
+    scipy_ref, pymc_dist = references[name]
+    np.testing.assert_allclose(numpy, scipy_ref, rtol=1e-13)
+    np.testing.assert_allclose(tensor, pm.logp(pymc_dist, y).eval(), rtol=1e-13)
+    # The summed form the joint model adds up (the Laplace's own, faster) is the same sum.
+    summed = family.summed_logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(scale)).eval()
+    assert summed == pytest.approx(scipy_ref.sum(), rel=1e-13)

@@ -11,7 +11,7 @@ from lossbridge.data.design import build_design
 from lossbridge.data.rotation import Rotation
 from lossbridge.data.tables import load_table
 from lossbridge.models.reference import build_model
-from lossbridge.models.spec import ModelSpec
+from lossbridge.models.spec import ModelSpec, make_spec
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,18 @@ def test_spec_validation_messages():
     with pytest.raises(InputError, match="fixed_scale_is_plug_in must be true or false; got 'yes'"):
         ModelSpec("normal", "fixed", 2.0, fixed_scale_is_plug_in="yes")
     assert not ModelSpec("laplace", "fixed", 2.0).fixed_scale_is_plug_in
+
+
+def test_make_spec_fixed_scale_sources():
+    """A fixed scale is the user's value, else the plug-in; with neither there is no model."""
+    user = make_spec("normal", "fixed", 3.0, 5.0, "flat")
+    assert (user.fixed_scale, user.fixed_scale_source, user.fixed_scale_is_plug_in) == (
+        3.0, "user value (--sigma)", False)
+    plug = make_spec("laplace", "fixed", None, 5.0, "flat")
+    assert plug.fixed_scale == 5.0 and plug.fixed_scale_is_plug_in
+    assert plug.fixed_scale_source == "plug-in MLE of the exact LAD fit, SAD/n"
+    assert make_spec("laplace", "learned", None, None, "weak") == ModelSpec("laplace", "learned",
+                                                                            priors="weak")
+    with pytest.raises(InputError, match="the normal-fixed model needs a scale: give a value "
+                                         "for sigma"):
+        make_spec("normal", "fixed", None, None, "flat")

@@ -88,8 +88,8 @@ def test_cli_json_keeps_a_coefficient_named_b(capsys, engel, plain, tmp_path):
     assert laplace["map"]["b"] != laplace["map_scale"]["value"]  # 0.56 versus 74.7
 
 
-# Every name the PyMC models and the InferenceData use internally (model.py,
-# sampling_model.py, arviz_bridge.py), as data columns.
+# Every name the PyMC models and the InferenceData use internally (models/reference.py,
+# models/joint.py, arviz_bridge.py), as data columns.
 INTERNAL = ["beta", "theta", "mu", "y_obs", "y_observed", "sigma", "b", "rotated_design",
             "beta_from_theta", "y_scale", "term", "obs_id", "loglik", "z", "v", "chain", "draw"]
 

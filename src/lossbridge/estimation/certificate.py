@@ -20,6 +20,10 @@ Tolerances, and why:
   loss tolerance, when rounding in the loss is larger: the scale is a function of it).
 * LAD dual: ``|d_i| <= 1 + 1e-9``, stationarity ``max_j |x_j'd|/||x_j|| <= 1e-9``
   and zero duality gap within its own rounding bound (:class:`lossbridge.estimation.lad.DualCertificate`).
+
+A family without an exact classical fit (``Family.exact_solver = None``) gets no
+certificate: :func:`certify` returns None and :func:`certificate_note` says "no exact
+counterpart", as it says "not applicable" for a MAP under weak priors.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.rounding import loss_error_bound
 from ..data.design import Design
 from ..models.spec import ModelSpec
 from .exact import ExactFit, lad_from_vertex
@@ -37,7 +40,6 @@ from .map import MapEstimate
 COEFFICIENT_RTOL = 1e-8
 SCALE_RTOL = 1e-8
 ZERO_EFFECT = 1e-6
-
 
 
 
@@ -97,15 +99,31 @@ def relative_coefficient_differences(
     return np.abs(estimate - reference) / np.maximum(np.abs(reference), floor)
 
 
-def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: ExactFit) -> Certificate:
-    """Compare ``estimate`` with ``exact`` and decide whether the MAP is certified."""
+def certificate_note(spec: ModelSpec, exact: ExactFit | None) -> str | None:
+    """Why a model has no certificate, in words (None when it has one: flat priors and an
+    exact fit of its loss)."""
+    if exact is None:
+        return (f"no exact counterpart: the {spec.family.title} likelihood has no exact "
+                "classical fit to certify its MAP against")
+    if spec.priors != "flat":
+        return ("not applicable: under weak priors the MAP is a penalised fit, not the "
+                "minimiser of the loss")
+    return None
+
+
+def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
+            exact: ExactFit | None) -> Certificate | None:
+    """Compare ``estimate`` with ``exact`` and decide whether the MAP is certified; None
+    when the family has no exact fit (``exact`` None, see :func:`certificate_note`)."""
+    if exact is None:
+        return None
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
     loss_map = family.loss(residuals)
-    X, y, name = design.X, design.y, family.loss_symbol
-    exact, resolved = _better_reference(design, estimate, exact)
-    bound = (loss_error_bound(X, y, estimate.coefficients, name)
-             + loss_error_bound(X, y, exact.coefficients, name))
+    X, y = design.X, design.y
+    exact, resolved = _better_reference(family, design, estimate, exact)
+    bound = (family.loss_rounding(X, y, estimate.coefficients)
+             + family.loss_rounding(X, y, exact.coefficients))
     # Relative to the exact loss, or to its rounding bound when the loss is no larger (an
     # exact fit, all residuals zero: both losses are then rounding noise).
     scale = max(exact.loss, bound) or 1.0
@@ -123,7 +141,8 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     if unique is True:
         checks["coefficients"] = coefficient_diff <= COEFFICIENT_RTOL
     scale_closed = scale_diff = None
-    if spec.scale == "learned":
+    # A family without a closed-form scale MLE is certified on its loss and coefficients.
+    if spec.scale == "learned" and family.scale_mle(loss_map, design.n) is not None:
         scale_closed = family.scale_mle(loss_map, design.n)
         scale_diff = abs(estimate.scale - scale_closed) / scale_closed
         # The scale is a function of the loss (sqrt(RSS/n) or SAD/n): it inherits the
@@ -160,26 +179,27 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate, exact: Exact
     )
 
 
-def _better_reference(design: Design, estimate: MapEstimate, exact: ExactFit) -> tuple[ExactFit, bool]:
+def _better_reference(family, design: Design, estimate: MapEstimate,
+                      exact: ExactFit) -> tuple[ExactFit, bool]:
     """The reference to compare with, and whether it was re-solved.
 
-    ``exact``, unless it is a LAD fit whose certificate fails, or whose SAD exceeds the
+    ``exact``, unless it is an LP-vertex fit (LAD) whose certificate fails, or whose SAD exceeds the
     MAP vertex's beyond rounding, while the MAP's own vertex is certified by its LP dual
     on all rows: then that vertex is the reference. The MAP is never blamed for a
     baseline's failure: a vertex whose dual certificate holds is an optimum, whichever
     solver reached it.
     """
     vertex = estimate.vertex
-    if exact.method != "lad" or vertex is None or not vertex.certificate.holds:
+    lp_fit = family.piecewise_linear and exact.certificate is not None
+    if not lp_fit or vertex is None or not vertex.certificate.holds:
         return exact, False
     X, y = design.X, design.y
-    sad_vertex = float(np.sum(np.abs(y - X @ vertex.coefficients)))
-    rounding = (loss_error_bound(X, y, vertex.coefficients, "SAD")
-                + loss_error_bound(X, y, exact.coefficients, "SAD"))
-    exact_holds = exact.certificate is not None and exact.certificate.holds
-    if exact_holds and sad_vertex >= exact.loss - rounding:
+    sad_vertex = family.loss(y - X @ vertex.coefficients)
+    rounding = (family.loss_rounding(X, y, vertex.coefficients)
+                + family.loss_rounding(X, y, exact.coefficients))
+    if exact.certificate.holds and sad_vertex >= exact.loss - rounding:
         return exact, False
-    return lad_from_vertex(design, vertex, "re-solved from the MAP's certified vertex"), True
+    return lad_from_vertex(design, vertex, "re-solved from the MAP's certified vertex", family), True
 
 
 def _explain(spec, checks, unique, coefficient_diff, gap, tol, resolved=False) -> str:
@@ -197,8 +217,9 @@ def _explain(spec, checks, unique, coefficient_diff, gap, tol, resolved=False) -
         else ""
     )
     if resolved:
-        below += ("; the LAD baseline was not certified or had a larger SAD, so the reference "
-                  "was re-solved from the MAP's certified vertex")
+        below += (f"; the {exact} baseline was not certified or had a larger "
+                  f"{spec.family.loss_symbol}, so the reference was re-solved from the MAP's "
+                  "certified vertex")
     if unique is None:
         return (
             f"certified on the objective: whether the {exact} solution is unique was not "

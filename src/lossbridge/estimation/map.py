@@ -2,20 +2,29 @@
 
 The objective is the model's log-density without Jacobian terms
 (``model.logp(jacobian=False)``), so a learned scale's MAP is its maximum-likelihood
-value (``sqrt(RSS/n)`` or ``SAD/n``), as docs/design.md requires.
+value (``sqrt(RSS/n)`` or ``SAD/n``), as docs/design.md requires. What is optimised and
+how is chosen by the family's capabilities, never by its name:
 
-* Normal likelihood: trust-region Newton (``scipy.optimize.minimize(method="trust-exact")``)
-  with PyTensor's exact gradient and a Hessian from central differences of that gradient
-  (exact for the quadratic coefficient block, and far cheaper to compile than a symbolic
-  Hessian), then Newton steps until the exact gradient stops improving.
-  In the rotated parameterisation the problem is round, so this converges in a few steps
-  whatever the conditioning of X.
-* Laplace likelihood: L-BFGS on the model's log-density gets near the optimum but, the
-  density being non-differentiable at zero residuals, not onto it. The estimate is then
-  taken to the exact LAD vertex by :func:`lossbridge.estimation.lad.exact_lad_vertex` (k residuals
-  of the L-BFGS point set to zero and a few simplex pivots; where those do not reach a
-  vertex the LP dual certifies, the exact solver) and a learned ``b`` is re-maximised
-  by Newton on the model's density at that vertex.
+* the density: a one-block joint model (:func:`lossbridge.models.joint.build_joint_model`)
+  when the family has a fast exact form (``sufficient_log_likelihood``, the Normal's
+  sufficient statistics: O(k^2) per evaluation, equal to the reference model to
+  rounding, tested), else the reference model itself;
+* ``family.smooth`` (the Normal): trust-region Newton
+  (``scipy.optimize.minimize(method="trust-exact")``) with PyTensor's exact gradient and
+  a Hessian from central differences of that gradient (exact for the quadratic
+  coefficient block, and far cheaper to compile than a symbolic Hessian), then Newton
+  steps until the exact gradient stops improving. In the rotated parameterisation the
+  problem is round, so this converges in a few steps whatever the conditioning of X.
+* ``family.piecewise_linear`` under flat priors (the Laplace): L-BFGS on the model's
+  log-density gets near the optimum but, the density being non-differentiable at zero
+  residuals, not onto it. The estimate is then taken to the exact vertex of the family's
+  LP by :data:`lossbridge.estimation.exact.VERTEX_SOLVERS` (for LAD,
+  :func:`lossbridge.estimation.lad.exact_lad_vertex`: k residuals of the L-BFGS point set
+  to zero and a few simplex pivots; where those do not reach a vertex the LP dual
+  certifies, the exact solver) and a learned scale is re-maximised by Newton on the
+  model's density at that vertex.
+* otherwise (a non-smooth density with priors, or without a vertex solver): L-BFGS,
+  said to be approximate.
 """
 
 from __future__ import annotations
@@ -32,16 +41,18 @@ from scipy.optimize import minimize
 
 from ..data.design import Design
 from ..data.rotation import Rotation
-from ..models.reference import ROTATED
-from ..models.sampling_model import build_sampling_model
+from ..families.base import Family
+from ..models.joint import fast_form_model
+from ..models.reference import ROTATED, build_model
 from ..models.spec import ModelSpec
-from .lad import LadVertex, exact_lad_vertex
+from .exact import VERTEX_SOLVERS, ExactFit
+from .lad import LadVertex
 
 NEWTON_POLISH_STEPS = 4
 # Below this many rows PyTensor's graph rewrites cost more than they save: the MAP
 # needs a few hundred evaluations at most, so compile without them (FAST_COMPILE).
 FAST_COMPILE_MAX_ROWS = 20_000
-# L-BFGS iterations for the flat-prior Laplace MAP: only a start for the exact vertex,
+# L-BFGS iterations for the flat-prior piecewise-linear (Laplace) MAP: only a start for the exact vertex,
 # not the answer (each is O(n); where its vertex needs more than a few simplex pivots
 # the exact solver takes over), so few on large data.
 LBFGS_MAX_ITER = {5_000: 300}
@@ -66,7 +77,7 @@ class MapEstimate:
     evaluations : int
         Log-density evaluations used by the optimisers.
     vertex : LadVertex or None
-        The exact LAD vertex (Laplace likelihood with flat priors only).
+        The exact LP vertex (a piecewise-linear family with flat priors only).
     theta : ndarray of shape (k,)
         The MAP in the model's rotated coordinates (where sampling starts).
     """
@@ -164,38 +175,44 @@ def find_map(
 ) -> MapEstimate:
     """Maximise the log-density of ``model`` (built from ``spec`` on ``design``).
 
-    For the Normal likelihood the optimiser works on the same density written through
-    sufficient statistics (:func:`lossbridge.models.sampling_model.build_sampling_model`, equal
-    to the explicit one to rounding, tested), so an evaluation costs O(k^2) instead of
-    O(nk); the log-likelihood at the MAP is then evaluated once on ``model`` itself.
+    For a family with a fast exact form (the Normal's sufficient statistics) the
+    optimiser works on that form (:func:`lossbridge.models.joint.build_joint_model`, equal
+    to the reference model to rounding, tested), so an evaluation costs O(k^2) instead
+    of O(nk); the log-likelihood at the MAP is then evaluated once on ``model`` itself.
     """
+    family = spec.family
     learned = spec.scale == "learned"
-    if spec.likelihood == "normal":
-        density = LogDensity(build_sampling_model([spec], design, rotation), "FAST_COMPILE")
+    joint = fast_form_model(spec, design, rotation)
+    fast = joint is not None
+    if fast:
+        density = LogDensity(joint, "FAST_COMPILE")
     else:
         density = LogDensity(model, "FAST_COMPILE" if design.n <= FAST_COMPILE_MAX_ROWS else None)
     if not density.names[0].endswith(ROTATED):
         raise RuntimeError(f"unexpected free variables {density.names}")
     k = design.k
     y = design.y
-    if spec.likelihood == "normal":
+    if fast and family.smooth:
+        # The fast form is an exact quadratic in theta: Newton reaches it from any start.
         start_theta = np.zeros(k)
         start_scale = np.sqrt(np.mean(y**2)) or 1.0
     else:
-        # L-BFGS on a non-smooth density needs a sensible start: the least-squares point
-        # in rotated coordinates (Q*'Q* = n I), with the scale of its residuals.
+        # Otherwise a sensible start: the least-squares point in rotated coordinates
+        # (Q*'Q* = n I), with the mean absolute size of its residuals as the scale.
         start_theta = rotation.Q.T @ y / (design.n * rotation.y_scale)
         start_scale = np.mean(np.abs(y - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
     x0 = density.flat(start_theta, np.log(start_scale) if learned else None)
     vertex = None
-    if spec.likelihood == "normal":
+    if family.smooth:
         x, method = _newton(density, x0, k)
         beta = rotation.to_beta(x[:k])
-    elif spec.priors == "flat":
-        x, method, vertex = _lad_map(density, x0, design, rotation, learned)
+    elif (family.piecewise_linear and spec.priors == "flat"
+          and family.exact_solver in VERTEX_SOLVERS):
+        x, method, vertex = _vertex_map(family, density, x0, design, rotation, learned)
         beta = vertex.coefficients
     else:
-        # Laplace likelihood plus smooth priors: the optimum is no longer an LP vertex.
+        # A non-smooth density plus smooth priors (the optimum is no longer an LP vertex),
+        # or without an LP to polish to.
         x = _lbfgs(density, x0).x
         beta = rotation.to_beta(x[:k])
         method = (
@@ -203,8 +220,8 @@ def find_map(
             "zero residuals and, with priors, has no exact vertex to polish to)"
         )
     logp, _, loglik = density(x)
-    if spec.likelihood == "normal":
-        loglik = _observed_log_likelihood(model, x, k, learned, spec.family.scale_name)
+    if fast:  # the fast form has no observed variable: PyMC's own, on the reference model
+        loglik = _observed_log_likelihood(model, x, k, learned, family.scale_name)
     scale = float(np.exp(x[k])) if learned else float(spec.fixed_scale)
     return MapEstimate(
         coefficients=beta,
@@ -216,6 +233,20 @@ def find_map(
         evaluations=density.evaluations,
         vertex=vertex,
     )
+
+
+def plug_in_scale(family: Family, design: Design, exact: ExactFit | None,
+                  rotation: Rotation | None = None) -> float:
+    """The plug-in MLE of ``family``'s scale on ``design``, jointly with the coefficients.
+
+    The closed form at the exact fit where both exist (sqrt(RSS/n), SAD/n); otherwise the
+    scale of the numerical MLE: the MAP of the learned-scale model under flat priors.
+    """
+    if exact is not None and exact.scale_mle is not None:
+        return exact.scale_mle
+    rotation = rotation or Rotation.from_design(design.X, design.y)
+    spec = ModelSpec(family.name, "learned", priors="flat")
+    return find_map(build_model(spec, design, rotation), spec, design, rotation).scale
 
 
 def _observed_log_likelihood(model: pm.Model, x: np.ndarray, k: int, learned: bool,
@@ -300,7 +331,7 @@ def _lbfgs(density: LogDensity, x0: np.ndarray, maxiter: int = 1000):
     )
 
 
-def _lad_map(density, x0, design, rotation, learned):
+def _vertex_map(family, density, x0, design, rotation, learned):
     k = design.k
     # Only a starting point for the exact vertex; on large data each evaluation is O(n),
     # so stop early and let the exact solver do the rest.
@@ -310,13 +341,14 @@ def _lad_map(density, x0, design, rotation, learned):
     stage1_beta = rotation.to_beta(result.x[:k])
     # From the L-BFGS point: a few simplex pivots if they reach a certified vertex, else
     # the exact solver (HiGHS on the rescaled, merged, globbed problem), certified on all rows.
-    vertex = exact_lad_vertex(design.X, design.y, beta_start=stage1_beta)
+    vertex = VERTEX_SOLVERS[family.exact_solver](design.X, design.y, beta_start=stage1_beta)
     theta = rotation.to_theta(vertex.coefficients)
     if learned:
-        # Started at log(SAD/n) (its closed form) so Newton on the model's own density
+        # Started at the closed form (SAD/n) so Newton on the model's own density
         # only has to confirm it; from the L-BFGS value it took hundreds of evaluations.
-        sad = float(np.sum(np.abs(design.y - design.X @ vertex.coefficients)))
-        start = np.log(sad / design.n) if sad > 0 else result.x[k]
+        loss = family.loss(design.y - design.X @ vertex.coefficients)
+        closed = family.scale_mle(loss, design.n)
+        start = np.log(closed) if closed else result.x[k]
         x = density.flat(theta, start)
         # Concave in log b at a fixed vertex: damped Newton converges from any start.
         x = _newton_polish(density, x, coords=slice(k, k + 1), max_steps=200)
@@ -326,7 +358,8 @@ def _lad_map(density, x0, design, rotation, learned):
     # certificate holds minimises the SAD, and any apparent gain of the L-BFGS point
     # is rounding; a vertex whose certificate fails is reported as not certified.
     method = (
-        "L-BFGS on the PyMC log-density, then the exact LAD vertex (" + vertex.solver + ")"
-        + ("; b by Newton on the log-density at the vertex" if learned else "")
+        f"L-BFGS on the PyMC log-density, then the exact {family.exact_name} vertex ("
+        + vertex.solver + ")"
+        + (f"; {family.scale_name} by Newton on the log-density at the vertex" if learned else "")
     )
     return x, method, vertex

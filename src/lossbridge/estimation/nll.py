@@ -2,15 +2,15 @@
 
 docs/design.md: Normal NLL = (n/2) log(2 pi sigma^2) + RSS / (2 sigma^2);
 Laplace NLL = n log(2b) + SAD / b. With a learned scale at its MLE the loss term is
-n/2 (Normal) or n (Laplace), and the NLL is monotone in the loss. The decomposition
-is checked against PyMC's own log-likelihood at the same point.
+n/2 (Normal) or n (Laplace), and the NLL is monotone in the loss. Each family gives its
+own split (``Family.nll_constant`` and ``Family.loss_term``). The decomposition is
+checked against PyMC's own log-likelihood at the same point.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.rounding import loss_error_bound
 from ..data.design import Design
 from ..models.spec import ModelSpec
 from .map import MapEstimate
@@ -60,17 +60,17 @@ class NllDecomposition:
 def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> NllDecomposition:
     """Split the NLL at ``estimate`` into constant + scaled loss and compare with PyMC."""
     family = spec.family
-    loss = family.loss(design.y - design.X @ estimate.coefficients)
+    residuals = design.y - design.X @ estimate.coefficients
+    loss = family.loss(residuals)
     constant = family.nll_constant(design.n, estimate.scale)
-    loss_term = family.nll_loss_term(loss, estimate.scale)
+    loss_term = family.loss_term(residuals, estimate.scale)
     nll = constant + loss_term
     pymc_nll = -estimate.log_likelihood
     size = max(abs(pymc_nll), abs(constant) + abs(loss_term))
     # 1e-9 (the contract), or the rounding of the loss term when data are extreme: both
     # sides compute the residuals, with cancellation when |y| dwarfs the residuals.
-    rounding = family.nll_loss_term(
-        loss_error_bound(design.X, design.y, estimate.coefficients, family.loss_symbol),
-        estimate.scale) / size
+    rounding = family.nll_rounding(design.X, design.y, estimate.coefficients,
+                                   estimate.scale) / size
     return NllDecomposition(
         loss_name=family.loss_symbol,
         loss=loss,

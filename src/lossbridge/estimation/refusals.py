@@ -1,5 +1,10 @@
 """Refusals decided by the exact fits, before any model is built: a loss that overflows,
-and the models an exact fit (all residuals zero) leaves without a maximum."""
+and the models an exact fit (all residuals zero) leaves without a maximum.
+
+A family without an exact fit (its baseline None) is judged by the least-squares fit:
+when least squares leaves no residual, no fit does, and a learned scale of any
+location-scale family then has no maximum.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,25 @@ import numpy as np
 from ..core.errors import InputError, ModelRefusedWarning
 from ..data.design import Design
 from ..families.registry import get_family
-from .exact import ExactFit
+from .exact import ExactFit, exact_ols
 
 
 def reference_scale(design: Design, baseline: ExactFit) -> float:
     """The plug-in MLE; on an exact fit (where it is 0 up to rounding) the root mean square
     of the response, so that a user-fixed scale still has a limit in the data's units."""
     if not is_exact_fit(design, baseline):
-        return baseline.scale_mle
+        if baseline.scale_mle is not None:
+            return baseline.scale_mle
+        # no closed-form scale MLE: the root mean square residual, in the same units
+        residuals = design.y - design.X @ baseline.coefficients
+        return float(np.linalg.norm(residuals) / np.sqrt(design.n))
     return float(np.linalg.norm(design.y) / np.sqrt(design.n)) or 1.0
 
 
-def refuse_overflow(design: Design, baselines: dict[str, ExactFit]) -> None:
+def refuse_overflow(design: Design, baselines: dict[str, ExactFit | None]) -> None:
     for base in baselines.values():
+        if base is None:
+            continue
         if not np.isfinite(base.loss) or not np.all(np.isfinite(base.coefficients)):
             raise InputError(
                 f"the values of {design.response!r} or the predictors are so large that the "
@@ -31,14 +42,23 @@ def refuse_overflow(design: Design, baselines: dict[str, ExactFit]) -> None:
             )
 
 
-def is_exact_fit(design: Design, base: ExactFit) -> bool:
-    """All residuals of the exact fit zero (to rounding): the scale's likelihood has no maximum."""
+def is_exact_fit(design: Design, base: ExactFit | None) -> bool:
+    """All residuals of the exact fit zero (to rounding): the scale's likelihood has no maximum.
+
+    ``base`` None (a family without an exact fit): the least-squares fit decides.
+    """
+    if base is None:
+        base = exact_ols(design)
     size = float(np.linalg.norm(design.y)) or 1.0
-    return bool(base.scale_mle <= 1e-12 * size / np.sqrt(design.n))
+    spread = base.scale_mle
+    if spread is None:  # no closed-form scale: the root mean square residual
+        residuals = design.y - design.X @ base.coefficients
+        spread = float(np.linalg.norm(residuals) / np.sqrt(design.n))
+    return bool(spread <= 1e-12 * size / np.sqrt(design.n))
 
 
 def refuse_perfect_fit(
-    design: Design, baselines: dict[str, ExactFit], requested: list[tuple[str, str]],
+    design: Design, baselines: dict[str, ExactFit | None], requested: list[tuple[str, str]],
     fixed_values: dict[str, float | None],
 ) -> tuple[list[tuple[str, str]], list[dict]]:
     """Drop the models an exact fit leaves undefined; refuse the run when none is left.
@@ -49,9 +69,11 @@ def refuse_perfect_fit(
     well-defined model (its MAP is the exact fit), so it runs; the dropped models are
     named in a warning. Returns the pairs kept and the warnings.
     """
+    exact = {name: is_exact_fit(design, base) for name, base in baselines.items()}
+
     def undefined(name: str, mode: str) -> bool:
-        user_fixed = mode == "fixed" and fixed_values[name] is not None
-        return is_exact_fit(design, baselines[name]) and not user_fixed
+        user_fixed = mode == "fixed" and fixed_values.get(name) is not None
+        return exact[name] and not user_fixed
 
     refused = [pair for pair in requested if undefined(*pair)]
     if not refused:
@@ -62,7 +84,8 @@ def refuse_perfect_fit(
                   f"{design.y[0]:.6g}): the formula fits it exactly")
         check = "check that the right column is the response"
     else:
-        methods = "/".join(dict.fromkeys(get_family(n).exact_name for n, _ in refused))
+        methods = "/".join(dict.fromkeys(get_family(n).exact_name or "least-squares"
+                                         for n, _ in refused))
         reason = f"the formula fits {design.response!r} exactly (the {methods} residuals are all zero)"
         check = "check that the response is not also a predictor"
     if not kept:

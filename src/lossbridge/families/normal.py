@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
+from ..core.rounding import loss_error_bound
 from ..data.design import scale_label
 from .base import ClosedFormLoo, ClosedFormPosterior, Family
 
@@ -76,6 +77,9 @@ class Normal(Family):
     def nll_constant(self, n, scale):
         return 0.5 * n * (LOG_2PI + 2.0 * np.log(scale))
 
+    def loss_rounding(self, X, y, beta):
+        return loss_error_bound(X, y, beta, "RSS")
+
     def nll_loss_term(self, loss, scale):
         return loss / (2.0 * scale**2)
 
@@ -85,11 +89,13 @@ class Normal(Family):
 
         statistics = NormalSufficientStatistics(design, rotation)
         # Shared variables, not constants: the compiled code is reused across datasets.
-        n_rows = pm.Data("normal::n_rows", np.float64(design.n))
-        gram = pm.Data("normal::gram", statistics.gram)
-        theta_hat = pm.Data("normal::theta_hat", statistics.theta_hat)
-        rss_min = pm.Data("normal::rss_min", np.float64(statistics.rss_min))
-        s2 = pm.Data("normal::y_scale_squared", np.float64(statistics.y_scale**2))
+        # Named after the family, so that a family reusing this form under another name
+        # can share a joint model with the Normal.
+        n_rows = pm.Data(f"{self.name}::n_rows", np.float64(design.n))
+        gram = pm.Data(f"{self.name}::gram", statistics.gram)
+        theta_hat = pm.Data(f"{self.name}::theta_hat", statistics.theta_hat)
+        rss_min = pm.Data(f"{self.name}::rss_min", np.float64(statistics.rss_min))
+        s2 = pm.Data(f"{self.name}::y_scale_squared", np.float64(statistics.y_scale**2))
 
         def log_likelihood(theta, scale):
             delta = theta - theta_hat

@@ -355,7 +355,7 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
     fixed = dict(FIXED_SCALE_OPTIONS)
     for name in dict.fromkeys(fixed.values()):
         families = [family for family, option in fixed.items() if option == name]
-        if options[name] is None or ("fixed" in options["scales"]
+        if options.get(name) is None or ("fixed" in options["scales"]
                                      and set(families) & set(options["likelihoods"])):
             continue
         titles = " or ".join(FAMILIES[f].title for f in families)

@@ -31,7 +31,7 @@ from ..data.rotation import Rotation
 from ..data.tables import load_table
 from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit
-from ..estimation.map import find_map
+from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..families.registry import get_family
@@ -78,7 +78,8 @@ def fit(
         formulaic formula, e.g. ``"foodexp ~ income"``; defaults to the bundled
         dataset's usual formula.
     likelihoods : str or list of str, optional
-        Any of ``"normal"``, ``"laplace"``; default both.
+        Any registered family (``"normal"``, ``"laplace"``, or one added with
+        :func:`lossbridge.families.registry.register_family`); default all.
     scales : {"both", "learned", "fixed"} or list, default "both"
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
@@ -150,7 +151,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     refuse_overflow(design, baselines)
     if "fixed" in modes:  # before any model: the range comes from the exact fits
         for name in names:
-            if fixed_values[name] is not None:
+            # A family without an exact fit has no exact loss to judge the range by.
+            if fixed_values[name] is not None and baselines[name] is not None:
                 check_fixed_scale(FIXED_SCALE_OPTIONS[name], fixed_values[name], likelihood=name,
                                   loss_symbol=get_family(name).loss_symbol,
                                   loss=baselines[name].loss,
@@ -158,12 +160,17 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
 
     requested, notes = refuse_perfect_fit(
         design, baselines, [(name, mode) for name in names for mode in modes], fixed_values)
+    rotation = Rotation.from_design(design.X, design.y)
+    # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
+    # fit, or (a family without one) the scale of the numerical MLE.
+    plug_ins = {name: plug_in_scale(get_family(name), design, baselines[name], rotation)
+                for name, mode in dict.fromkeys(requested)
+                if mode == "fixed" and fixed_values[name] is None}
     specs = [
-        make_spec(name, mode, fixed_values[name], baselines[name].scale_mle, priors,
+        make_spec(name, mode, fixed_values[name], plug_ins.get(name), priors,
                    other_user_scales=[n for n, v in fixed_values.items() if v is not None])
         for name, mode in requested
     ]
-    rotation = Rotation.from_design(design.X, design.y)
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
     clock = time.perf_counter()

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..data.design import Design, scale_label
-from ..estimation.certificate import Certificate
+from ..estimation.certificate import Certificate, certificate_note
 from ..estimation.exact import ExactFit
 from ..estimation.map import MapEstimate
 from ..estimation.nll import NllDecomposition
@@ -29,12 +29,13 @@ class FitResult:
     """One model's MAP, exact baseline, certificate, NLL decomposition and posterior.
 
     ``certificate`` is None under weak priors (the MAP is then a penalised fit, not the
-    loss minimiser); ``posterior`` is None when sampling was not requested.
+    loss minimiser) and for a family without an exact fit (``baseline`` None: "no exact
+    counterpart"); ``posterior`` is None when sampling was not requested.
     """
 
     spec: ModelSpec
     map: MapEstimate
-    baseline: ExactFit
+    baseline: ExactFit | None
     certificate: Certificate | None
     nll: NllDecomposition
     posterior: PosteriorResult | None = None
@@ -69,7 +70,7 @@ class FitResult:
             "map": map_values,
             "map_scale": {"name": family.scale_name, "value": float(self.map.scale)},
             "map_method": self.map.method,
-            "baseline": {
+            "baseline": None if self.baseline is None else {
                 "method": self.baseline.method,
                 "solver": self.baseline.solver,
                 "coefficients": dict(
@@ -80,10 +81,8 @@ class FitResult:
                 "unique": self.baseline.unique,
             },
             "certificate": None if self.certificate is None else self.certificate.as_dict(),
-            "certificate_note": None if self.certificate is not None else (
-                "not applicable: under weak priors the MAP is a penalised fit, not the "
-                "minimiser of the loss"
-            ),
+            "certificate_note": None if self.certificate is not None else certificate_note(
+                self.spec, self.baseline),
             "nll": self.nll.as_dict(),
             "posterior": posterior,
             "posterior_scale": posterior_scale,
@@ -159,7 +158,7 @@ class Analysis:
         baselines_done: set[str] = set()
         for result in self.fits:
             base = result.baseline
-            if base.method not in baselines_done:
+            if base is not None and base.method not in baselines_done:
                 baselines_done.add(base.method)
                 columns[base.method.upper()] = pd.Series(base.coefficients, index=terms)
             family = result.spec.family
@@ -178,7 +177,7 @@ class Analysis:
             r.spec.name: relative_coefficient_differences(
                 r.map.coefficients, r.baseline.coefficients, self.design
             )
-            for r in self.fits
+            for r in self.fits if r.baseline is not None
         }
         return pd.DataFrame(data, index=list(self.design.terms))
 

@@ -1,3 +1,5 @@
-"""Stage 2, the models: a model specification, its priors, and the PyMC model built from it. See
+"""Stage 2, the models: a model specification, its priors, and the two PyMC models built from
+it: ``joint`` (the one NUTS samples and the MAP optimises, one block per model) and
+``reference`` (one model with an observed ``y``: PyMC's own log-likelihood). See
 docs/design.md.
 """

@@ -1,4 +1,9 @@
-"""Build the PyMC model of one :class:`~lossbridge.models.spec.ModelSpec` on a design.
+"""The reference model: one model with an observed ``y`` and PyMC's own log-likelihood.
+
+It is what the NLL check compares with (:mod:`lossbridge.estimation.nll`) and what fills
+ArviZ's ``log_likelihood`` group; the MAP optimises it for a family without a faster form.
+NUTS samples the joint model instead (:mod:`lossbridge.models.joint`, one block per
+model), proven equal to this one by a test.
 
 Coefficients live in the rotated parameterisation of :mod:`lossbridge.data.rotation`
 (free variable ``theta``, flat); ``beta`` on the original scale is a Deterministic.

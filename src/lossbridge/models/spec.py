@@ -80,10 +80,13 @@ class ModelSpec:
         return f"{self.likelihood}-{self.scale}"
 
 
-def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float,
+def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float | None,
               priors: str, other_user_scales: Sequence[str] = ()) -> ModelSpec:
     """The spec of one model; a fixed scale is the user's value for this family, or the plug-in.
 
+    ``plug_in_scale`` is the plug-in MLE (:func:`lossbridge.estimation.map.plug_in_scale`):
+    the closed form at the exact fit where the family has both, else the scale of the
+    numerical MLE; it is only needed for a fixed scale without a user value.
     ``other_user_scales`` names the families given a user value, so that a plug-in scale
     can say it was not set by another family's option (``--sigma`` never sets ``b``).
     """
@@ -92,7 +95,14 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     family = get_family(name)
     if fixed_value is not None:
         return ModelSpec(name, "fixed", fixed_value, f"user value (--{family.scale_name})", priors)
-    source = f"plug-in MLE of the exact {family.exact_name} fit, {family.plug_in_formula}"
+    if plug_in_scale is None:
+        raise InputError(f"the {name}-fixed model needs a scale: give a value for "
+                         f"{family.scale_name} (a positive number) or a plug-in MLE")
+    if family.exact_solver is not None and family.plug_in_formula is not None:
+        source = f"plug-in MLE of the exact {family.exact_name} fit, {family.plug_in_formula}"
+    else:  # no closed form: the scale of the joint maximum-likelihood fit, found numerically
+        source = (f"plug-in MLE of the {family.title} likelihood's {family.scale_name}, "
+                  "maximised numerically with the coefficients (no closed form)")
     others = [get_family(n).scale_name for n in other_user_scales if n != name]
     if others:
         flags = " and ".join(f"--{scale}" for scale in others)

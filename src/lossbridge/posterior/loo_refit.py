@@ -19,7 +19,7 @@ from ..core.errors import InputError
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.exact import exact_fit
-from ..estimation.map import find_map
+from ..estimation.map import find_map, plug_in_scale
 from ..models.reference import build_model
 from ..models.spec import ModelSpec
 from .pointwise import logsumexp
@@ -40,7 +40,8 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         rotation = Rotation.from_design(reduced.X, reduced.y)
         model_spec = spec
         if spec.fixed_scale_is_plug_in:
-            model_spec = replace(spec, fixed_scale=exact_fit(spec.likelihood, reduced).scale_mle)
+            model_spec = replace(spec, fixed_scale=plug_in_scale(
+                family, reduced, exact_fit(family, reduced), rotation))
         estimate = find_map(build_model(model_spec, reduced, rotation), model_spec, reduced, rotation)
         draws = sample_models([model_spec], reduced, rotation, [estimate], options,
                               int(child.generate_state(1)[0]))[model_spec.name]

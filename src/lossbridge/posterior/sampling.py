@@ -3,7 +3,7 @@
 PyMC's own NUTS (C backend) is used: measured on this 2-core machine, it finishes the
 four small-data models sooner end to end than nutpie, whose numba compilation costs
 several seconds per model (see README, "Sampler choice"). All models of an analysis
-are sampled in one run (:mod:`lossbridge.models.sampling_model`). Chains start at small,
+are sampled in one run (:mod:`lossbridge.models.joint`). Chains start at small,
 overdispersed perturbations of the MAP in the rotated coordinates, where the
 posterior is close to isotropic and standardised by the MAP scale. With several
 worker processes, BLAS is kept
@@ -29,7 +29,7 @@ from ..core.validation import check_positive_int
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.map import MapEstimate
-from ..models.sampling_model import block_name, build_sampling_model
+from ..models.joint import block_name, build_joint_model
 from ..models.spec import ModelSpec
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -100,7 +100,7 @@ def sample_models(
     seed: int,
     timings: dict[str, float] | None = None,
 ) -> dict[str, ModelDraws]:
-    """Sample every model of ``specs`` in one NUTS run (see :mod:`lossbridge.models.sampling_model`).
+    """Sample every model of ``specs`` in one NUTS run (see :mod:`lossbridge.models.joint`).
 
     Seconds are added to ``timings``: ``nuts`` (the sampling loop, as PyMC measures it)
     and ``sampler_setup`` (the rest of ``pm.sample``: compilation and worker processes).
@@ -112,7 +112,7 @@ def sample_models(
     cores = options.resolved_cores
     if cores > 1:
         single_threaded_blas_for_workers()
-    model = build_sampling_model(specs, design, rotation, estimates)
+    model = build_joint_model(specs, design, rotation, estimates)
     initvals = [{} for _ in range(options.chains)]
     for spec in specs:
         for chain in range(options.chains):

@@ -216,6 +216,7 @@ def report_context(analysis, command: str | None = None) -> dict:
             "map_method": r.map.method,
             "nll": r.nll.as_dict(),
             "certificate": None if r.certificate is None else r.certificate.as_dict(),
+            "certificate_note": r.as_dict(analysis.design.terms)["certificate_note"],
             "posterior": None if r.posterior is None else _records(r.posterior.summary),
             "diagnostics": None if r.posterior is None else r.posterior.diagnostics_dict(),
             "loo": None if r.posterior is None else r.posterior.loo_dict(),

@@ -73,7 +73,10 @@ def format_analysis(analysis) -> str:
     if analysis.all_certified is None:
         lines.append("MAP certificates do not apply under weak priors (the MAP is a penalised fit).")
     elif analysis.all_certified:
-        lines.append(f"All {len(analysis.fits)} MAP estimates certified against the exact fits.")
+        checked = [r for r in analysis.fits if r.certificate is not None]
+        lines.append(f"All {len(checked)} MAP estimates certified against the exact fits."
+                     + "".join(f" {r.spec.name}: no exact counterpart." for r in analysis.fits
+                               if r.baseline is None))
     else:
         failed = [r.spec.name for r in analysis.fits if r.certified is False]
         lines.append(f"!!! NOT CERTIFIED: {', '.join(failed)} -- see the certificates table !!!")

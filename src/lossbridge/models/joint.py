@@ -1,0 +1,157 @@
+"""The joint model: the PyMC model that NUTS samples and the MAP optimises, one block per model.
+
+Two PyMC models are built from a :class:`~lossbridge.models.spec.ModelSpec`:
+
+* this one, :func:`build_joint_model`: every requested model as one block of a product,
+  each block's log-likelihood a ``pm.Potential``. NUTS samples it
+  (:mod:`lossbridge.posterior.sampling`) and the MAP optimises a one-block copy of it when
+  the family has a fast form (:mod:`lossbridge.estimation.map`);
+* :func:`lossbridge.models.reference.build_model`: one model with an observed ``y``, whose
+  log-likelihood is PyMC's own; it is the reference the NLL check and ArviZ's
+  ``log_likelihood`` group use, and a test proves this one equal to it.
+
+The models of an analysis share no parameters, so their joint posterior is the product
+of their posteriors and one NUTS run samples all of them: one compilation, one set of
+worker processes and one pass of sampler overhead instead of one per model. Each block
+uses the rotated coordinates of :mod:`lossbridge.data.rotation`.
+
+Each block's log-likelihood is its family's: the family's faster exact form
+(:meth:`~lossbridge.families.base.Family.sufficient_log_likelihood`, the Normal's
+sufficient statistics, O(k^2) per gradient at any n) when it has one, shared by every
+block of that family; otherwise the sum of :meth:`~lossbridge.families.base.Family.logp`
+over the data (:meth:`~lossbridge.families.base.Family.summed_logp`), with
+mu = link^-1(s Q* theta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from ..data.design import Design
+from ..data.rotation import Rotation
+from ..families.base import Family
+from .priors import WeakPriors
+from .reference import _weak_coefficient_logp
+from .spec import ModelSpec
+
+
+def block_name(spec: ModelSpec, variable: str) -> str:
+    """Name of one block's variable in the joint model, e.g. ``normal-learned::theta``."""
+    return f"{spec.name}::{variable}"
+
+
+def log_scale_unit(spec: ModelSpec, n: int) -> float:
+    """Approximate posterior sd of log(scale), 1/sqrt(I n) with I the family's Fisher
+    information of log(scale) per observation (2 for sigma, 1 for b)."""
+    return 1.0 / np.sqrt(spec.family.log_scale_information * n)
+
+
+class _LogLikelihoods:
+    """Each family's summed log-likelihood ``f(theta, scale)`` in one model context.
+
+    Data are registered once per model: a family's fast form once per family (its
+    ``pm.Data`` names are its own), the rotated design and y once for every family
+    summed over the data.
+    """
+
+    def __init__(self, design: Design, rotation: Rotation):
+        self.design, self.rotation = design, rotation
+        self._by_family: dict[str, Callable] = {}
+        self._data = None
+        self.fast: set[str] = set()  # the families whose blocks use their fast form
+
+    def __call__(self, family: Family) -> Callable:
+        if family.name not in self._by_family:
+            fast = family.sufficient_log_likelihood(self.design, self.rotation)
+            if fast is not None:
+                self.fast.add(family.name)
+            self._by_family[family.name] = fast or self._summed(family)
+        return self._by_family[family.name]
+
+    def _summed(self, family: Family) -> Callable:
+        if self._data is None:
+            # Shared variables, not constants: compiled code is reused across datasets.
+            self._data = (pm.Data("rotated_design", self.rotation.Q),
+                          pm.Data("y_observed", self.design.y),
+                          pm.Data("y_scale", np.float64(self.rotation.y_scale)))
+        q, y, y_scale = self._data
+
+        def log_likelihood(theta, scale):
+            mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
+            return family.summed_logp(y, mu, scale)
+
+        return log_likelihood
+
+
+def build_joint_model(specs: list[ModelSpec], design: Design, rotation: Rotation,
+                      estimates: list | None = None) -> pm.Model:
+    """One PyMC model holding a block per spec (see module docstring).
+
+    With ``estimates`` (the MAP of each spec) every block is standardised for NUTS: the
+    free variables are z = (theta - theta_MAP) / u with u = scale / (s sqrt(n)) (the
+    approximate posterior sd of theta, since Q*'Q* = n I) and, for a learned scale,
+    v = log(scale / scale_MAP) / c with c = :func:`log_scale_unit`, the approximate
+    posterior sd of log scale. Every free variable then has
+    posterior sd near 1 at any n, so the sampler's adaptation starts at the right scale.
+    The scale's prior gets the log-Jacobian of scale = scale_MAP exp(c v), log(scale) + const.
+    ``theta`` and the scale are Deterministics with the names the unstandardised model
+    gives its free variables. Without ``estimates`` (the MAP's own objective) theta and
+    the scale are the free variables.
+    """
+    return _build(specs, design, rotation, estimates)[0]
+
+
+def fast_form_model(spec: ModelSpec, design: Design, rotation: Rotation) -> pm.Model | None:
+    """The one-block joint model of ``spec`` when its family has a fast exact form of the
+    log-likelihood (what the MAP then optimises), else None."""
+    if type(spec.family).sufficient_log_likelihood is Family.sufficient_log_likelihood:
+        return None  # the contract's default: no fast form, nothing to build
+    model, fast = _build([spec], design, rotation, None)
+    return model if fast else None
+
+
+def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
+    k = design.k
+    weak = WeakPriors.from_design(design) if any(s.priors == "weak" for s in specs) else None
+    with pm.Model() as model:
+        to_beta = pm.Data("beta_from_theta", rotation.beta_from_theta_matrix)
+        log_likelihoods = _LogLikelihoods(design, rotation)
+        for index, spec in enumerate(specs):
+            family = spec.family
+            estimate = estimates[index] if estimates is not None else None
+            if estimate is None:
+                theta = pm.Flat(block_name(spec, "theta"), shape=k)
+            else:
+                # Shared variables, not constants: compiled code is reused across datasets.
+                unit = pm.Data(block_name(spec, "unit"),
+                               np.float64(estimate.scale / (rotation.y_scale * np.sqrt(design.n))))
+                centre = pm.Data(block_name(spec, "theta_map"), np.asarray(estimate.theta))
+                z = pm.Flat(block_name(spec, "z"), shape=k)
+                theta = pm.Deterministic(block_name(spec, "theta"), centre + unit * z)
+            if spec.priors == "weak":
+                beta = pt.dot(to_beta, theta)
+                pm.Potential(block_name(spec, "prior"), _weak_coefficient_logp(beta, weak))
+            if spec.scale == "learned" and estimate is not None:
+                c = pm.Data(block_name(spec, "log_scale_unit"),
+                            np.float64(log_scale_unit(spec, design.n)))
+                scale_map = pm.Data(block_name(spec, "scale_map"), np.float64(estimate.scale))
+                v = pm.Flat(block_name(spec, "v"))
+                scale = pm.Deterministic(block_name(spec, family.scale_name),
+                                         scale_map * pt.exp(c * v))
+                prior = 0.0
+                if spec.priors == "weak":
+                    prior = pm.logp(pm.Exponential.dist(lam=weak.scale_rate), scale)
+                pm.Potential(block_name(spec, "scale_prior_and_jacobian"), prior + pt.log(scale))
+            elif spec.scale == "learned" and spec.priors == "weak":
+                scale = pm.Exponential(block_name(spec, family.scale_name), lam=weak.scale_rate)
+            elif spec.scale == "learned":
+                scale = pm.HalfFlat(block_name(spec, family.scale_name))
+            else:
+                scale = pm.Data(block_name(spec, f"fixed_{family.scale_name}"),
+                                np.float64(spec.fixed_scale))
+            pm.Potential(block_name(spec, "loglik"), log_likelihoods(family)(theta, scale))
+    return model, log_likelihoods.fast
