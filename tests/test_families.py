@@ -67,3 +67,12 @@ def test_logp_equals_logpdf_and_the_reference_densities(name):
     # The summed form the joint model adds up (the Laplace's own, faster) is the same sum.
     summed = family.summed_logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(scale)).eval()
     assert summed == pytest.approx(scipy_ref.sum(), rel=1e-13)
+
+
+@pytest.mark.parametrize("name", ["normal", "laplace"])
+def test_smallest_scale_is_where_the_loss_term_reaches_the_limit(name):
+    """The fixed-scale range's lower end solves nll_loss_term(loss, scale) = nats."""
+    family = get_family(name)
+    for loss in (1e-6, 3.7, 2.5e9):
+        scale = family.smallest_scale(loss, 1e7)
+        assert family.nll_loss_term(loss, scale) == pytest.approx(1e7, rel=1e-12)

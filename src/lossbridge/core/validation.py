@@ -44,45 +44,20 @@ MAX_LOSS_TERM_NATS = 1e7
 MAX_SCALE_FACTOR = 1e12
 
 
-def fixed_scale_range(loss_symbol: str, loss: float, plug_in: float) -> tuple[float, float]:
-    """The fixed scales the data's numbers can carry, from the exact fit.
+def check_fixed_scale(name: str, value: float, *, likelihood: str, smallest: float | None,
+                      loss_term: str, plug_in: float) -> float:
+    """Return ``value`` if the data's numbers can carry it as a fixed scale; raise otherwise.
 
-    Parameters
-    ----------
-    loss_symbol : {"RSS", "SAD"}
-        The loss of the likelihood (Normal or Laplace).
-    loss : float
-        Its value at the exact fit.
-    plug_in : float
-        The plug-in MLE of the scale at the exact fit.
-
-    Returns
-    -------
-    low, high : float
-        The smallest scale whose loss term stays below :data:`MAX_LOSS_TERM_NATS`, and
-        :data:`MAX_SCALE_FACTOR` times the plug-in MLE.
+    ``name`` is the option as the user spells it (``sigma``, ``b``). The range is judged
+    by the exact fit: from ``smallest``, the scale at which the NLL's loss term
+    (``loss_term``, e.g. ``"RSS/(2·sigma²)"``) reaches :data:`MAX_LOSS_TERM_NATS` (None:
+    the family has no closed form for it, so no lower limit), to :data:`MAX_SCALE_FACTOR`
+    times the plug-in MLE ``plug_in``.
     """
-    if loss_symbol == "RSS":
-        low = math.sqrt(loss / (2.0 * MAX_LOSS_TERM_NATS))
-    elif loss_symbol == "SAD":
-        low = loss / MAX_LOSS_TERM_NATS
-    else:
-        raise ValueError(f"loss_symbol must be 'RSS' or 'SAD'; got {loss_symbol!r}")
-    return low, plug_in * MAX_SCALE_FACTOR
-
-
-def check_fixed_scale(name: str, value: float, *, likelihood: str, loss_symbol: str,
-                      loss: float, plug_in: float) -> float:
-    """Return ``value`` if it lies in :func:`fixed_scale_range`; raise otherwise.
-
-    ``name`` is the option as the user spells it (``sigma``, ``b``); ``likelihood``,
-    ``loss_symbol``, ``loss`` and ``plug_in`` describe the exact fit it is judged by.
-    """
-    low, high = fixed_scale_range(loss_symbol, loss, plug_in)
+    low, high = (0.0 if smallest is None else smallest), plug_in * MAX_SCALE_FACTOR
     if low <= value <= high:
         return value
-    term = f"{loss_symbol}/(2·{name}²)" if loss_symbol == "RSS" else f"{loss_symbol}/{name}"
-    why = (f"below it the loss term {term} exceeds 10^{math.log10(MAX_LOSS_TERM_NATS):.0f} nats at "
+    why = (f"below it the loss term {loss_term} exceeds 10^{math.log10(MAX_LOSS_TERM_NATS):.0f} nats at "
            "the exact fit and double precision cannot resolve the posterior" if value < low else
            f"above it {name} is over 10^{math.log10(MAX_SCALE_FACTOR):.0f} times the plug-in MLE "
            f"{plug_in:.4g} and the loss is lost in rounding against the NLL's constant")

@@ -23,25 +23,13 @@ from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
 
 from ..core.errors import InputError
+from ..core.labels import SCALE_LABEL_PREFIX, scale_label  # noqa: F401  (re-exported)
 from ..core.rounding import EPS, SAFETY
 from .formula_safety import check_formula
 from .tables import Table
 from .text_columns import NUMBER_LIKE, numbers_as_text_problem
 
 INTERCEPT = "Intercept"  # formulaic's name for the constant term
-SCALE_LABEL_PREFIX = "scale: "
-
-
-def scale_label(scale_name: str) -> str:
-    """Row label of a likelihood scale beside the coefficients (``"scale: sigma"``).
-
-    Terms are data-column names, so a bare ``"sigma"`` or ``"b"`` row could collide with
-    a predictor of that name; no term may start with :data:`SCALE_LABEL_PREFIX` (refused
-    in :func:`build_design`), so this label never does.
-    """
-    return f"{SCALE_LABEL_PREFIX}{scale_name}"
-
-
 @dataclass(frozen=True, eq=False)
 class Design:
     """A validated regression design.

@@ -42,9 +42,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # only for annotations: importing pandas costs the CLI's --help 0.5 s
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,15 @@ class Family(ABC):
         return self.nll_loss_term(bound, scale) if bound > 0 else 0.0
 
     # ------------------------------------------------------------------ optional forms
+    def smallest_scale(self, loss: float, nats: float) -> float | None:
+        """The scale at which :meth:`nll_loss_term` of ``loss`` reaches ``nats`` (below it
+        double precision cannot resolve the posterior), or None without a closed form."""
+        return None
+
+    def loss_term_text(self, scale: str) -> str:
+        """The NLL's loss term written with the scale's option name (for messages)."""
+        return f"{self.loss_symbol} term at {scale}"
+
     def sufficient_log_likelihood(self, design, rotation) -> Callable | None:
         """A cheaper exact form of the summed log-likelihood, or None (sum :meth:`logp`).
 

@@ -7,7 +7,6 @@ vertex of the LAD linear program, polished to that vertex and proven by its dual
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from ..core.rounding import loss_error_bound
 from .base import Family
@@ -28,6 +27,12 @@ class Laplace(Family):
     piecewise_linear = True
     log_scale_information = 1.0  # I(log b) = 1 per observation
 
+    def smallest_scale(self, loss, nats):
+        return loss / nats  # SAD / b = nats
+
+    def loss_term_text(self, scale):
+        return f"SAD/{scale}"
+
     def logp(self, y, mu, scale):
         import pytensor.tensor as pt
 
@@ -47,6 +52,8 @@ class Laplace(Family):
         return mu + scale * rng.laplace(size=np.shape(mu))
 
     def quantile(self, p, scale):
+        from scipy import stats
+
         return stats.laplace.ppf(p, scale=scale)
 
     def loss(self, residuals):

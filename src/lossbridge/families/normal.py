@@ -8,13 +8,12 @@ exact LOO).
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from scipy import stats
-from scipy.special import gammaln
+import math
 
+import numpy as np
+
+from ..core.labels import scale_label
 from ..core.rounding import loss_error_bound
-from ..data.design import scale_label
 from .base import ClosedFormLoo, ClosedFormPosterior, Family
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -66,6 +65,8 @@ class Normal(Family):
         return mu + scale * rng.standard_normal(np.shape(mu))
 
     def quantile(self, p, scale):
+        from scipy import stats
+
         return stats.norm.ppf(p, scale=scale)
 
     def loss(self, residuals):
@@ -82,6 +83,12 @@ class Normal(Family):
 
     def nll_loss_term(self, loss, scale):
         return loss / (2.0 * scale**2)
+
+    def smallest_scale(self, loss, nats):
+        return math.sqrt(loss / (2.0 * nats))  # RSS / (2 sigma^2) = nats
+
+    def loss_term_text(self, scale):
+        return f"RSS/(2·{scale}²)"
 
     def sufficient_log_likelihood(self, design, rotation):
         import pymc as pm
@@ -107,6 +114,9 @@ class Normal(Family):
     def exact_posterior(self, design, rotation, exact, scale_mode, fixed_scale):
         """Flat priors: beta | sigma Normal around OLS; sigma learned: multivariate t for
         beta and an inverse-gamma for sigma^2 (Gelman et al., BDA3, section 14.2)."""
+        import pandas as pd
+        from scipy.special import gammaln
+
         n, k = design.n, design.k
         inverse = rotation.xtx_inverse()
         terms = list(design.terms)
@@ -132,6 +142,8 @@ class Normal(Family):
 
     def exact_loo(self, design, rotation, scale_mode, fixed_scale, plug_in):
         """Exact log p(y_i | y_-i) from the leverages (flat priors)."""
+        from scipy import stats
+
         n, k = design.n, design.k
         if scale_mode == "learned" and n - k - 2 < 1:
             return None

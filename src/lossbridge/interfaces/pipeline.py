@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import CertificateWarning, NonUniqueSolutionWarning, SamplingWarning
-from ..core.validation import check_fixed_scale
+from ..core.validation import MAX_LOSS_TERM_NATS, check_fixed_scale
 from ..data.datasets import resolve_formula
 from ..data.design import build_design
 from ..data.rotation import Rotation
@@ -153,9 +153,11 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         for name in names:
             # A family without an exact fit has no exact loss to judge the range by.
             if fixed_values[name] is not None and baselines[name] is not None:
-                check_fixed_scale(FIXED_SCALE_OPTIONS[name], fixed_values[name], likelihood=name,
-                                  loss_symbol=get_family(name).loss_symbol,
-                                  loss=baselines[name].loss,
+                family, option = get_family(name), FIXED_SCALE_OPTIONS[name]
+                check_fixed_scale(option, fixed_values[name], likelihood=name,
+                                  smallest=family.smallest_scale(baselines[name].loss,
+                                                                 MAX_LOSS_TERM_NATS),
+                                  loss_term=family.loss_term_text(option),
                                   plug_in=reference_scale(design, baselines[name]))
 
     requested, notes = refuse_perfect_fit(

@@ -15,10 +15,14 @@ is scaled by its root mean square instead of its sd.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.design import Design, scale_label
+from ..core.labels import scale_label
+
+if TYPE_CHECKING:  # annotations only: the CLI's option checks must not load formulaic
+    from ..data.design import Design
 
 PRIOR_CHOICES = ("flat", "weak")
 COEFFICIENT_SCALE = 2.5

@@ -1,0 +1,19 @@
+"""Labels shared by every stage: the row label of a likelihood scale beside the coefficients.
+
+In a module of its own (no imports) so that the family modules can use it without
+loading the data stage's formula machinery.
+"""
+
+from __future__ import annotations
+
+SCALE_LABEL_PREFIX = "scale: "
+
+
+def scale_label(scale_name: str) -> str:
+    """Row label of a likelihood scale beside the coefficients (``"scale: sigma"``).
+
+    Terms are data-column names, so a bare ``"sigma"`` or ``"b"`` row could collide with
+    a predictor of that name; no term may start with :data:`SCALE_LABEL_PREFIX` (refused
+    in :func:`build_design`), so this label never does.
+    """
+    return f"{SCALE_LABEL_PREFIX}{scale_name}"
