@@ -278,6 +278,9 @@ def test_whole_pipeline_runs_on_the_toy_families(toy_analysis, tmp_path):
     analysis.to_html(html)
     text = html.read_text()
     assert "toy-learned" in text and "no exact counterpart" in text
+    if analysis.verdict.all_certified:  # the verdict names what certifies what, and what cannot be
+        assert "Every MAP estimate with an exact counterpart is certified" in text
+        assert "OLS for squared error" in text and "toy-learned, toy-fixed: no exact counterpart" in text
     assert "no exact counterpart" in analysis.summary()
 
 

@@ -110,8 +110,9 @@ class Candidate:
         rule = self.family.plug_in_formula or "its maximum-likelihood value"
         return (f"its {scale} was fixed at {rule} from these same data, so its leave-one-out "
                 f"uses every row twice (to set {scale}, then to score it) and is optimistic; "
-                f"{scale} re-estimated without each row has a closed form only for the Normal "
-                f"likelihood with flat priors (rank a learned {scale}, or fix {scale} yourself)")
+                f"no closed form re-estimates {scale} without each row for the "
+                f"{self.family.title} likelihood with {self.priors} priors (rank a learned "
+                f"{scale}, or fix {scale} yourself)")
 
 
 @dataclass(frozen=True, eq=False)

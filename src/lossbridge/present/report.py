@@ -160,6 +160,12 @@ def _verdict(analysis) -> dict:
         "uncertified": list(verdict.uncertified),
         "warnings": analysis.warnings,
         "sampled": analysis.sampled,
+        # which exact fit certifies which loss, and the models that have none
+        "exact_fits": list(dict.fromkeys(
+            f"{r.spec.family.exact_name} for {r.spec.family.loss_name}" for r in analysis.fits
+            if r.certificate is not None)),
+        "no_counterpart": [r.spec.name for r in analysis.fits
+                           if r.spec.family.exact_solver is None],
     }
 
 
