@@ -31,8 +31,8 @@ from ..core.validation import (
     check_seed,
 )
 from ..families.registry import FAMILIES
+from ..models.identity import SCALE_MODES
 from ..models.priors import PRIOR_CHOICES
-from ..models.spec import SCALE_MODES
 
 SCALE_CHOICES = (*SCALE_MODES, "both")
 SPELLINGS = ("python", "cli", "toml")

@@ -15,7 +15,9 @@ from ..core.errors import InputError
 from ..core.validation import check_choice
 from ..families.base import Family
 from ..families.registry import get_family
-from .spec import SCALE_MODES
+
+# How a model treats its likelihood's scale: a parameter, or a number given to it.
+SCALE_MODES = ("learned", "fixed")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
+from .identity import SCALE_MODES, ModelId
 from .priors import PRIOR_CHOICES as PRIORS
-
-# How a model treats its likelihood's scale: a parameter, or a number given to it.
-SCALE_MODES = ("learned", "fixed")
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,8 @@ class ModelSpec:
         return get_family(self.likelihood)
 
     @property
-    def model_id(self):
+    def model_id(self) -> ModelId:
         """The model's identity (:class:`lossbridge.models.identity.ModelId`): what tables key by."""
-        from .identity import ModelId  # identity imports this module's SCALE_MODES
-
         return ModelId.of(self)
 
     @property

@@ -29,8 +29,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..families.registry import FAMILIES
-from ..models.identity import ModelId
-from ..models.spec import SCALE_MODES
+from ..models.identity import SCALE_MODES, ModelId
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .loo import LooResult, difference_estimator

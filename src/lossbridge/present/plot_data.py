@@ -23,10 +23,12 @@ def symbol(name: str | None) -> str:
 
 def reference_families() -> list:
     """Families whose fitted densities the residual figures draw: every registered family
-    with a continuous density, a scale and no shape parameter (the built-in Normal and
-    Laplace first, in the registry's order), so a fit of one is seen against the others."""
+    with a continuous density, a scale with a closed-form MLE and no shape parameter (the
+    built-in Normal and Laplace first, in the registry's order), so a fit of one is seen
+    against the others."""
     return [f for f in FAMILIES.values()
-            if f.density_kind == "continuous" and f.scale_name is not None and not f.parameters]
+            if f.density_kind == "continuous" and f.scale_name is not None and not f.parameters
+            and f.plug_in_formula is not None]
 
 
 def _exact_fits(analysis) -> list:
