@@ -22,7 +22,7 @@ from lossbridge.interfaces.cli import main
 
 ROWS = "y,x\n" + "".join(f"{1 + 2 * i + (-1) ** i},{i}\n" for i in range(12))
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from lossbridge.core.errors import InputError
 from lossbridge.data.datasets import BUNDLED, bundled_path
 from lossbridge.data.tables import MAX_COLUMNS, load_table
 
-from .conftest import write_csv
+from ..conftest import write_csv
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))

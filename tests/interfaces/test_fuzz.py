@@ -195,7 +195,7 @@ def test_cli_never_fails_internally(case):
 def test_cli_never_fails_internally_in_a_real_process(cases):
     """Real interpreters, real stderr (where PyMC's log handlers write); two at a time,
     since each pays PyMC's import."""
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     with contextlib.ExitStack() as stack:
         runs = []

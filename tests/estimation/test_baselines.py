@@ -13,8 +13,8 @@ from lossbridge.data.tables import load_table
 from lossbridge.estimation.exact import exact_fit, exact_lad, exact_ols
 from lossbridge.estimation.lad import solve_lad_lp
 
-from .reference.exact import lad_coefficient_ranges, rational_least_squares
-from .reference.published import ENGEL_LAD, LONGLEY_OLS, LONGLEY_RSS, STACKLOSS_LAD
+from ..reference.exact import lad_coefficient_ranges, rational_least_squares
+from ..reference.published import ENGEL_LAD, LONGLEY_OLS, LONGLEY_RSS, STACKLOSS_LAD
 
 EPS = np.finfo(float).eps
 

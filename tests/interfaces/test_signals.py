@@ -24,7 +24,7 @@ from lossbridge.core.errors import InputError
 from lossbridge.core.outputs import Outputs
 from lossbridge.interfaces.cli import main
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": SRC}
 SMALL = ["--likelihood", "normal", "--scale", "learned", "--draws", "100", "--tune", "100",
          "--chains", "2", "--cores", "1", "--seed", "3"]

@@ -13,8 +13,8 @@ from lossbridge.estimation.certificate import COEFFICIENT_RTOL, relative_coeffic
 from lossbridge.estimation.exact import exact_lad
 from lossbridge.estimation.lad import solve_lad_lp
 
-from .reference.exact import rational_least_squares
-from .reference.published import ENGEL_LAD, LONGLEY_OLS, STACKLOSS_LAD
+from ..reference.exact import rational_least_squares
+from ..reference.published import ENGEL_LAD, LONGLEY_OLS, STACKLOSS_LAD
 
 EPS = np.finfo(float).eps
 

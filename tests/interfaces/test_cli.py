@@ -14,7 +14,7 @@ import pytest
 from lossbridge.interfaces.cli import main
 from lossbridge.posterior.misfit import MISFIT_CODES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "models").glob("*.toml"))
 
 

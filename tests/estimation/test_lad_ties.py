@@ -27,8 +27,8 @@ from lossbridge.estimation.certificate import certify, relative_coefficient_diff
 from lossbridge.estimation.exact import exact_lad
 from lossbridge.estimation.lad import exact_lad_vertex
 
-from .reference.exact import lad_coefficient_ranges
-from .reference.published import ENGEL_LAD
+from ..reference.exact import lad_coefficient_ranges
+from ..reference.published import ENGEL_LAD
 
 EPS = np.finfo(float).eps
 RANDHIE = "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp"

@@ -31,7 +31,7 @@ from lossbridge.data.tables import load_table
 from lossbridge.interfaces.cli import main
 from lossbridge.interfaces.runspec import load_spec, run_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 

@@ -24,7 +24,7 @@ from lossbridge.interfaces.cli import main
 HEAVY = ("pymc", "pytensor", "arviz")
 # The interpreters below import this checkout of lossbridge, wherever they run.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
-    [os.path.dirname(os.path.dirname(lossbridge.core.quiet.__file__)), os.environ.get("PYTHONPATH", "")])}
+    [os.path.dirname(os.path.dirname(os.path.dirname(lossbridge.core.quiet.__file__))), os.environ.get("PYTHONPATH", "")])}
 
 PROBE = """
 import json, sys
@@ -165,7 +165,7 @@ def test_silenced_drops_dependency_noise(capfd, caplog):
         assert len(shown) == 2 and any(r.getMessage() == "pymc noise" for r in caplog.records)
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENSURE = os.path.join(REPO, ".ci", "ensure-chromium")
 
 

@@ -18,7 +18,7 @@ from lossbridge.interfaces.cli import main
 from lossbridge.posterior.loo import LooEstimator
 from lossbridge.posterior.misfit import MISFIT_CODES
 
-from .reference.exact import rational_least_squares
+from ..reference.exact import rational_least_squares
 
 pytestmark = pytest.mark.slow
 
