@@ -259,7 +259,7 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
         if subsample is None:
             lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale).sum())
         else:  # only p_loo needs lppd; on large data estimate it on the subsample
-            approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
+            approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta, scale)
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
         pointwise = exact.elpd_pointwise
@@ -289,7 +289,7 @@ def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.nda
     family = spec.family
     beta, scale = draws.flat_beta, draws.flat_scale
     m = rows.size
-    approx = family.logpdf(design.y, design.X @ beta.mean(axis=0), scale.mean())
+    approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
     chains, per_chain = draws.beta.shape[:2]
     block = log_likelihood(family, design.X[rows], design.y[rows], beta, scale)
     psis = arviz_bridge.psis(block.reshape(chains, per_chain, m), _posterior(draws))

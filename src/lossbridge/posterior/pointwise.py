@@ -30,7 +30,7 @@ def logsumexp(values: np.ndarray, axis: int | None = None) -> np.ndarray | float
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
                    scale: np.ndarray) -> np.ndarray:
     """(draws, rows) matrix of log p(y_i | beta_s, scale_s) for the given rows."""
-    mu = beta @ X.T
+    mu = family.link.inverse(beta @ X.T)
     return family.logpdf(y[None, :], mu, scale[:, None])
 
 
@@ -48,6 +48,6 @@ def lppd_pointwise(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarra
 
 def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
-    """(draws, n) posterior predictive draws y_rep = X beta_s + noise(scale_s)."""
-    mu = beta @ X.T
+    """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s)."""
+    mu = family.link.inverse(beta @ X.T)
     return family.replicate(mu, scale[:, None], rng)
