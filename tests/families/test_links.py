@@ -75,3 +75,33 @@ def test_reference_and_joint_models_use_the_inverse_link(family, design):
         expected = stats.norm.logpdf(design.y, np.exp(design.X @ beta), 0.3).sum()
         assert f_ref({"theta": theta}) == pytest.approx(expected, rel=1e-12)
         assert f_joint({block_name(spec, "theta"): theta}) == pytest.approx(expected, rel=1e-12)
+
+
+def test_identity_link_closed_forms_are_not_inherited(family, design):
+    """A Normal subclass with a log link keeps no closed form of the identity link: its LOO
+    and oracle are estimated, not the OLS formulas."""
+    rotation = Rotation.from_design(design.X, design.y)
+    assert family.exact_loo(design, rotation, "learned", None, False) is None
+    assert family.exact_posterior(design, rotation, None, "learned", None) is None
+    assert Normal().exact_loo(design, rotation, "learned", None, False) is not None
+
+
+def test_models_refuse_what_the_pipeline_cannot_fit_yet():
+    """Shape parameters and scale-free families are in the contract but not yet fitted:
+    a model of one is refused with a one-line error, not run with the parameter ignored."""
+    from lossbridge.core.errors import InputError
+    from lossbridge.families.base import ShapeParameter
+
+    class WithNu(Normal):
+        name, parameters = "with_nu", (ShapeParameter("nu", 4.0),)
+
+    class NoScale(Normal):
+        name, scale_name = "no_scale", None
+
+    for family, message in ((WithNu(), "shape parameters \\(nu\\)"), (NoScale(), "no scale")):
+        register_family(family)
+        try:
+            with pytest.raises(InputError, match=message):
+                ModelSpec(family.name, "learned")
+        finally:
+            unregister_family(family.name)

@@ -156,13 +156,6 @@ class LogDensity:
             hess[i] = (self(up)[1] - self(down)[1]) / (up[i] - down[i])
         return 0.5 * (hess + hess.T)
 
-    def point(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        out, offset = {}, 0
-        for name, shape, size in zip(self.names, self.shapes, self.sizes, strict=True):
-            out[name] = np.asarray(x[offset : offset + size]).reshape(shape)
-            offset += size
-        return out
-
     def flat(self, theta: np.ndarray, log_scale: float | None) -> np.ndarray:
         parts = [np.asarray(theta, dtype=float)]
         if log_scale is not None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.labels import scale_label
 from ..core.rounding import loss_error_bound
-from .base import ClosedFormLoo, ClosedFormPosterior, Family
+from .base import IDENTITY, ClosedFormLoo, ClosedFormPosterior, Family
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -91,6 +91,8 @@ class Normal(Family):
         return f"RSS/(2·{scale}²)"
 
     def sufficient_log_likelihood(self, design, rotation):
+        if self.link is not IDENTITY:  # the closed form is that of the identity link
+            return None
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -114,6 +116,8 @@ class Normal(Family):
     def exact_posterior(self, design, rotation, exact, scale_mode, fixed_scale):
         """Flat priors: beta | sigma Normal around OLS; sigma learned: multivariate t for
         beta and an inverse-gamma for sigma^2 (Gelman et al., BDA3, section 14.2)."""
+        if self.link is not IDENTITY:  # the closed form is that of the identity link
+            return None
         import pandas as pd
         from scipy.special import gammaln
 
@@ -142,6 +146,8 @@ class Normal(Family):
 
     def exact_loo(self, design, rotation, scale_mode, fixed_scale, plug_in):
         """Exact log p(y_i | y_-i) from the leverages (flat priors)."""
+        if self.link is not IDENTITY:  # the closed form is that of the identity link
+            return None
         from scipy import stats
 
         n, k = design.n, design.k

@@ -256,12 +256,14 @@ def _fit_warnings(result: FitResult) -> list[dict]:
         warnings.warn(message, CertificateWarning, stacklevel=4)
         out.append({"code": "map_not_certified", "model": name, "message": message})
     if result.certificate.unique is not True:
+        family = result.spec.family
+        on_loss = (f"the MAP is certified on the {family.loss_name} loss ({family.loss_symbol}), "
+                   "not on each coefficient")
         message = (
-            f"{name}: the LAD solution is not unique (a flat face of the LP); the MAP is "
-            "certified on the sum of absolute deviations, not on each coefficient"
-            if result.certificate.unique is False else
-            f"{name}: whether the LAD solution is unique was not determined; the MAP is "
-            "certified on the sum of absolute deviations, not on each coefficient"
+            f"{name}: the {family.exact_name} solution is not unique (a flat face of the LP); "
+            f"{on_loss}" if result.certificate.unique is False else
+            f"{name}: whether the {family.exact_name} solution is unique was not determined; "
+            f"{on_loss}"
         )
         warnings.warn(message, NonUniqueSolutionWarning, stacklevel=4)
         out.append({"code": "lad_not_unique", "model": name, "message": message})

@@ -22,7 +22,7 @@ from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..models.reference import build_model
 from ..models.spec import ModelSpec
-from .pointwise import logsumexp
+from .pointwise import log_likelihood, logsumexp
 from .sampling import SamplerOptions, sample_models
 
 
@@ -45,6 +45,7 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         estimate = find_map(build_model(model_spec, reduced, rotation), model_spec, reduced, rotation)
         draws = sample_models([model_spec], reduced, rotation, [estimate], options,
                               int(child.generate_state(1)[0]))[model_spec.name]
-        log_density = family.logpdf(design.y[row], draws.flat_beta @ design.X[row], draws.flat_scale)
+        log_density = log_likelihood(family, design.X[[row]], design.y[[row]], draws.flat_beta,
+                                     draws.flat_scale)[:, 0]
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

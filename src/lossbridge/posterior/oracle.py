@@ -24,11 +24,10 @@ from ..models.spec import ModelSpec
 Z_LIMIT = 4.0  # |z| above 4 MCSE has probability 6e-5 per quantity under a correct sampler
 
 # The exact marginal means and sds of the coefficients (and the scale, when learned).
-ExactPosterior = ClosedFormPosterior
 
 
 def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
-                    exact: ExactFit) -> ExactPosterior | None:
+                    exact: ExactFit) -> ClosedFormPosterior | None:
     """The exact posterior of ``spec``, or None where none is known.
 
     Only flat priors have closed forms here; the family decides whether it has one
@@ -63,7 +62,7 @@ class OracleCheck:
     Attributes
     ----------
     distribution : str
-        The exact posterior's distribution (``ExactPosterior.distribution``).
+        The exact posterior's distribution (``ClosedFormPosterior.distribution``).
     dof : float or None
         Its degrees of freedom (a t), or None.
     parameters : dict of str to ParameterCheck
@@ -98,7 +97,7 @@ class OracleCheck:
         }
 
 
-def check_against_exact(summary: pd.DataFrame, exact: ExactPosterior) -> OracleCheck:
+def check_against_exact(summary: pd.DataFrame, exact: ClosedFormPosterior) -> OracleCheck:
     """z-scores of sampled means and sds against the exact posterior (|z| <= 4 passes)."""
     rows = {}
     for name in exact.mean.index:

@@ -1,3 +1,3 @@
-"""Stage 5, presentation: text, plot data, figures and the HTML report (computes nothing). See
+"""Stage 6, presentation: text, plot data, figures and the HTML report (computes nothing). See
 docs/design.md.
 """

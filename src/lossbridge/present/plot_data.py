@@ -28,7 +28,7 @@ def reference_families() -> list:
     against the others."""
     return [f for f in FAMILIES.values()
             if f.density_kind == "continuous" and f.scale_name is not None and not f.parameters
-            and f.plug_in_formula is not None]
+            and f.scale_mle(1.0, 1) is not None]
 
 
 def _exact_fits(analysis) -> list:
