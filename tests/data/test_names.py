@@ -19,7 +19,8 @@ import statsmodels.api as sm
 import lossbridge
 from lossbridge.core.errors import InputError
 from lossbridge.core.jsonio import dumps
-from lossbridge.data.design import build_design, scale_label
+from lossbridge.core.labels import scale_label
+from lossbridge.data.design import build_design
 from lossbridge.data.tables import load_table
 from lossbridge.interfaces.cli import main
 

@@ -12,7 +12,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from lossbridge.data.design import build_design, scale_label
+from lossbridge.core.labels import scale_label
+from lossbridge.data.design import build_design
 from lossbridge.data.rotation import Rotation
 from lossbridge.data.tables import load_table
 from lossbridge.estimation.exact import exact_fit

@@ -23,7 +23,7 @@ from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
 
 from ..core.errors import InputError
-from ..core.labels import SCALE_LABEL_PREFIX, scale_label  # noqa: F401  (re-exported)
+from ..core.labels import SCALE_LABEL_PREFIX
 from ..core.rounding import EPS, SAFETY
 from .formula_safety import check_formula
 from .tables import Table

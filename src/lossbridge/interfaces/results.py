@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputError
-from ..data.design import Design, scale_label
+from ..core.labels import scale_label
+from ..data.design import Design
 from ..estimation.certificate import Certificate, certificate_note
 from ..estimation.exact import ExactFit
 from ..estimation.map import MapEstimate

@@ -16,8 +16,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+from ..core.labels import scale_label
 from ..core.quiet import quiet_arviz
-from ..data.design import scale_label
 from .pointwise import logsumexp
 
 quiet_arviz(az)
