@@ -357,3 +357,18 @@ def test_compare_refuses_bad_arguments(fitted):
         lossbridge.compare(a, other)
     with pytest.raises(InputError, match="at least two sampled models; got 0"):
         lossbridge.compare(a, b)
+
+
+def test_plug_in_is_the_specs_flag_not_the_wording_of_its_source():
+    """The flag decides whether a fixed scale used the data twice; the source's wording
+    decides only for folders saved before the flag was written."""
+    model = ModelId("normal", "fixed")
+    flagged = Candidate("normal-fixed", model, fixed_scale=1.0, fixed_scale_source="from the data",
+                        fixed_scale_is_plug_in=True)
+    unflagged = Candidate("normal-fixed", model, fixed_scale=1.0,
+                          fixed_scale_source="plug-in MLE, but the flag says no",
+                          fixed_scale_is_plug_in=False)
+    legacy = Candidate("normal-fixed", model, fixed_scale=1.0, fixed_scale_source="plug-in MLE")
+    assert flagged.plug_in and not flagged.user_fixed
+    assert not unflagged.plug_in and unflagged.user_fixed
+    assert legacy.plug_in

@@ -258,7 +258,8 @@ def candidates_from_fits(fits, y_hash: str, misfit: MisfitAssessment | None = No
     flagged = misfit.misfit_models if misfit is not None else frozenset()
     return [Candidate(name=prefix + r.spec.name, model_id=r.spec.model_id,
                       priors=r.spec.priors, fixed_scale=r.spec.fixed_scale,
-                      fixed_scale_source=r.spec.fixed_scale_source, y_hash=y_hash,
+                      fixed_scale_source=r.spec.fixed_scale_source,
+                      fixed_scale_is_plug_in=r.spec.fixed_scale_is_plug_in, y_hash=y_hash,
                       loo=None if r.posterior is None else r.posterior.loo,
                       certified=r.certified, misfit=r.spec.name in flagged)
             for r in fits]
@@ -276,7 +277,8 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
         out.append(Candidate(
             name=prefix + fit["model"], model_id=ModelId(fit["likelihood"], fit["scale"]),
             priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
-            fixed_scale_source=fixed.get("source"), y_hash=saved.y_hash,
+            fixed_scale_source=fixed.get("source"), fixed_scale_is_plug_in=fixed.get("plug_in"),
+            y_hash=saved.y_hash,
             loo=saved.loo.get(fit["model"]),
             certified=None if certificate is None else bool(certificate["certified"]),
             misfit=fit["model"] in flagged))

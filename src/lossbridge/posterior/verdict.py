@@ -54,6 +54,10 @@ class Candidate:
         As in :class:`lossbridge.models.spec.ModelSpec`.
     fixed_scale : float or None
     fixed_scale_source : str or None
+    fixed_scale_is_plug_in : bool or None
+        The spec's own flag (``ModelSpec.fixed_scale_is_plug_in``, saved as
+        ``fixed_scale.plug_in``); None only for folders saved before the flag existed, when
+        the source's wording decides.
     y_hash : str
         SHA-256 of the response the model was fitted to.
     loo : LooResult or None
@@ -69,6 +73,7 @@ class Candidate:
     priors: str = "flat"
     fixed_scale: float | None = None
     fixed_scale_source: str | None = None
+    fixed_scale_is_plug_in: bool | None = None
     y_hash: str = ""
     loo: LooResult | None = None
     certified: bool | None = None
@@ -88,6 +93,8 @@ class Candidate:
 
     @property
     def plug_in(self) -> bool:
+        if self.fixed_scale_is_plug_in is not None:
+            return self.fixed_scale_is_plug_in
         return is_plug_in(self.scale, self.fixed_scale_source)
 
     @property
