@@ -32,7 +32,7 @@ class Toy(Normal):
 class ToyShaped(Normal):
     name = "toy_shaped"
     title = "Shaped"
-    parameters = (ShapeParameter("nu", 4.0), ShapeParameter("tau", None))
+    parameters = (ShapeParameter("nu", 4.0, learnable=True), ShapeParameter("tau", 0.5, upper=1.0))
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_model_id_is_hashable_and_equal_by_value():
 
 def test_model_id_round_trips_through_json(toys):
     for model in (ModelId("normal", "learned"), ModelId("laplace", "fixed"),
-                  ModelId("toy_shaped", "learned", (("tau", None), ("nu", 4))),
+                  ModelId("toy_shaped", "learned", (("tau", 0.25), ("nu", None))),
                   ModelId("toy_normal", "fixed")):
         again = ModelId.from_dict(json.loads(json.dumps(model.as_dict())))
         assert again == model and hash(again) == hash(model) and again.label == model.label
@@ -78,14 +78,18 @@ def test_shape_settings_are_sorted_and_shown_in_the_label(toys):
     assert model.shape == (("nu", 4.0), ("tau", 0.9))  # order-free: same model, same id
     assert model == ModelId("toy_shaped", "learned", [("nu", 4.0), ("tau", 0.9)])
     assert model.label == "toy_shaped(nu=4, tau=0.9)-learned"
-    assert ModelId("toy_shaped", "fixed", (("nu", None),)).label == "toy_shaped(nu=learned)-fixed"
-    assert ModelId("toy_shaped", "learned").label == "toy_shaped-learned"
+    # a learned parameter (None) is left out of the label; unset ones are at their default
+    assert ModelId("toy_shaped", "fixed", (("nu", None),)).label == "toy_shaped(tau=0.5)-fixed"
+    assert ModelId("toy_shaped", "learned") == ModelId("toy_shaped", "learned", (("nu", 4.0),))
+    assert ModelId("toy_shaped", "learned").label == "toy_shaped(nu=4, tau=0.5)-learned"
+    with pytest.raises(InputError, match=r"tau must be a number in \(0, 1\)"):
+        ModelId("toy_shaped", "learned", (("tau", 1.5),))
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("student", "learned"), "likelihood must be one of"),
+    (("no_such_family", "learned"), "likelihood must be one of"),
     (("normal", "sampled"), "scale must be one of"),
-    (("normal", "learned", (("nu", 4.0),)), "shape parameter 'nu' is not one of the Normal"),
+    (("normal", "learned", (("nu", 4.0),)), "the Normal family has no parameter 'nu'"),
     (("normal", "learned", ("nu",)), "shape must be a sequence"),
 ])
 def test_bad_model_ids_are_refused_with_one_line_messages(args, message):
@@ -95,7 +99,7 @@ def test_bad_model_ids_are_refused_with_one_line_messages(args, message):
 
 
 def test_bad_shape_values_and_dicts_are_refused(toys):
-    with pytest.raises(InputError, match="finite number or None"):
+    with pytest.raises(InputError, match=r"nu must be a number in \(0, inf\)"):
         ModelId("toy_shaped", "learned", (("nu", float("inf")),))
     with pytest.raises(InputError, match="twice"):
         ModelId("toy_shaped", "learned", (("nu", 1.0), ("nu", 2.0)))

@@ -238,7 +238,8 @@ def plug_in_scale(family: Family, design: Design, exact: ExactFit | None,
     if exact is not None and exact.scale_mle is not None:
         return exact.scale_mle
     rotation = rotation or Rotation.from_design(design.X, design.y)
-    spec = ModelSpec(family.name, "learned", priors="flat")
+    spec = ModelSpec(family.name, "learned", priors="flat",
+                     shape=tuple(sorted(family.shape_values.items())))
     return find_map(build_model(spec, design, rotation), spec, design, rotation).scale
 
 

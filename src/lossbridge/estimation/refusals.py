@@ -15,6 +15,7 @@ import numpy as np
 from ..core.errors import InputError, ModelRefusedWarning
 from ..data.design import Design
 from ..families.registry import get_family
+from ..models.identity import model_label
 from .exact import ExactFit, exact_ols
 
 
@@ -63,17 +64,19 @@ def refuse_perfect_fit(
 ) -> tuple[list[tuple[str, str]], list[dict]]:
     """Drop the models an exact fit leaves undefined; refuse the run when none is left.
 
-    ``requested`` holds ``(likelihood, scale mode)`` pairs. When the formula fits the
+    ``requested`` holds ``(family key, scale mode)`` pairs, a family key being
+    ``(likelihood, shape settings)`` as ``baselines`` is keyed; ``fixed_values`` is keyed
+    by likelihood. When the formula fits the
     response exactly, a learned scale's likelihood grows without bound as the scale goes
     to 0, and the plug-in MLE is 0: those models have no MAP. A scale the user fixed is a
     well-defined model (its MAP is the exact fit), so it runs; the dropped models are
     named in a warning. Returns the pairs kept and the warnings.
     """
-    exact = {name: is_exact_fit(design, base) for name, base in baselines.items()}
+    exact = {key: is_exact_fit(design, base) for key, base in baselines.items()}
 
-    def undefined(name: str, mode: str) -> bool:
-        user_fixed = mode == "fixed" and fixed_values.get(name) is not None
-        return exact[name] and not user_fixed
+    def undefined(key, mode: str) -> bool:
+        user_fixed = mode == "fixed" and fixed_values.get(key[0]) is not None
+        return exact[key] and not user_fixed
 
     refused = [pair for pair in requested if undefined(*pair)]
     if not refused:
@@ -84,19 +87,21 @@ def refuse_perfect_fit(
                   f"{design.y[0]:.6g}): the formula fits it exactly")
         check = "check that the right column is the response"
     else:
-        methods = "/".join(dict.fromkeys(get_family(n).exact_name or "least-squares"
-                                         for n, _ in refused))
+        methods = "/".join(dict.fromkeys(get_family(key[0]).exact_name or "least-squares"
+                                         for key, _ in refused))
         reason = f"the formula fits {design.response!r} exactly (the {methods} residuals are all zero)"
         check = "check that the response is not also a predictor"
     if not kept:
-        hint = " or ".join(f"--scale fixed --{get_family(n).scale_name} VALUE"
-                           for n in dict.fromkeys(n for n, _ in refused))
+        hint = " or ".join(
+            f"--scale fixed --{get_family(n).fixed_scale_option.replace('_', '-')} VALUE"
+            for n in dict.fromkeys(key[0] for key, _ in refused))
         raise InputError(
             f"{reason}, so a likelihood scale has no maximum: there is nothing to estimate; "
             f"{check} (or, to fit under a scale you choose, give {hint})"
         )
-    names = ", ".join(f"{n}-{m}" for n, m in refused)
+    names = ", ".join(model_label(key[0], key[1], m) for key, m in refused)
+    fitted = ", ".join(model_label(key[0], key[1], m) for key, m in kept)
     message = (f"{reason}: {names} not fitted, since a learned or plug-in scale has no maximum "
-               f"here; fitted {', '.join(f'{n}-{m}' for n, m in kept)} (scale fixed by the user)")
+               f"here; fitted {fitted} (scale fixed by the user)")
     warnings.warn(message, ModelRefusedWarning, stacklevel=3)
     return kept, [{"code": "exact_fit_models_dropped", "model": names, "message": message}]

@@ -32,16 +32,21 @@ What a family declares (see docs/design.md, "The family contract"):
   of :meth:`logp` by a test), :meth:`exact_posterior` and :meth:`exact_loo` (closed
   forms under flat priors, used as the oracle and as exact leave-one-out).
 
-Shape parameters (a Student-t's nu, a quantile's tau) are declared in ``parameters``
-and links other than the identity in ``link``; families without a scale set
-``scale_name = None``. Families that need them arrive with later issues.
+Shape parameters (a Student-t's nu, a quantile's tau, Huber's c) are declared in
+``parameters``: a registered family is a template, and :meth:`Family.with_shape` gives
+the instance one model uses (``tau = 0.9``), whose methods read the settings with
+:meth:`Family.shape_value`; a parameter learned by the model (value None) is passed to
+the density methods as a keyword. Links other than the identity are set in ``link``;
+families without a scale set ``scale_name = None``.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,16 +69,62 @@ IDENTITY = Link("identity", lambda eta: eta, lambda eta: eta)
 
 @dataclass(frozen=True)
 class ShapeParameter:
-    """A parameter of the density other than the location and the scale (nu, tau).
+    """A parameter of the density other than the location and the scale (nu, tau, c).
 
-    ``fixed`` holds its value when the user fixes it; ``None`` means it is learned
-    under ``prior`` (said in every output).
+    A model fixes it to a number (the family's :meth:`Family.with_shape`) or, where
+    ``learnable``, learns it: its value is then None and the models give it ``prior``
+    (said in every output). Valid numbers lie strictly between ``lower`` and ``upper``.
+
+    Attributes
+    ----------
+    name : str
+        The parameter's name in labels, JSON and the PyMC model (``"tau"``).
+    default : float or None
+        Its value when the user gives none (None: learned).
+    lower, upper : float or None
+        Exclusive bounds of the valid values (None: unbounded).
+    learnable : bool
+        The parameter may be learned (value None) under ``prior``.
+    prior : str or None
+        The prior of a learned value, in words (``"Gamma(2, 0.1)"``).
+    option : str or None
+        The option that sets it (Python keyword and TOML key; the flag is ``--`` plus it
+        with dashes); None: not settable.
+    multiple : bool
+        The option takes several values, one model each (``--tau 0.1 --tau 0.9``).
+    help : str
+        The option's help text.
     """
 
     name: str
     default: float | None
-    fixed: float | None = None
+    lower: float | None = 0.0
+    upper: float | None = None
+    learnable: bool = False
     prior: str | None = None
+    option: str | None = None
+    multiple: bool = False
+    help: str = ""
+
+    def valid_range(self) -> str:
+        low = "-inf" if self.lower is None else format(self.lower, "g")
+        high = "inf" if self.upper is None else format(self.upper, "g")
+        return f"({low}, {high})"
+
+    def check(self, label: str, value: object) -> float | None:
+        """``value`` as a float inside the bounds (None where learnable); else InputError."""
+        from ..core.errors import InputError  # families import core only
+
+        if value is None and self.learnable:
+            return None
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not np.isfinite(value)
+                or (self.lower is not None and value <= self.lower)
+                or (self.upper is not None and value >= self.upper)):
+            learned = " (or omitted: learned)" if self.learnable else ""
+            raise InputError(f"{label} must be a number in {self.valid_range()}{learned}; "
+                             f"got {value!r}")
+        return float(value)
 
 
 @dataclass(frozen=True)
@@ -114,6 +165,14 @@ class Family(ABC):
     density_kind: str = "continuous"
     link: Link = IDENTITY
     parameters: tuple[ShapeParameter, ...] = ()
+    # The settings of ``parameters`` this instance has (see :meth:`with_shape`); a
+    # registered family is the template, with every parameter at its default.
+    shape_values: Mapping[str, float | None] = MappingProxyType({})
+    # The option that fixes the scale (``--sigma``); None: ``scale_name``. Families whose
+    # scales share a name (the Normal's and the Student-t's sigma) need their own.
+    scale_option: str | None = None
+    # Fitted when the user names no likelihood (Normal and Laplace: the original question).
+    in_default_set: bool = True
     exact_solver: str | None = None
     exact_name: str | None = None
     smooth: bool = True
@@ -121,6 +180,43 @@ class Family(ABC):
     # Fisher information of log(scale) per observation: the posterior sd of log(scale)
     # is about 1 / sqrt(information * n), which standardises NUTS' coordinates.
     log_scale_information: float = 1.0
+
+    # ------------------------------------------------------------------ shape parameters
+    def with_shape(self, **values: float | None) -> Family:
+        """This family with its shape parameters set (the others at their defaults).
+
+        A number fixes a parameter; None (where ``learnable``) leaves it to be learned, its
+        value then passed to :meth:`logp`, :meth:`logpdf` and :meth:`replicate` as a
+        keyword. Returns a copy: the registered template is unchanged.
+        """
+        from ..core.errors import InputError
+
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            valid = ", ".join(sorted(known)) or "none"
+            raise InputError(f"the {self.title} family has no parameter {unknown[0]!r} "
+                             f"(its parameters: {valid})")
+        settings = {name: p.check(name, values.get(name, p.default)) for name, p in known.items()}
+        bound = copy.copy(self)
+        bound.shape_values = MappingProxyType(settings)
+        return bound
+
+    def shape_value(self, name: str) -> float | None:
+        """The setting of shape parameter ``name`` (None: learned)."""
+        if name in self.shape_values:
+            return self.shape_values[name]
+        return next(p.default for p in self.parameters if p.name == name)
+
+    @property
+    def learned_shape(self) -> tuple[ShapeParameter, ...]:
+        """The shape parameters this instance learns (value None)."""
+        return tuple(p for p in self.parameters if self.shape_value(p.name) is None)
+
+    @property
+    def fixed_scale_option(self) -> str | None:
+        """The option fixing this family's scale: ``scale_option``, else ``scale_name``."""
+        return self.scale_option or self.scale_name
 
     # ------------------------------------------------------------------ the density
     @abstractmethod

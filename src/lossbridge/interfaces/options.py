@@ -72,8 +72,13 @@ def _names(name: str, value: Any, choices: tuple[str, ...], aliases: dict[str, l
     return list(dict.fromkeys(out))
 
 
+def default_likelihoods() -> list[str]:
+    """The families fitted when the user names none (``in_default_set``)."""
+    return [name for name, family in FAMILIES.items() if family.in_default_set]
+
+
 def _likelihoods(name: str, value: Any) -> list[str]:
-    return list(FAMILIES) if value is None else _names(name, value, tuple(FAMILIES), {})
+    return default_likelihoods() if value is None else _names(name, value, tuple(FAMILIES), {})
 
 
 def _scales(name: str, value: Any) -> list[str]:
@@ -178,9 +183,32 @@ def _fixed_scale_help(scale_name: str, families: list) -> str:
     return f"fixed scale {_symbol(scale_name)} of {' and of '.join(parts)}"
 
 
-def _fixed_scale_option(scale_name: str, families: list) -> Option:
-    return Option(scale_name, None, check_positive_float, _fixed_scale_help(scale_name, families),
-                  float, optional=True, flag=f"--{scale_name.replace('_', '-')}", metavar="VALUE")
+def _fixed_scale_option(option: str, families: list) -> Option:
+    return Option(option, None, check_positive_float,
+                  _fixed_scale_help(families[0].scale_name, families),
+                  float, optional=True, flag=f"--{option.replace('_', '-')}", metavar="VALUE")
+
+
+def _shape_option(parameter, family) -> Option:
+    """The option of one shape parameter (``--tau``, repeatable; ``--nu``; ``--huber-c``)."""
+    flag = f"--{parameter.option.replace('_', '-')}"
+    default = ("learned" if parameter.default is None else format(parameter.default, "g"))
+    help_text = (f"{parameter.help or parameter.name} of the {family.title} likelihood "
+                 f"({family.name}), in {parameter.valid_range()}; default {default}"
+                 + ("; repeat for several models" if parameter.multiple else ""))
+
+    def check(label: str, value: Any):
+        if parameter.multiple:
+            values = [value] if not isinstance(value, (list, tuple)) else list(value)
+            if not values:
+                raise InputError(f"{label} must give at least one value in "
+                                 f"{parameter.valid_range()}")
+            return list(dict.fromkeys(parameter.check(label, v) for v in values))
+        return parameter.check(label, value)
+
+    return Option(parameter.option, None, check, help_text,
+                  list if parameter.multiple else float, optional=True, flag=flag,
+                  metavar="VALUE", action="append" if parameter.multiple else "store")
 
 
 def _declare() -> dict[str, Option]:
@@ -220,15 +248,24 @@ def _declare() -> dict[str, Option]:
     declared = {option.name: option for option in (*head, *tail)}
     scales: dict[str, list] = {}
     for family in FAMILIES.values():
-        if family.scale_name is not None:
-            scales.setdefault(family.scale_name, []).append(family)
+        if family.fixed_scale_option is not None:
+            scales.setdefault(family.fixed_scale_option, []).append(family)
     fixed = {}
-    for scale_name, families in scales.items():
-        if scale_name in declared:
-            raise InputError(f"family {families[0].name!r} names its scale {scale_name!r}, which "
-                             f"is already the option {scale_name!r}; give it another scale_name")
-        fixed[scale_name] = _fixed_scale_option(scale_name, families)
-    return {option.name: option for option in (*head, *fixed.values(), *tail)}
+    for option, families in scales.items():
+        if option in declared:
+            raise InputError(f"family {families[0].name!r} names its scale {option!r}, which "
+                             f"is already the option {option!r}; give it another scale_option")
+        fixed[option] = _fixed_scale_option(option, families)
+    shapes = {}
+    for family in FAMILIES.values():
+        for parameter in family.parameters:
+            if parameter.option is None:
+                continue
+            if parameter.option in declared or parameter.option in fixed or parameter.option in shapes:
+                raise InputError(f"family {family.name!r} names its parameter option "
+                                 f"{parameter.option!r}, which is already an option")
+            shapes[parameter.option] = _shape_option(parameter, family)
+    return {option.name: option for option in (*head, *fixed.values(), *shapes.values(), *tail)}
 
 
 _CACHE: dict[tuple, dict[str, Option]] = {}
@@ -236,7 +273,7 @@ _CACHE: dict[tuple, dict[str, Option]] = {}
 
 def declared_options() -> dict[str, Option]:
     """The declarations for the families registered now (rebuilt when the registry changes)."""
-    key = tuple((name, id(family), family.scale_name) for name, family in FAMILIES.items())
+    key = tuple((name, id(family), family.fixed_scale_option) for name, family in FAMILIES.items())
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = _declare()
@@ -268,7 +305,13 @@ OPTIONS: Mapping[str, Option] = _Live(declared_options)
 #: Which option fixes which family's scale: family name -> option name, the family's
 #: ``scale_name`` (families without a scale have none). The one place this is decided.
 FIXED_SCALE_OPTIONS: Mapping[str, str] = _Live(
-    lambda: {name: f.scale_name for name, f in FAMILIES.items() if f.scale_name is not None})
+    lambda: {name: f.fixed_scale_option for name, f in FAMILIES.items()
+             if f.fixed_scale_option is not None})
+
+#: Which option sets which shape parameter: option name -> (family name, parameter name).
+SHAPE_OPTIONS: Mapping[str, tuple[str, str]] = _Live(
+    lambda: {p.option: (name, p.name) for name, f in FAMILIES.items() for p in f.parameters
+             if p.option is not None})
 
 
 class CheckedOptions(Mapping):
@@ -301,6 +344,32 @@ class CheckedOptions(Mapping):
         return {name: (self._values.get(FIXED_SCALE_OPTIONS[name]) if name in FIXED_SCALE_OPTIONS
                        else None) for name in FAMILIES}
 
+    def family_settings(self) -> list[tuple[str, tuple]]:
+        """``(likelihood, shape)`` for every family model the options ask for, in order.
+
+        A family with a multiple-valued parameter gives one entry per value
+        (``--tau 0.1 --tau 0.9``: two quantile families); unset parameters are at their
+        defaults. ``shape`` is normalised as :class:`~lossbridge.models.identity.ModelId`'s.
+        """
+        import itertools
+
+        out = []
+        for name in self._values["likelihoods"]:
+            family = FAMILIES[name]
+            choices = []
+            for parameter in family.parameters:
+                given = self._values.get(parameter.option) if parameter.option else None
+                values = (given if isinstance(given, list) else [given]) if given is not None \
+                    else [parameter.default]
+                choices.append([(parameter.name, v) for v in values])
+            for combination in itertools.product(*choices):
+                out.append((name, tuple(sorted(combination))))
+        return out
+
+    def shape_options(self) -> dict[str, Any]:
+        """The shape-parameter options and their values, as the JSON ``options`` echo them."""
+        return {option: self._values[option] for option in SHAPE_OPTIONS}
+
     def fixed_scale_options(self) -> dict[str, float | None]:
         """The fixed-scale options and their values, as the JSON ``options`` echo them."""
         return {option: self._values[option] for option in dict.fromkeys(FIXED_SCALE_OPTIONS.values())}
@@ -313,6 +382,7 @@ class CheckedOptions(Mapping):
         merged = dict(self._values)
         merged.update({name: OPTIONS[name].validate(v, self.spelling) for name, v in values.items()})
         _check_fixed_scales(merged, self.spelling)
+        _check_shape_options(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
 
 
@@ -339,6 +409,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python") -> Che
     out = {name: option.validate(values.get(name, option.default), spelling)
            for name, option in declared.items()}
     _check_fixed_scales(out, spelling)
+    _check_shape_options(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
 
 
@@ -368,3 +439,14 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
             f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}"
             + (f"; {others}" if others else "")
         )
+
+
+def _check_shape_options(options: dict[str, Any], spelling: str) -> None:
+    """A shape-parameter value must have its family among the likelihoods to apply to."""
+    for option, (family, _) in SHAPE_OPTIONS.items():
+        if options.get(option) is not None and family not in options["likelihoods"]:
+            label = OPTIONS[option].label(spelling)
+            raise InputError(f"{label} sets a parameter of the {FAMILIES[family].title} "
+                             f"likelihood, which is not requested (likelihoods: "
+                             f"{', '.join(options['likelihoods'])}); add {family} to the "
+                             f"likelihoods or drop {label}")

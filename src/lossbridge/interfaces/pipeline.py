@@ -34,7 +34,7 @@ from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
-from ..families.registry import get_family
+from ..models.identity import ModelId
 from ..models.priors import describe_priors
 from ..models.reference import build_model
 from ..models.spec import make_spec
@@ -146,32 +146,38 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    baselines = {name: exact_fit(name, design, partial(_progress, progress)) for name in names}
+    # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
+    settings = checked.family_settings()
+    families = {key: ModelId(key[0], "learned", key[1]).family for key in settings}
+    baselines = {key: exact_fit(family, design, partial(_progress, progress))
+                 for key, family in families.items()}
     timings["exact_fits"] = time.perf_counter() - clock
     refuse_overflow(design, baselines)
     if "fixed" in modes:  # before any model: the range comes from the exact fits
-        for name in names:
+        for key, family in families.items():
+            name = key[0]
             # A family without an exact fit has no exact loss to judge the range by.
-            if fixed_values[name] is not None and baselines[name] is not None:
-                family, option = get_family(name), FIXED_SCALE_OPTIONS[name]
+            if fixed_values[name] is not None and baselines[key] is not None:
+                option = FIXED_SCALE_OPTIONS[name]
                 check_fixed_scale(option, fixed_values[name], likelihood=name,
-                                  smallest=family.smallest_scale(baselines[name].loss,
+                                  smallest=family.smallest_scale(baselines[key].loss,
                                                                  MAX_LOSS_TERM_NATS),
                                   loss_term=family.loss_term_text(option),
-                                  plug_in=reference_scale(design, baselines[name]))
+                                  plug_in=reference_scale(design, baselines[key]))
 
     requested, notes = refuse_perfect_fit(
-        design, baselines, [(name, mode) for name in names for mode in modes], fixed_values)
+        design, baselines, [(key, mode) for key in settings for mode in modes], fixed_values)
     rotation = Rotation.from_design(design.X, design.y)
     # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
     # fit, or (a family without one) the scale of the numerical MLE.
-    plug_ins = {name: plug_in_scale(get_family(name), design, baselines[name], rotation)
-                for name, mode in dict.fromkeys(requested)
-                if mode == "fixed" and fixed_values[name] is None}
+    plug_ins = {key: plug_in_scale(families[key], design, baselines[key], rotation)
+                for key, mode in dict.fromkeys(requested)
+                if mode == "fixed" and fixed_values[key[0]] is None}
     specs = [
-        make_spec(name, mode, fixed_values[name], plug_ins.get(name), priors,
-                   other_user_scales=[n for n, v in fixed_values.items() if v is not None])
-        for name, mode in requested
+        make_spec(key[0], mode, fixed_values[key[0]], plug_ins.get(key), priors,
+                  other_user_scales=[n for n, v in fixed_values.items() if v is not None],
+                  shape=key[1])
+        for key, mode in requested
     ]
     model_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(specs))]
     fits: list[FitResult] = []
@@ -180,7 +186,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         _progress(progress, f"MAP of {spec.name}")
         model = build_model(spec, design, rotation)
         estimate = find_map(model, spec, design, rotation)
-        baseline = baselines[spec.likelihood]
+        baseline = baselines[(spec.likelihood, spec.shape)]
         certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))
@@ -219,7 +225,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "likelihoods": names,
         "scales": modes,
         "models": [spec.name for spec in specs],
-        **checked.fixed_scale_options(),  # "sigma", "b": one per scale name
+        **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
+        **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter
         "priors": priors,
         "prior_details": {r.spec.name: describe_priors(r.spec, design) for r in fits},
         "sample": sample,

@@ -64,6 +64,8 @@ class FitResult:
         return {
             "model": self.spec.name,
             "likelihood": self.spec.likelihood,
+            # The family and its shape settings ({"name": "quantile", "tau": 0.9}).
+            "family": {"name": self.spec.likelihood, **dict(self.spec.shape)},
             "scale": self.spec.scale,
             "priors": self.spec.priors,
             "loss": family.loss_name,

@@ -1,7 +1,7 @@
 """Model identity as data: which family, with which parameter settings, and how its scale is treated.
 
 A :class:`ModelId` is what every table, the comparison and the report key by. Its
-:attr:`~ModelId.label` (``"normal-learned"``, later ``"quantile(tau=0.9)-learned"``) is
+:attr:`~ModelId.label` (``"normal-learned"``, ``"quantile(tau=0.9)-learned"``) is
 derived from it for display and for the JSON contract, and is never parsed back: code
 that needs the family or the scale mode reads the fields. See docs/design.md.
 """
@@ -20,6 +20,20 @@ from ..families.registry import get_family
 SCALE_MODES = ("learned", "fixed")
 
 
+def family_label(likelihood: str, shape) -> str:
+    """``"quantile(tau=0.9)"``: the family's name and its fixed shape settings (learned
+    ones, None, are left out: ``"student"`` learns nu, ``"student(nu=4)"`` fixes it)."""
+    settings = ", ".join(f"{name}={format(value, 'g')}" for name, value in shape
+                         if value is not None)
+    return f"{likelihood}({settings})" if settings else likelihood
+
+
+def model_label(likelihood: str, shape, scale: str) -> str:
+    """A model's display label from its fields, without the registry:
+    ``"<family label>-<scale mode>"``."""
+    return f"{family_label(likelihood, shape)}-{scale}"
+
+
 @dataclass(frozen=True)
 class ModelId:
     """The identity of one model: a family, its shape-parameter settings, a scale mode.
@@ -35,8 +49,8 @@ class ModelId:
         How the family's scale is treated.
     shape : tuple of (str, float or None)
         Settings of the family's shape parameters (a Student-t's nu, a quantile's tau),
-        sorted by name: a number when fixed, None when learned. Empty for the families
-        that have none (Normal, Laplace).
+        sorted by name: a number when fixed, None when learned; every declared parameter,
+        at its default where not given. Empty for the families that have none.
     """
 
     likelihood: str
@@ -51,23 +65,12 @@ class ModelId:
                                     and isinstance(p[0], str) for p in pairs):
             raise InputError("shape must be a sequence of (parameter name, value or None) "
                              f"pairs; got {self.shape!r}")
-        settings = tuple((name, value) for name, value in pairs)
-        known = {p.name for p in family.parameters}
-        names = [name for name, _ in settings]
-        if len(set(names)) != len(names):
+        settings = dict(pairs)
+        if len(settings) != len(pairs):
             raise InputError(f"shape names a parameter twice; got {self.shape!r}")
-        for name, value in settings:
-            if name not in known:
-                valid = ", ".join(repr(k) for k in sorted(known)) or "none"
-                raise InputError(f"shape parameter {name!r} is not one of the {family.title} "
-                                 f"family's parameters ({valid})")
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise InputError(f"shape parameter {name} must be a finite number or None "
-                                 f"(learned); got {value!r}")
-        normalised = tuple(sorted((name, None if value is None else float(value))
-                                  for name, value in settings))
-        object.__setattr__(self, "shape", normalised)
+        # Every declared parameter, at its default where not given: one id per model.
+        bound = family.with_shape(**settings)
+        object.__setattr__(self, "shape", tuple(sorted(bound.shape_values.items())))
 
     @classmethod
     def of(cls, spec) -> ModelId:
@@ -77,15 +80,14 @@ class ModelId:
 
     @property
     def family(self) -> Family:
-        """The registered family this model uses."""
-        return get_family(self.likelihood)
+        """The registered family with this model's shape settings (:meth:`Family.with_shape`)."""
+        family = get_family(self.likelihood)
+        return family.with_shape(**dict(self.shape)) if family.parameters else family
 
     @property
     def family_label(self) -> str:
-        """The likelihood part of the label: ``"normal"``, later ``"quantile(tau=0.9)"``."""
-        settings = ", ".join(f"{name}={'learned' if value is None else format(value, 'g')}"
-                             for name, value in self.shape)
-        return f"{self.likelihood}({settings})" if settings else self.likelihood
+        """The likelihood part of the label: ``"normal"``, ``"quantile(tau=0.9)"``."""
+        return family_label(self.likelihood, self.shape)
 
     @property
     def label(self) -> str:
@@ -93,7 +95,7 @@ class ModelId:
 
         For display only: nothing reads a model's family or scale mode back out of it.
         """
-        return f"{self.family_label}-{self.scale}"
+        return model_label(self.likelihood, self.shape, self.scale)
 
     def as_dict(self) -> dict:
         """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""

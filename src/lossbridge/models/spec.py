@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
-from .identity import SCALE_MODES, ModelId
+from .identity import SCALE_MODES, ModelId, model_label
 from .priors import PRIOR_CHOICES as PRIORS
 
 
@@ -36,6 +36,10 @@ class ModelSpec:
     fixed_scale_is_plug_in : bool
         True when the fixed scale was estimated from the same data (the plug-in MLE),
         so the model uses the data twice; False for a user value and for a learned scale.
+    shape : tuple of (str, float or None)
+        The family's shape settings (``(("tau", 0.9),)``), normalised as
+        :class:`~lossbridge.models.identity.ModelId` does: every declared parameter,
+        sorted, at its default where not given.
     """
 
     likelihood: str
@@ -44,19 +48,21 @@ class ModelSpec:
     fixed_scale_source: str | None = None
     priors: str = "flat"
     fixed_scale_is_plug_in: bool = False
+    shape: tuple = ()
 
     def __post_init__(self) -> None:
-        family = get_family(self.likelihood)
-        # Declared by the family contract, not yet carried through the models (issues 12
-        # and 13): refused here rather than silently ignored.
-        if family.parameters:
-            raise InputError(f"likelihood {self.likelihood!r} has shape parameters "
-                             f"({', '.join(p.name for p in family.parameters)}), which the "
-                             "pipeline does not fit yet")
+        check_choice("scale", self.scale, SCALE_MODES)
+        object.__setattr__(self, "shape", ModelId(self.likelihood, self.scale, self.shape).shape)
+        family = self.family
+        # Declared by the family contract, not yet carried through the models: refused
+        # here rather than silently ignored.
+        if family.learned_shape:
+            raise InputError(f"likelihood {self.likelihood!r}: learning "
+                             f"{', '.join(p.name for p in family.learned_shape)} is not "
+                             "supported yet; give a value")
         if family.scale_name is None:
             raise InputError(f"likelihood {self.likelihood!r} has no scale parameter, which the "
                              "pipeline needs")
-        check_choice("scale", self.scale, SCALE_MODES)
         check_choice("priors", self.priors, PRIORS)
         if self.scale == "fixed":
             if self.fixed_scale is None:
@@ -72,7 +78,8 @@ class ModelSpec:
 
     @property
     def family(self):
-        return get_family(self.likelihood)
+        """The family with this model's shape settings."""
+        return self.model_id.family
 
     @property
     def model_id(self) -> ModelId:
@@ -83,11 +90,11 @@ class ModelSpec:
     def name(self) -> str:
         """Model label used in every table (``"normal-learned"``): :attr:`model_id`'s label,
         written here without the registry so that a fit outlives its family's registration."""
-        return f"{self.likelihood}-{self.scale}"
+        return model_label(self.likelihood, self.shape, self.scale)
 
 
 def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float | None,
-              priors: str, other_user_scales: Sequence[str] = ()) -> ModelSpec:
+              priors: str, other_user_scales: Sequence[str] = (), shape: tuple = ()) -> ModelSpec:
     """The spec of one model; a fixed scale is the user's value for this family, or the plug-in.
 
     ``plug_in_scale`` is the plug-in MLE (:func:`lossbridge.estimation.map.plug_in_scale`):
@@ -97,10 +104,12 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     can say it was not set by another family's option (``--sigma`` never sets ``b``).
     """
     if mode == "learned":
-        return ModelSpec(name, "learned", priors=priors)
+        return ModelSpec(name, "learned", priors=priors, shape=shape)
     family = get_family(name)
+    option = family.fixed_scale_option.replace("_", "-")
     if fixed_value is not None:
-        return ModelSpec(name, "fixed", fixed_value, f"user value (--{family.scale_name})", priors)
+        return ModelSpec(name, "fixed", fixed_value, f"user value (--{option})", priors,
+                         shape=shape)
     if plug_in_scale is None:
         raise InputError(f"the {name}-fixed model needs a scale: give a value for "
                          f"{family.scale_name} (a positive number) or a plug-in MLE")
@@ -109,10 +118,11 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     else:  # no closed form: the scale of the joint maximum-likelihood fit, found numerically
         source = (f"plug-in MLE of the {family.title} likelihood's {family.scale_name}, "
                   "maximised numerically with the coefficients (no closed form)")
-    others = [get_family(n).scale_name for n in other_user_scales if n != name]
+    others = [get_family(n).fixed_scale_option.replace("_", "-") for n in other_user_scales
+              if n != name]
     if others:
         flags = " and ".join(f"--{scale}" for scale in others)
-        source += (f"; {flags} does not set {family.scale_name}: give --{family.scale_name} "
+        source += (f"; {flags} does not set {family.scale_name}: give --{option} "
                    "to fix it")
     return ModelSpec(name, "fixed", plug_in_scale, source, priors,
-                     fixed_scale_is_plug_in=True)
+                     fixed_scale_is_plug_in=True, shape=shape)

@@ -274,8 +274,10 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
     for fit in document["fits"]:
         fixed = fit.get("fixed_scale") or {}
         certificate = fit.get("certificate")
+        shape = {k: v for k, v in (fit.get("family") or {}).items() if k != "name"}
         out.append(Candidate(
-            name=prefix + fit["model"], model_id=ModelId(fit["likelihood"], fit["scale"]),
+            name=prefix + fit["model"],
+            model_id=ModelId(fit["likelihood"], fit["scale"], tuple(shape.items())),
             priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
             fixed_scale_source=fixed.get("source"), fixed_scale_is_plug_in=fixed.get("plug_in"),
             y_hash=saved.y_hash,
