@@ -173,6 +173,13 @@ class Family(ABC):
     scale_option: str | None = None
     # Fitted when the user names no likelihood (Normal and Laplace: the original question).
     in_default_set: bool = True
+    # The density with its normalising constant, in words, for the report's dictionary
+    # panel ("exp(-r²/(2σ²)) / (σ √(2π))"); "" where the family does not say.
+    density_formula: str = ""
+    # What the model answers, so that only like is ranked with like: "distribution" (the
+    # whole conditional law of y; ranked together by leave-one-out) or "quantile" (one
+    # conditional quantile; shown in its own section, outside the ranking).
+    comparison_group: str = "distribution"
     exact_solver: str | None = None
     exact_name: str | None = None
     smooth: bool = True

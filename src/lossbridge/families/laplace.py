@@ -21,6 +21,7 @@ class Laplace(Family):
     constant_formula = "n log(2b)"
     loss_term_formula = "SAD / b"
     plug_in_formula = "SAD/n"
+    density_formula = "exp(−|r|/b) / (2b)"
     exact_solver = "lad"
     exact_name = "LAD"
     smooth = False

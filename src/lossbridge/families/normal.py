@@ -47,6 +47,7 @@ class Normal(Family):
     constant_formula = "(n/2) log(2π σ²)"
     loss_term_formula = "RSS / (2σ²)"
     plug_in_formula = "sqrt(RSS/n)"
+    density_formula = "exp(−r²/(2σ²)) / (σ √(2π))"
     exact_solver = "ols"
     exact_name = "OLS"
     smooth = True
