@@ -212,7 +212,8 @@ def test_verdict_json_object():
                         "runner_up", "ranking", "excluded", "difference", "clear",
                         "clear_rule_standard_errors", "best_likelihood", "likelihood_difference",
                         "sampled_models", "user_fixed_scale_models",
-                        "all_certified", "uncertified", "warning_count", "misfit"}
+                        "all_certified", "uncertified", "warning_count", "misfit",
+                        "not_distributional"}
     assert doc["all_certified"] is False and doc["uncertified"] == ["normal-learned"]
     assert doc["warning_count"] == 3 and doc["difference"]["elpd_diff"] == pytest.approx(30.0)
 

@@ -1,4 +1,5 @@
-"""Labels shared by every stage: the row label of a likelihood scale beside the coefficients.
+"""Labels shared by every stage: the row label of a likelihood scale beside the coefficients,
+and shape settings in words.
 
 In a module of its own (no imports) so that the family modules can use it without
 loading the data stage's formula machinery.
@@ -17,3 +18,10 @@ def scale_label(scale_name: str) -> str:
     in :func:`build_design`), so this label never does.
     """
     return f"{SCALE_LABEL_PREFIX}{scale_name}"
+
+
+def settings_text(shape) -> str:
+    """A model's shape settings in words for tables: ``"tau=0.9"``, ``"nu learned"``
+    (value None), ``""`` for a family without any; ``shape`` as in ``ModelId.shape``."""
+    return ", ".join(f"{name} learned" if value is None else f"{name}={format(value, 'g')}"
+                     for name, value in shape)

@@ -60,7 +60,7 @@ def compare(*analyses, labels: Sequence[str] | None = None) -> Comparison:
         prefix = f"{label}: " if prefixed else ""
         if isinstance(analysis, Analysis):
             candidates += candidates_from_fits(analysis.fits, analysis.design.y_hash,
-                                               analysis.misfit, prefix)
+                                               analysis.misfit, prefix, n=analysis.design.n)
             shapes.append(tuple(analysis.misfit.residual_shape) if analysis.misfit else ())
             warning_count += len(analysis.warnings)
         else:

@@ -214,7 +214,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     if misfit is not None:
         notes.extend(misfit.warnings)
     comparison = None
-    candidates = candidates_from_fits(fits, design.y_hash, misfit)
+    candidates = candidates_from_fits(fits, design.y_hash, misfit, n=design.n)
     if sample and len(fits) >= 2:
         clock = time.perf_counter()
         comparison = compare_models(candidates, misfit=misfit, warning_count=len(notes))

@@ -126,7 +126,7 @@ class Analysis:
         if self.verdict is None:  # one verdict, computed once (fit passes the comparison's)
             self.verdict = (self.comparison.verdict if self.comparison is not None else
                             build_verdict(candidates_from_fits(self.fits, self.design.y_hash,
-                                                               self.misfit),
+                                                               self.misfit, n=self.design.n),
                                           misfit=self.misfit, warning_count=len(self.warnings)))
 
     @property
@@ -272,7 +272,9 @@ class Analysis:
         return render_html(self, fragment=True)
 
     def comparison_table(self) -> pd.DataFrame:
-        """``az.compare`` table with Pareto k counts (needs at least two sampled models)."""
+        """The comparison table: loss, likelihood, classical counterpart, certified, then
+        ``az.compare``'s columns with Pareto k counts (needs at least two sampled models);
+        quantile models are in ``comparison.quantile_table``, never ranked."""
         if self.comparison is None:
             raise InputError("no comparison: it needs at least two sampled models")
         return self.comparison.table
@@ -292,6 +294,9 @@ class Analysis:
             "fits": [r.as_dict(terms) for r in self.fits],
             "comparison": None if self.comparison is None else self.comparison.as_records(),
             "comparison_summary": None if self.comparison is None else self.comparison.sentences,
+            # models of another comparison group (quantile models): never ranked
+            "comparison_quantile_models": None if self.comparison is None
+            else self.comparison.quantile_records(),
             "warnings": list(self.warnings),
             "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
         }

@@ -15,6 +15,19 @@ Gelman and Gabry 2017, "Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC", *Statistics and Computing* 27, eq. 24:
 se = sqrt(n Var(elpd_a,i - elpd_b,i))).
 
+Each row also says what the model is, from its family's attributes: its loss
+(``loss_name``), its likelihood (family title and shape settings), its classical
+counterpart (``exact_name``, or "none") and whether its MAP was certified against it.
+
+Models whose family's ``comparison_group`` is not "distribution" (quantile models answer one
+conditional quantile, through the asymmetric Laplace as a working likelihood) are never in
+that table: :attr:`Comparison.quantile_table` lists them with their settings, loss,
+certificate, the loss at the MAP and its mean (for a quantile model, the mean pinball loss:
+the quantity its fit minimises, and sigma-hat when sigma is learned). Their elpd is not
+shown: the density of a working likelihood is not a model of y, so its log score measures
+nothing the user asked and would invite a ranking the verdict refuses (each model's LOO
+stays in its own ``fits[].loo`` entry of the JSON).
+
 Each model travels as a :class:`lossbridge.posterior.verdict.Candidate` (name, model identity,
 LOO), so a model's likelihood is never parsed out of its name.
 """
@@ -22,12 +35,13 @@ LOO), so a model's likelihood is never parsed out of its name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..core.labels import settings_text
 from ..families.registry import FAMILIES
 from ..models.identity import SCALE_MODES, ModelId
 from . import arviz_bridge
@@ -35,6 +49,14 @@ from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .loo import LooResult, difference_estimator
 from .misfit import MisfitAssessment
 from .verdict import CLEAR_SE, Candidate, Verdict, build_verdict, rank_order
+
+# What each row says the model is (leading the table), and the columns of the models of
+# another comparison group (quantile models).
+IDENTITY_COLUMNS = ("loss", "likelihood", "counterpart", "certified")
+QUANTILE_COLUMNS = ("likelihood", "settings", "scale", "loss", "counterpart", "certified",
+                    "loss_symbol", "loss_at_map", "mean_loss", "scale_name", "scale_value")
+_TABLE_COLUMNS = ("rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse",
+                  "pareto_warning")
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,14 +66,22 @@ class Comparison:
     Attributes
     ----------
     table : DataFrame
-        One row per sampled model: ranked models first (``rank`` 0, 1, ...), then the
-        models kept out of the ranking (``rank`` missing, ``ranked`` False).
+        One row per sampled distributional model: ``loss``, ``likelihood``,
+        ``counterpart`` and ``certified`` first, then the ranked models (``rank`` 0, 1,
+        ...; ``elpd_diff`` ± ``dse`` their difference from the best), then the models kept
+        out of the ranking (``rank`` missing, ``ranked`` False). Empty when only models of
+        another comparison group were sampled.
     pairs : list of dict
         Each pair of likelihoods within a scale mode, where each has one ranked model.
     sentences : list of str
         The verdict's headline, the pair sentences, then the comparison notes.
     verdict : Verdict
     candidates : tuple of Candidate
+    quantile_table : DataFrame
+        One row per sampled model outside the ranked group (``QUANTILE_COLUMNS``: family
+        title, shape settings, scale mode, loss, counterpart, certified, the loss at the
+        MAP, its mean over the rows and the scale); never ranked, no elpd (see the module
+        docstring).
     """
 
     table: pd.DataFrame
@@ -59,6 +89,8 @@ class Comparison:
     sentences: list[str]
     verdict: Verdict
     candidates: tuple[Candidate, ...] = ()
+    quantile_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(QUANTILE_COLUMNS)))
 
     @property
     def preferred(self) -> str | None:
@@ -71,6 +103,7 @@ class Comparison:
         for model, row in self.table.iterrows():
             records.append({
                 "model": model,
+                **{column: _plain(row[column]) for column in IDENTITY_COLUMNS},
                 "rank": None if pd.isna(row["rank"]) else int(row["rank"]),
                 "ranked": bool(row["ranked"]),
                 "not_ranked_reason": reasons.get(model),
@@ -85,6 +118,47 @@ class Comparison:
                 else {k: int(row[k]) for k in _band_labels()},
             })
         return records
+
+    def quantile_records(self) -> list[dict]:
+        """The JSON ``comparison_quantile_models``: one object per row of ``quantile_table``."""
+        return [{"model": model, "comparison_group": row["comparison_group"],
+                 **{column: _plain(row[column]) for column in QUANTILE_COLUMNS}}
+                for model, row in self.quantile_table.iterrows()]
+
+
+def _plain(value):
+    """A table cell as JSON data: missing values None, NumPy scalars as Python ones."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def likelihood_text(model_id: ModelId) -> str:
+    """The likelihood in words: the family's title and its shape settings
+    (``"Normal"``, ``"Quantile (tau=0.9)"``, ``"Student-t (nu learned)"``)."""
+    settings = settings_text(model_id.shape)
+    return model_id.family.title + (f" ({settings})" if settings else "")
+
+
+def _identity(c: Candidate) -> dict:
+    family = c.family
+    return {"loss": family.loss_name, "likelihood": likelihood_text(c.model_id),
+            "counterpart": family.exact_name or "none", "certified": c.certified}
+
+
+def _quantile_table(models: Sequence[Candidate]) -> pd.DataFrame:
+    rows = {}
+    for c in models:
+        family = c.family
+        mean = None if c.loss is None or not c.n else c.loss / c.n
+        rows[c.name] = {**_identity(c), "likelihood": family.title,
+                        "settings": settings_text(c.model_id.shape), "scale": c.scale,
+                        "loss_symbol": family.loss_symbol, "loss_at_map": c.loss,
+                        "mean_loss": mean, "scale_name": family.scale_name,
+                        "scale_value": c.scale_value, "comparison_group": c.group}
+    columns = [*QUANTILE_COLUMNS, "comparison_group"]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns) if rows else \
+        pd.DataFrame(columns=columns)
 
 
 def _band_labels() -> list[str]:
@@ -122,12 +196,15 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
                          "fit without --no-sample (sample=True)")
     ranked = rank_order(candidates)
     loos = {c.name: c.loo for c in sampled}
+    by_name = {c.name: c for c in sampled}
     table = _ranked_table(ranked)
-    excluded = [c for c in sampled if c not in ranked]
+    excluded = [c for c in sampled if c not in ranked and c.distributional]
     if excluded:
         best = ranked[0].loo if ranked else None
         extra = _excluded_table(excluded, best)
         table = extra if table is None else pd.concat([table, extra])
+    if table is None:  # only models of another comparison group were sampled
+        table = pd.DataFrame(columns=list(_TABLE_COLUMNS))
     table["rank"] = pd.array([None if pd.isna(r) else int(r) for r in table["rank"]], dtype="Int64")
     table["ranked"] = [name in {c.name for c in ranked} for name in table.index]
     table["loo"] = [loos[m].estimator.value for m in table.index]
@@ -135,11 +212,16 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
         table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
                                  else pareto_k_counts(loos[m].pareto_k)[label]
                                  for m in table.index], dtype="Int64")
+    identity = pd.DataFrame([_identity(by_name[m]) for m in table.index],
+                            index=table.index, columns=list(IDENTITY_COLUMNS))
+    identity["certified"] = identity["certified"].astype(object)
+    table = pd.concat([identity, table], axis=1)
+    quantile = _quantile_table([c for c in sampled if not c.distributional])
     verdict = build_verdict(candidates, difference=pairwise_difference, misfit=misfit,
                             warning_count=warning_count)
     pairs = _likelihood_pairs(ranked)
     sentences = [verdict.headline] + [p["sentence"] for p in pairs] + list(verdict.comparison_notes)
-    return Comparison(table, pairs, sentences, verdict, candidates)
+    return Comparison(table, pairs, sentences, verdict, candidates, quantile)
 
 
 def _ranked_table(ranked: Sequence[Candidate]) -> pd.DataFrame | None:
@@ -253,15 +335,17 @@ def _pair(mode: str, a: Candidate, b: Candidate) -> dict:
 
 
 def candidates_from_fits(fits, y_hash: str, misfit: MisfitAssessment | None = None,
-                         prefix: str = "") -> list[Candidate]:
-    """The :class:`Candidate` of each ``FitResult`` (named ``prefix + model``)."""
+                         prefix: str = "", n: int | None = None) -> list[Candidate]:
+    """The :class:`Candidate` of each ``FitResult`` (named ``prefix + model``); ``n``: the
+    rows fitted (for the mean loss of the models outside the ranking)."""
     flagged = misfit.misfit_models if misfit is not None else frozenset()
     return [Candidate(name=prefix + r.spec.name, model_id=r.spec.model_id,
                       priors=r.spec.priors, fixed_scale=r.spec.fixed_scale,
                       fixed_scale_source=r.spec.fixed_scale_source,
                       fixed_scale_is_plug_in=r.spec.fixed_scale_is_plug_in, y_hash=y_hash,
                       loo=None if r.posterior is None else r.posterior.loo,
-                      certified=r.certified, misfit=r.spec.name in flagged)
+                      certified=r.certified, misfit=r.spec.name in flagged,
+                      loss=float(r.nll.loss), n=n, scale_value=float(r.map.scale))
             for r in fits]
 
 
@@ -283,5 +367,7 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
             y_hash=saved.y_hash,
             loo=saved.loo.get(fit["model"]),
             certified=None if certificate is None else bool(certificate["certified"]),
-            misfit=fit["model"] in flagged))
+            misfit=fit["model"] in flagged,
+            loss=(fit.get("nll") or {}).get("loss_value"), n=document.get("data", {}).get("n"),
+            scale_value=(fit.get("map_scale") or {}).get("value")))
     return out

@@ -14,6 +14,13 @@ Which models may be ranked by leave-one-out (LOO):
   Otherwise its LOO uses every row twice (once to set the scale, once to score it), is
   optimistic, and the model is kept out of the ranking with that reason given.
 
+Only models of the same question are ranked together: a family's ``comparison_group``
+says what it answers. "distribution" families (the whole conditional law of y) are
+ranked; any other group (``"quantile"``: one conditional quantile, through a working
+likelihood whose density is not a model of y) is never ranked and never named by the
+verdict; such models are listed in their own section (:mod:`lossbridge.posterior.comparison`).
+When only such models were sampled, the verdict says there is no distributional comparison.
+
 A difference is called clear at ``CLEAR_SE`` standard errors or more (the usual rule for
 elpd differences; Vehtari, Gelman and Gabry 2017, Sivula et al. 2022).
 """
@@ -31,6 +38,10 @@ from .misfit import MisfitAssessment
 CLEAR_SE = 2.0  # a difference under 2 standard errors is reported as not clear
 MAP_ONLY = ("MAP estimates only: no posterior sampling was run, so the likelihoods were not "
             "compared by predictive accuracy.")
+RANKED_GROUP = "distribution"  # the comparison_group ranked by leave-one-out
+# What a model of each other comparison group answers, for the sentences that say why it is
+# not ranked (a group not listed here is described by its name).
+GROUP_ANSWERS = {"quantile": ("quantile models", "one conditional quantile of y")}
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 
 
@@ -66,6 +77,13 @@ class Candidate:
         The MAP certificate (None when none applies).
     misfit : bool
         Whether the misfit checks flagged this model.
+    loss : float or None
+        The family's loss at the MAP (``NllDecomposition.loss``), for the table of models
+        outside the ranking (the mean pinball loss of a quantile model).
+    n : int or None
+        Rows the model was fitted to (the loss's mean is ``loss / n``).
+    scale_value : float or None
+        The scale at the MAP (learned) or its fixed value.
     """
 
     name: str
@@ -78,6 +96,9 @@ class Candidate:
     loo: LooResult | None = None
     certified: bool | None = None
     misfit: bool = False
+    loss: float | None = None
+    n: int | None = None
+    scale_value: float | None = None
 
     @property
     def family(self) -> Family:
@@ -90,6 +111,21 @@ class Candidate:
     @property
     def scale(self) -> str:
         return self.model_id.scale
+
+    @property
+    def likelihood_key(self) -> tuple:
+        """One likelihood: the family with its shape settings (``tau = 0.9`` is not ``0.1``)."""
+        return (self.model_id.likelihood, self.model_id.shape)
+
+    @property
+    def group(self) -> str:
+        """The family's ``comparison_group``; only ``RANKED_GROUP`` is ranked."""
+        return self.family.comparison_group
+
+    @property
+    def distributional(self) -> bool:
+        """The model answers the whole conditional distribution, so LOO may rank it."""
+        return self.group == RANKED_GROUP
 
     @property
     def plug_in(self) -> bool:
@@ -110,8 +146,10 @@ class Candidate:
         return f"{self.name} ({self.family.loss_name}{extra})"
 
     def exclusion(self) -> str | None:
-        """Why this sampled model cannot be ranked by LOO, or None when it can."""
-        if self.loo is None or not self.plug_in or self.loo.scale_reestimated:
+        """Why this sampled distributional model cannot be ranked by LOO, or None when it can
+        (models of another comparison group are never ranked: see :attr:`distributional`)."""
+        if (self.loo is None or not self.distributional or not self.plug_in
+                or self.loo.scale_reestimated):
             return None
         scale = self.family.scale_name
         rule = self.family.plug_in_formula or "its maximum-likelihood value"
@@ -136,7 +174,7 @@ class Verdict:
     comparison_notes : tuple of str
         Models kept out of the ranking and why, user-fixed scales, plug-in scales
         scored by true LOO (also listed in the comparison's sentences).
-    status : {"map_only", "single", "no_ranking", "comparison"}
+    status : {"map_only", "quantile_only", "single", "no_ranking", "comparison"}
         No sampling; one sampled model; several sampled but fewer than two rankable;
         a ranking of two or more.
     sampled : tuple of str
@@ -171,6 +209,9 @@ class Verdict:
         What the residuals show, from :class:`lossbridge.posterior.misfit.MisfitAssessment`.
     user_fixed : tuple of str
         Models whose scale the user fixed (ranked as models of their own).
+    unranked_groups : tuple of (str, str)
+        ``(model, comparison group)`` of each sampled model outside the ranked group
+        (quantile models): never ranked, never the verdict's pick.
     """
 
     headline: str
@@ -196,6 +237,7 @@ class Verdict:
     misfit_models: tuple[str, ...] = ()
     residual_shape: tuple[str, ...] = field(default_factory=tuple)
     user_fixed: tuple[str, ...] = ()
+    unranked_groups: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict:
         """The JSON ``verdict`` object."""
@@ -218,6 +260,8 @@ class Verdict:
             "likelihood_difference": self.likelihood_difference,
             "sampled_models": list(self.sampled),
             "user_fixed_scale_models": list(self.user_fixed),
+            "not_distributional": [{"model": m, "comparison_group": g}
+                                   for m, g in self.unranked_groups],
             "all_certified": self.all_certified,
             "uncertified": list(self.uncertified),
             "warning_count": self.warning_count,
@@ -227,8 +271,9 @@ class Verdict:
 
 
 def rank_order(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Rankable sampled models, best first by elpd_loo."""
-    rankable = [c for c in candidates if c.loo is not None and c.exclusion() is None]
+    """Rankable sampled models (distributional, LOO valid), best first by elpd_loo."""
+    rankable = [c for c in candidates
+                if c.loo is not None and c.distributional and c.exclusion() is None]
     return sorted(rankable, key=lambda c: -c.loo.elpd_loo)
 
 
@@ -248,7 +293,11 @@ def build_verdict(candidates: Sequence[Candidate], *,
         matched against the candidates' names (``Candidate.misfit`` is used as well).
     warning_count : int
     """
-    sampled = [c for c in candidates if c.loo is not None]
+    every_sampled = [c for c in candidates if c.loo is not None]
+    # Only distributional models enter the ranking, the misfit scope and the headline;
+    # the others (quantile models) are listed, never ranked.
+    sampled = [c for c in every_sampled if c.distributional]
+    unranked = [c for c in every_sampled if not c.distributional]
     ranked = rank_order(candidates)
     excluded = [(c.name, c.exclusion()) for c in sampled if c.exclusion() is not None]
     misfit = misfit or MisfitAssessment()
@@ -256,7 +305,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
     assessment = MisfitAssessment(misfit_models=frozenset(misfits), residual_shape=misfit.residual_shape)
     states = [c.certified for c in candidates if c.certified is not None]
     common = {
-        "sampled": tuple(c.name for c in sampled),
+        "sampled": tuple(c.name for c in every_sampled),
         "all_certified": all(states) if states else None,
         "uncertified": tuple(c.name for c in candidates if c.certified is False),
         "warning_count": int(warning_count),
@@ -265,17 +314,31 @@ def build_verdict(candidates: Sequence[Candidate], *,
         "user_fixed": tuple(c.name for c in sampled if c.user_fixed),
         "excluded": tuple(excluded),
         "ranking": tuple(c.name for c in ranked),
+        "unranked_groups": tuple((c.name, c.group) for c in unranked),
     }
-    notes = _comparison_notes(sampled, excluded)
+    notes = _comparison_notes(sampled, excluded) + _group_notes(unranked)
     common["comparison_notes"] = tuple(notes)
     details = notes + _misfit_notes(sampled, ranked, misfits)
-    if not sampled:
+    if not every_sampled:
         return Verdict(headline=MAP_ONLY, details=tuple(details), status="map_only", **common)
     shape = _shape_sentence(misfit.residual_shape)
+    if not sampled:
+        names = ", ".join(c.name for c in unranked)
+        headline = (f"No distributional comparison: only {_nouns(unranked)} were sampled "
+                    f"({names}); each answers {_answers(unranked)}, not its whole "
+                    "distribution, so none is ranked by predictive accuracy (see their own "
+                    "section).")
+        return Verdict(headline=headline, details=tuple(details), status="quantile_only",
+                       **common)
     if len(sampled) == 1:
         only = sampled[0]
-        headline = (f"Only one model was sampled, {only.described}, so there is no comparison "
-                    "by predictive accuracy.")
+        if unranked:
+            headline = (f"Only one distributional model was sampled, {only.described}, so "
+                        f"there is no comparison by predictive accuracy (the {_nouns(unranked)} "
+                        f"are not ranked: each answers {_answers(unranked)}).")
+        else:
+            headline = (f"Only one model was sampled, {only.described}, so there is no "
+                        "comparison by predictive accuracy.")
         all_misfit = assessment.all_misfit([only.name])
         if all_misfit:
             headline += f" {only.name} does not describe these data well.{shape}"
@@ -301,7 +364,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
     leader, runner = ranked[0], ranked[1]
     diff, se, ratio, clear = _gap(difference, leader, runner)
     # The likelihood question first: the leader against the best model of another likelihood.
-    rival = next((c for c in ranked if c.family is not leader.family), None)
+    rival = next((c for c in ranked if c.likelihood_key != leader.likelihood_key), None)
     main = rival or runner
     m_diff, m_se, m_ratio, m_clear = ((diff, se, ratio, clear) if main is runner
                                       else _gap(difference, leader, main))
@@ -368,6 +431,33 @@ def _comparison_notes(sampled, excluded) -> list[str]:
         elif c.plug_in and c.exclusion() is None:
             lines.append(f"{c.name}: its plug-in {c.family.scale_name} is re-estimated without "
                          "each row, so its leave-one-out is true leave-one-out.")
+    return lines
+
+
+def _nouns(models) -> str:
+    """The non-ranked groups' models in words (``"quantile models"``)."""
+    groups = dict.fromkeys(c.group for c in models)
+    return " and ".join(GROUP_ANSWERS.get(g, (f"{g} models", ""))[0] for g in groups)
+
+
+def _answers(models) -> str:
+    """What the models of the non-ranked groups answer, in words."""
+    groups = dict.fromkeys(c.group for c in models)
+    return " or ".join(GROUP_ANSWERS.get(g, ("", f"the question of its {g!r} group"))[1]
+                       for g in groups)
+
+
+def _group_notes(unranked) -> list[str]:
+    """One line per non-ranked group: which models, and why they are not ranked."""
+    lines = []
+    for group in dict.fromkeys(c.group for c in unranked):
+        members = [c for c in unranked if c.group == group]
+        lines.append(f"{', '.join(c.name for c in members)} "
+                     f"{'is' if len(members) == 1 else 'are'} not ranked: "
+                     f"{'it answers' if len(members) == 1 else 'each answers'} "
+                     f"{_answers(members)}, not the whole distribution of y, so "
+                     "leave-one-out against the distributional models would compare "
+                     "different questions; shown in a section of its own.")
     return lines
 
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..core.outputs import check_output, write_text_atomically
 from . import plot_data, plots
+from .dictionary import dictionary_entries
 
 SVG_LIMIT_BYTES = 350_000
 PACKAGES = ("lossbridge", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "formulaic",
@@ -139,7 +140,7 @@ def _figures(analysis) -> dict[str, dict]:
             plots.plot_loo_pit(ax, data, model)
         fig.tight_layout()
         figures["loo_pit"] = _encode(fig)
-    if analysis.comparison is not None:
+    if analysis.comparison is not None and not analysis.comparison.table.empty:
         fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * len(analysis.comparison.table)))
         plots.plot_comparison(ax, analysis.comparison.table,
                               {c.name: c.model_id for c in analysis.comparison.candidates})
@@ -234,9 +235,11 @@ def report_context(analysis, command: str | None = None) -> dict:
     differences = analysis.differences()
     comparison = None
     if analysis.comparison is not None:
+        quantile = analysis.comparison.quantile_table
         comparison = {"rows": _records(analysis.comparison.table.drop(columns=["pareto_warning"])),
                       "sentences": analysis.comparison.sentences,  # [0]: the verdict's headline
-                      "excluded": dict(analysis.verdict.excluded)}
+                      "excluded": dict(analysis.verdict.excluded),
+                      "quantile_rows": _records(quantile.drop(columns=["comparison_group"]))}
     return {
         "title": f"lossbridge: {design.formula}",
         "design": design.summary(),
@@ -246,6 +249,8 @@ def report_context(analysis, command: str | None = None) -> dict:
         "coefficients": {"columns": list(coefficients.columns), "rows": _records(coefficients)},
         "differences": {"columns": list(differences.columns), "rows": _records(differences)},
         "comparison": comparison,
+        "dictionary": dictionary_entries(analysis),
+        "colors": {r.spec.name: plots.model_color(r.spec.model_id) for r in analysis.fits},
         "misfit": _misfit(analysis),
         "figures": _figures(analysis),
         "footer": {

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from .dictionary import dictionary_lines
+
 
 def _number(value) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -60,11 +62,8 @@ def format_analysis(analysis) -> str:
     nll = analysis.nll_table().drop(columns=["constant_formula", "loss_term_formula"])
     lines += ["", "Negative log-likelihood at the MAP = constant + scaled loss "
               "(checked against PyMC's log-likelihood)", _table(nll)]
-    formulas = {  # one line per family, keyed by the family itself
-        r.spec.family: f"{r.spec.likelihood}: NLL = {r.nll.constant_formula} + {r.nll.loss_term_formula}"
-        for r in analysis.fits
-    }
-    lines += ["  " + text for text in formulas.values()]
+    lines += ["", "Loss dictionary (each family: its loss, density, NLL and classical fit)",
+              *dictionary_lines(analysis)]
     lines += ["", "How each MAP was computed"]
     lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
     lines += _exact_fit_lines(analysis.fits)
@@ -129,13 +128,28 @@ def _posterior_sections(analysis) -> list[str]:
               "(ks_ref_95: 95% point for as many independent uniforms as the model has LOO-PIT "
               "values)", _table(ppc)]
     if analysis.comparison is not None:
-        table = analysis.comparison.table.drop(columns=["pareto_warning"])
-        source = ("az.compare, stacking weights" if table["weight"].notna().any()
-                  else "subsampled LOO: no stacking weights")
-        lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
-                  "better; loo: exact in closed form or PSIS)",
-                  _table(table), *("  " + s for s in analysis.comparison.sentences)]
+        comparison = analysis.comparison
+        table = comparison.table.drop(columns=["pareto_warning"])
+        if not table.empty:
+            source = ("az.compare, stacking weights" if table["weight"].notna().any()
+                      else "subsampled LOO: no stacking weights")
+            lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
+                      "better; elpd_diff ± dse: difference to the best; loo: exact in closed "
+                      "form or PSIS)", _table(table)]
+        lines += ["  " + s for s in comparison.sentences]
+        lines += _quantile_lines(comparison.quantile_table)
     return lines
+
+
+def _quantile_lines(table: pd.DataFrame) -> list[str]:
+    """The models outside the ranking (quantile models): settings, loss and its mean."""
+    if table.empty:
+        return []
+    shown = table.drop(columns=["comparison_group"]).rename(
+        columns={"loss_at_map": "loss_at_MAP", "mean_loss": "mean_loss (loss/n)"})
+    return ["", "Quantile models (not ranked: each answers one conditional quantile of y, not "
+            "its distribution; no elpd shown: their density is a working likelihood, not a model of y)",
+            _table(shown)]
 
 
 def _exact_fit_lines(fits) -> list[str]:

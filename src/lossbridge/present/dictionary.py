@@ -1,0 +1,94 @@
+"""The loss dictionary: for each fitted family, what its loss is as a likelihood.
+
+One entry per bound family (a family with its shape settings: each ``tau`` of a quantile
+family is its own entry): its loss (name and symbol), its density with the normalising
+constant (``Family.density_formula``), the NLL formula, and per model (scale learned or
+fixed) the NLL at the MAP split into constant + loss term with PyMC's own log-likelihood
+at the same point and their relative difference (from
+:class:`lossbridge.estimation.nll.NllDecomposition`, read here, never recomputed), the
+classical fit (``exact_name`` and the solver's own description) and the certificate.
+The HTML report's panel and the terminal's short version both read these entries.
+"""
+
+from __future__ import annotations
+
+from ..core.labels import settings_text
+
+
+def dictionary_entries(analysis) -> list[dict]:
+    """One entry per fitted family with its shape settings, in the order fitted.
+
+    Returns
+    -------
+    list of dict
+        ``{"title", "settings", "loss_name", "loss_symbol", "density", "nll_formula",
+        "constant_formula", "loss_term_formula", "exact_name", "solver",
+        "comparison_group", "models"}``; ``models`` holds, per model, ``{"name",
+        "scale_mode", "scale_name", "scale_value", "fixed_source", "loss_value",
+        "constant", "loss_term", "nll", "pymc_log_likelihood", "relative_difference",
+        "tolerance", "matches_pymc", "certified", "certificate"}`` (``certificate``: the
+        certificate's explanation, or the note saying why there is none).
+    """
+    terms = analysis.design.terms
+    entries: dict[tuple, dict] = {}
+    for r in analysis.fits:
+        family, model_id, nll = r.spec.family, r.spec.model_id, r.nll
+        entry = entries.setdefault((model_id.likelihood, model_id.shape), {
+            "title": family.title,
+            "settings": settings_text(model_id.shape),
+            "loss_name": family.loss_name,
+            "loss_symbol": family.loss_symbol,
+            "density": family.density_formula or None,
+            "nll_formula": f"{nll.constant_formula} + {nll.loss_term_formula}",
+            "constant_formula": nll.constant_formula,
+            "loss_term_formula": nll.loss_term_formula,
+            "exact_name": family.exact_name,
+            "solver": None,
+            "comparison_group": family.comparison_group,
+            "models": [],
+        })
+        if r.baseline is not None and entry["solver"] is None:
+            entry["solver"] = r.baseline.solver
+        certificate = (r.certificate.explanation if r.certificate is not None
+                       else r.as_dict(terms)["certificate_note"])
+        entry["models"].append({
+            "name": r.spec.name,
+            "scale_mode": r.spec.scale,
+            "scale_name": family.scale_name,
+            "scale_value": nll.scale,
+            "fixed_source": r.spec.fixed_scale_source,
+            "loss_value": nll.loss,
+            "constant": nll.constant,
+            "loss_term": nll.loss_term,
+            "nll": nll.nll,
+            "pymc_log_likelihood": -nll.pymc_nll,
+            "relative_difference": nll.relative_difference,
+            "tolerance": nll.tolerance,
+            "matches_pymc": nll.matches_pymc,
+            "certified": r.certified,
+            "certificate": certificate,
+        })
+    return list(entries.values())
+
+
+def dictionary_lines(analysis) -> list[str]:
+    """The terminal's short version: per family its loss, density, classical fit and the
+    certificate of each model (the NLL numbers are in the NLL table above it)."""
+    lines = []
+    for e in dictionary_entries(analysis):
+        title = e["title"] + (f" ({e['settings']})" if e["settings"] else "")
+        density = e["density"] or "not declared by the family"
+        # the solver's description is printed once under "How each MAP was computed"
+        classical = e["exact_name"] if e["exact_name"] and e["solver"] else \
+            "none (no exact classical fit)"
+        certified = ", ".join(
+            f"{m['name']} {_yes_no(m['certified'])}" for m in e["models"])
+        lines += [f"  {title}: {e['loss_name']} ({e['loss_symbol']})",
+                  f"    density f(r) = {density}",
+                  f"    NLL = {e['nll_formula']}",
+                  f"    classical fit: {classical}; certified: {certified}"]
+    return lines
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "NO")
