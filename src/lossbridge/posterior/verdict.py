@@ -455,7 +455,7 @@ def _group_notes(unranked) -> list[str]:
         lines.append(f"{', '.join(c.name for c in members)} "
                      f"{'is' if len(members) == 1 else 'are'} not ranked: "
                      f"{'it answers' if len(members) == 1 else 'each answers'} "
-                     f"{_answers(members)}, not the whole distribution of y, so "
+                     f"{_answers(members)}, not the whole distribution, so "
                      "leave-one-out against the distributional models would compare "
                      "different questions; shown in a section of its own.")
     return lines
