@@ -230,9 +230,32 @@ class HeteroscedasticCertificate:
     reference_solver: str = ""
     extra: dict = field(default_factory=dict)
 
+    scale_name: str = "sigma"
+
+    # The fields the certificate table reads (interfaces/results.py), in this model's terms.
     @property
     def loss_name(self) -> str:
         return "NLL"
+
+    @property
+    def loss_map(self) -> float:
+        return self.nll_map
+
+    @property
+    def loss_exact(self) -> float:
+        return self.nll_reference
+
+    @property
+    def loss_relative_gap(self) -> float:
+        return (self.nll_map - self.nll_reference) / (abs(self.nll_reference) or 1.0)
+
+    @property
+    def scale_map(self) -> str:
+        return f"exp(Z gamma), {self.scale_name} per row"
+
+    @property
+    def scale_relative_difference(self) -> float:
+        return self.max_log_scale_difference
 
     def as_dict(self) -> dict:
         return {
@@ -389,7 +412,7 @@ def certify_heteroscedastic(spec: ModelSpec, design: Design, estimate) -> Hetero
         max_relative_coefficient_difference=coefficient_diff,
         max_log_scale_difference=scale_diff, starts=len(fits), starts_agreeing=len(agreeing),
         local_optima=local, checks=checks, certified=certified, explanation=explanation,
-        dual=dual, reference_solver=solver)
+        dual=dual, reference_solver=solver, scale_name=family.scale_name)
 
 
 def decompose_heteroscedastic_nll(spec: ModelSpec, design: Design, estimate):
