@@ -107,6 +107,10 @@ def _figures(analysis) -> dict[str, dict]:
         fig.tight_layout()
         figures["scales"] = _encode(fig)
 
+    bands = plot_data.scale_bands(analysis)
+    if bands:  # heteroscedastic models: sigma(x) with its posterior band
+        figures["scale_bands"] = _panel_row(bands, plots.plot_scale_band)
+
     paired = plot_data.fixed_vs_learned_frame(analysis)
     if not paired.empty:
         likelihoods = list(dict.fromkeys(paired["likelihood"]))
