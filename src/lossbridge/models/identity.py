@@ -8,7 +8,6 @@ that needs the family or the scale mode reads the fields. See docs/design.md.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..core.errors import InputError
