@@ -95,3 +95,15 @@ def test_cli_exits_zero():
                           "foodexp ~ income", "--no-sample"], capture_output=True, text=True,
                          env=env)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+
+
+def test_toml_key(tmp_path):
+    from lossbridge.interfaces.runspec import load_spec, run_spec
+
+    (tmp_path / "models").mkdir()
+    spec = tmp_path / "models" / "hetero.toml"
+    spec.write_text('name = "hetero"\ndata = "engel"\nscale_formula = "~ income"\n'
+                    'likelihoods = ["normal"]\nscales = "learned"\nsample = false\n')
+    analysis = next(o for o in run_spec(load_spec(spec)) if hasattr(o, "fits"))
+    assert [r.spec.name for r in analysis.fits] == ["normal-learned", "normal-scale(~ income)"]
+    assert all(r.certified for r in analysis.fits)

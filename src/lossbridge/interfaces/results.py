@@ -76,8 +76,8 @@ class FitResult:
             # A modelled scale: log scale_i = Z_i gamma (map_scale is then the geometric mean).
             "scale_formula": self.spec.scale_formula,
             "map_gamma": None if self.map.gamma is None else dict(zip(
-                gamma_labels(family.scale_name, scale_terms), map(float, self.map.gamma),
-                strict=True)),
+                gamma_labels(family.scale_name, scale_terms or range(len(self.map.gamma))),
+                map(float, self.map.gamma), strict=True)),
             "map_method": self.map.method,
             "baseline": None if self.baseline is None else {
                 "method": self.baseline.method,
