@@ -196,8 +196,10 @@ def plot_comparison(ax, table: pd.DataFrame, identities: dict[str, ModelId] | No
 def plot_scale_band(ax, data: dict) -> None:
     """sigma(x) of a modelled scale: MAP line, posterior band, the MAP's |residuals|."""
     color = model_color(data["model"])
-    ax.scatter(data["points_x"], data["points_y"], s=6, color="#999999", alpha=0.5,
-               label="|residual| at the MAP")
+    positive = data["points_y"] > 0  # log axis: exp(Z gamma) spans decades; zero residuals omitted
+    ax.scatter(data["points_x"][positive], data["points_y"][positive], s=6, color="#999999",
+               alpha=0.5, label="|residual| at the MAP")
+    ax.set_yscale("log")
     if "low" in data:
         ax.fill_between(data["x"], data["low"], data["high"], color=color, alpha=0.25,
                         label=f"{data['probability'] * 100:.0f}% posterior band")
