@@ -46,7 +46,7 @@ def test_model_log_likelihood_equals_scipy(engel, likelihood, scale):
 def test_spec_validation_messages():
     with pytest.raises(InputError, match="likelihood must be one of 'normal', 'laplace'; got 'cauchy'"):
         ModelSpec("cauchy", "learned")
-    with pytest.raises(InputError, match="scale must be one of 'learned', 'fixed'; got 'free'"):
+    with pytest.raises(InputError, match="scale must be one of 'learned', 'fixed', 'modelled'; got 'free'"):
         ModelSpec("normal", "free")
     with pytest.raises(InputError, match="needs fixed_scale"):
         ModelSpec("normal", "fixed")

@@ -58,6 +58,11 @@ class Design:
     source: str
     dropped_rows: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The scale's design of a heteroscedastic model (log scale_i = Z_i gamma), built from
+    # its own one-sided formula on the same rows; None without ``scale_formula``.
+    scale_formula: str | None = None
+    Z: np.ndarray | None = None
+    scale_terms: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -86,6 +91,8 @@ class Design:
         return Design(
             y=self.y[keep], X=X, terms=self.terms, response=self.response,
             formula=self.formula, source=f"{self.source} without rows {list(np.atleast_1d(rows))}",
+            scale_formula=self.scale_formula, Z=None if self.Z is None else self.Z[keep],
+            scale_terms=self.scale_terms,
         )
 
     def summary(self) -> dict:
@@ -100,6 +107,8 @@ class Design:
             "k": self.k,
             "y_hash": self.y_hash,
             "dropped_rows": self.dropped_rows,
+            **({"scale_formula": self.scale_formula, "scale_terms": list(self.scale_terms)}
+               if self.scale_formula is not None else {}),
             "y_summary": {
                 "mean": float(np.mean(y)),
                 "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
@@ -110,7 +119,8 @@ class Design:
         }
 
 
-def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
+def build_design(table: Table, formula: str, *, dropna: bool = False,
+                 scale_formula: str | None = None) -> Design:
     """Validate ``table`` against ``formula`` and return the design.
 
     Parameters
@@ -122,6 +132,10 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     dropna : bool, default False
         Drop rows with missing values in the columns the formula uses (reported in
         ``Design.dropped_rows``) instead of raising.
+    scale_formula : str, optional
+        A one-sided formula (``"~ income"``) for the log scale of a heteroscedastic model,
+        vetted as data like ``formula`` and evaluated on the same rows (a row missing a
+        value either formula uses is dropped from both).
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise InputError(
@@ -140,7 +154,8 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
     if len(frame) == 0:
         raise InputError(f"data from {table.source} has no rows (only a header?); it needs data rows")
     _check_numbers_as_text(frame, parsed.rhs, formula)
-    used = sorted(lhs_vars | rhs_vars, key=list(frame.columns).index)
+    scale_parsed, scale_vars = _parse_scale_formula(scale_formula, frame)
+    used = sorted(lhs_vars | rhs_vars | scale_vars, key=list(frame.columns).index)
     frame, dropped = _check_missing(frame, used, formula, dropna)
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
@@ -187,6 +202,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
             f"coefficients plus one (n > k + 1), so add rows or remove terms"
         )
     _check_rank(X, terms)
+    Z, scale_terms = None, ()
+    if scale_parsed is not None:
+        Z, scale_terms = _scale_matrix(scale_formula, scale_parsed, frame, n)
     return Design(
         y=np.ascontiguousarray(y),
         X=np.ascontiguousarray(X),
@@ -195,7 +213,57 @@ def build_design(table: Table, formula: str, *, dropna: bool = False) -> Design:
         formula=formula,
         source=table.source,
         dropped_rows=dropped,
+        scale_formula=scale_formula,
+        Z=Z,
+        scale_terms=scale_terms,
     )
+
+
+def _parse_scale_formula(scale_formula: str | None, frame: pd.DataFrame):
+    """The parsed one-sided scale formula and the columns it reads (None, set() without one)."""
+    if scale_formula is None:
+        return None, set()
+    label = "scale_formula"
+    if not isinstance(scale_formula, str) or not scale_formula.strip().startswith("~"):
+        raise InputError(f"{label} must be a one-sided formula such as '~ x' (nothing left of "
+                         f"'~'); got {scale_formula!r}")
+    # Data, not code: vetted exactly as the main formula before formulaic sees it.
+    _check_names_exist(scale_formula, check_formula(scale_formula, frame), frame)
+    try:
+        parsed = Formula(scale_formula)
+    except Exception as exc:  # formulaic raises plain exceptions for some malformed input
+        raise InputError(f"{label} {scale_formula!r} does not parse: {_one_line(exc)}") from None
+    if hasattr(parsed, "lhs"):
+        raise InputError(f"{label} must be one-sided ('~ x'): it models the scale, not a "
+                         f"response; got {scale_formula!r}")
+    variables = set(parsed.required_variables)
+    _check_names_exist(scale_formula, variables, frame)
+    _check_intercept_column(scale_formula, variables)
+    _check_numbers_as_text(frame, parsed, scale_formula)
+    return parsed, variables
+
+
+def _scale_matrix(scale_formula: str, parsed, frame: pd.DataFrame,
+                  n: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Z of the scale formula on the rows of the design (the frame after dropna)."""
+    try:
+        with np.errstate(all="ignore"):
+            matrix = model_matrix(parsed, frame, na_action="ignore", context={})
+        Z = np.asarray(matrix.to_numpy(dtype=float))
+    except (FormulaicError, ValueError, TypeError, NameError) as exc:
+        raise InputError(f"cannot evaluate scale_formula {scale_formula!r}: "
+                         f"{_one_line(exc)}") from None
+    names = tuple(str(c) for c in matrix.columns)
+    if Z.shape != (n, len(names)) or not names:
+        raise InputError(f"scale_formula {scale_formula!r} gives {Z.shape[1]} column(s) on "
+                         f"{Z.shape[0]} rows; it needs at least one column on the {n} rows of "
+                         "the data (add '1' for a constant scale term)")
+    _check_finite(Z, names, scale_formula, "scale term")
+    if Z.shape[1] >= n:
+        raise InputError(f"scale_formula {scale_formula!r} has {Z.shape[1]} terms for {n} rows; "
+                         "it needs fewer terms than rows")
+    _check_rank(Z, names)
+    return np.ascontiguousarray(Z), names
 
 
 def _parse(formula: str) -> Formula:

@@ -114,7 +114,12 @@ def certificate_note(spec: ModelSpec, exact: ExactFit | None) -> str | None:
 def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
             exact: ExactFit | None) -> Certificate | None:
     """Compare ``estimate`` with ``exact`` and decide whether the MAP is certified; None
-    when the family has no exact fit (``exact`` None, see :func:`certificate_note`)."""
+    when the family has no exact fit (``exact`` None, see :func:`certificate_note`).
+    A modelled scale's MAP is certified by :mod:`lossbridge.estimation.heteroscedastic`."""
+    if spec.modelled_scale:
+        from .heteroscedastic import certify_heteroscedastic
+
+        return certify_heteroscedastic(spec, design, estimate)
     if exact is None:
         return None
     family = spec.family

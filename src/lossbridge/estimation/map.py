@@ -80,6 +80,9 @@ class MapEstimate:
         The exact LP vertex (a piecewise-linear family with flat priors only).
     theta : ndarray of shape (k,)
         The MAP in the model's rotated coordinates (where sampling starts).
+    gamma : ndarray of shape (p,) or None
+        A modelled scale's coefficients, log scale_i = Z_i gamma (``scale`` is then the
+        geometric mean of the rows' scales); None otherwise.
     """
 
     coefficients: np.ndarray
@@ -90,6 +93,7 @@ class MapEstimate:
     method: str
     evaluations: int
     vertex: LadVertex | None = None
+    gamma: np.ndarray | None = None
 
 
 class LogDensity:
@@ -173,6 +177,10 @@ def find_map(
     to the reference model to rounding, tested), so an evaluation costs O(k^2) instead
     of O(nk); the log-likelihood at the MAP is then evaluated once on ``model`` itself.
     """
+    if spec.modelled_scale:  # log scale_i = Z_i gamma: estimation/heteroscedastic.py
+        from .heteroscedastic import heteroscedastic_map
+
+        return heteroscedastic_map(model, spec, design, rotation)
     family = spec.family
     learned = spec.scale == "learned"
     joint = fast_form_model(spec, design, rotation)

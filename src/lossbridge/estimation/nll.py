@@ -59,6 +59,10 @@ class NllDecomposition:
 
 def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> NllDecomposition:
     """Split the NLL at ``estimate`` into constant + scaled loss and compare with PyMC."""
+    if spec.modelled_scale:  # a scale per row: the sums over rows of both parts
+        from .heteroscedastic import decompose_heteroscedastic_nll
+
+        return decompose_heteroscedastic_nll(spec, design, estimate)
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
     loss = family.loss(residuals)

@@ -222,6 +222,10 @@ def _declare() -> dict[str, Option]:
                flag="--likelihood", metavar="NAME", action="append", choices=tuple(FAMILIES)),
         Option("scales", "both", _scales, f"{_listing(SCALE_CHOICES)} (default: %(default)s)",
                list, flag="--scale", metavar="MODE", choices=SCALE_CHOICES),
+        Option("scale_formula", None, _formula, "one-sided formula of a heteroscedastic scale, "
+               "log scale = Z gamma, e.g. '~ income': adds a model with that scale per "
+               "likelihood, compared by LOO with the constant-scale ones", str, optional=True,
+               flag="--scale-formula", metavar="FORMULA"),
     ]
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "

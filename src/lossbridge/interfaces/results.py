@@ -18,6 +18,7 @@ from ..estimation.certificate import Certificate, certificate_note
 from ..estimation.exact import ExactFit
 from ..estimation.map import MapEstimate
 from ..estimation.nll import NllDecomposition
+from ..models.heteroscedastic import gamma_labels
 from ..models.spec import ModelSpec
 from ..posterior.comparison import Comparison, candidates_from_fits
 from ..posterior.misfit import MisfitAssessment
@@ -45,7 +46,7 @@ class FitResult:
     def certified(self) -> bool | None:
         return None if self.certificate is None else self.certificate.certified
 
-    def as_dict(self, terms: Sequence[str]) -> dict:
+    def as_dict(self, terms: Sequence[str], scale_terms: Sequence[str] = ()) -> dict:
         """The JSON of one model. Coefficients are keyed by term (``map``, ``posterior``);
         the scale has keys of its own (``map_scale``, ``posterior_scale``), since a data
         column may be called ``sigma`` or ``b``."""
@@ -72,6 +73,11 @@ class FitResult:
             "fixed_scale": fixed,
             "map": map_values,
             "map_scale": {"name": family.scale_name, "value": float(self.map.scale)},
+            # A modelled scale: log scale_i = Z_i gamma (map_scale is then the geometric mean).
+            "scale_formula": self.spec.scale_formula,
+            "map_gamma": None if self.map.gamma is None else dict(zip(
+                gamma_labels(family.scale_name, scale_terms or range(len(self.map.gamma))),
+                map(float, self.map.gamma), strict=True)),
             "map_method": self.map.method,
             "baseline": None if self.baseline is None else {
                 "method": self.baseline.method,
@@ -291,7 +297,7 @@ class Analysis:
             "data": self.design.summary(),
             "options": dict(self.options),
             "all_certified": self.all_certified,
-            "fits": [r.as_dict(terms) for r in self.fits],
+            "fits": [r.as_dict(terms, self.design.scale_terms) for r in self.fits],
             "comparison": None if self.comparison is None else self.comparison.as_records(),
             "comparison_summary": None if self.comparison is None else self.comparison.sentences,
             # models of another comparison group (quantile models): never ranked

@@ -17,6 +17,11 @@ from ..families.registry import get_family
 
 # How a model treats its likelihood's scale: a parameter, or a number given to it.
 SCALE_MODES = ("learned", "fixed")
+# A model's scale may also be a function of the data, log scale_i = Z_i gamma with Z from
+# its own formula (``--scale-formula``): added beside the constant-scale models, never a
+# choice of ``--scale``.
+MODELLED = "modelled"
+MODEL_SCALE_MODES = (*SCALE_MODES, MODELLED)
 
 
 def family_label(likelihood: str, shape) -> str:
@@ -27,9 +32,11 @@ def family_label(likelihood: str, shape) -> str:
     return f"{likelihood}({settings})" if settings else likelihood
 
 
-def model_label(likelihood: str, shape, scale: str) -> str:
+def model_label(likelihood: str, shape, scale: str, scale_formula: str | None = None) -> str:
     """A model's display label from its fields, without the registry:
-    ``"<family label>-<scale mode>"``."""
+    ``"<family label>-<scale mode>"``, or ``"normal-scale(~ x)"`` for a modelled scale."""
+    if scale == MODELLED:
+        return f"{family_label(likelihood, shape)}-scale({' '.join(str(scale_formula).split())})"
     return f"{family_label(likelihood, shape)}-{scale}"
 
 
@@ -44,21 +51,28 @@ class ModelId:
     ----------
     likelihood : str
         Name of a family registered in :data:`lossbridge.families.registry.FAMILIES`.
-    scale : {"learned", "fixed"}
-        How the family's scale is treated.
+    scale : {"learned", "fixed", "modelled"}
+        How the family's scale is treated (modelled: log scale_i = Z_i gamma).
     shape : tuple of (str, float or None)
         Settings of the family's shape parameters (a Student-t's nu, a quantile's tau),
         sorted by name: a number when fixed, None when learned; every declared parameter,
         at its default where not given. Empty for the families that have none.
+    scale_formula : str or None
+        The one-sided formula of a modelled scale (``"~ x"``); None otherwise.
     """
 
     likelihood: str
     scale: str
     shape: tuple[tuple[str, float | None], ...] = ()
+    scale_formula: str | None = None
 
     def __post_init__(self) -> None:
         family = get_family(self.likelihood)
-        check_choice("scale", self.scale, SCALE_MODES)
+        check_choice("scale", self.scale, MODEL_SCALE_MODES)
+        if (self.scale == MODELLED) != (self.scale_formula is not None):
+            raise InputError("a modelled scale needs its scale_formula, and only a modelled "
+                             f"scale has one; got scale={self.scale!r}, "
+                             f"scale_formula={self.scale_formula!r}")
         pairs = self.shape if isinstance(self.shape, (tuple, list)) else None
         if pairs is None or not all(isinstance(p, (tuple, list)) and len(p) == 2
                                     and isinstance(p[0], str) for p in pairs):
@@ -75,7 +89,8 @@ class ModelId:
     def of(cls, spec) -> ModelId:
         """The identity of a :class:`lossbridge.models.spec.ModelSpec` (or of any object
         with ``likelihood``, ``scale`` and, optionally, ``shape``)."""
-        return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()))
+        return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()),
+                   getattr(spec, "scale_formula", None))
 
     @property
     def family(self) -> Family:
@@ -94,11 +109,14 @@ class ModelId:
 
         For display only: nothing reads a model's family or scale mode back out of it.
         """
-        return model_label(self.likelihood, self.shape, self.scale)
+        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula)
 
     def as_dict(self) -> dict:
         """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""
-        return {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
+        out = {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
+        if self.scale_formula is not None:
+            out["scale_formula"] = self.scale_formula
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelId:
@@ -112,7 +130,7 @@ class ModelId:
         shape = data.get("shape") or {}
         if not isinstance(shape, dict):
             raise InputError(f"a model id's shape must be a mapping; got {shape!r}")
-        return cls(likelihood, scale, tuple(shape.items()))
+        return cls(likelihood, scale, tuple(shape.items()), data.get("scale_formula"))
 
     def __str__(self) -> str:
         return self.label

@@ -26,6 +26,7 @@ mu = link^-1(s Q* theta).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pymc as pm
@@ -34,6 +35,7 @@ import pytensor.tensor as pt
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..families.base import Family
+from .heteroscedastic import joint_scale
 from .priors import WeakPriors
 from .reference import _weak_coefficient_logp
 from .spec import ModelSpec
@@ -72,13 +74,28 @@ class _LogLikelihoods:
             self._by_family[family.name] = fast or self._summed(family)
         return self._by_family[family.name]
 
-    def _summed(self, family: Family) -> Callable:
+    def data(self):
+        """The rotated design, y and y's scale as shared variables, registered once."""
         if self._data is None:
             # Shared variables, not constants: compiled code is reused across datasets.
             self._data = (pm.Data("rotated_design", self.rotation.Q),
                           pm.Data("y_observed", self.design.y),
                           pm.Data("y_scale", np.float64(self.rotation.y_scale)))
-        q, y, y_scale = self._data
+        return self._data
+
+    def elementwise(self, family: Family) -> Callable:
+        """The plain sum of ``logp`` over the rows, for a per-row (vector) scale: the fast
+        forms and ``summed_logp``'s shortcuts assume one scale."""
+        q, y, y_scale = self.data()
+
+        def log_likelihood(theta, scale):
+            mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
+            return pt.sum(family.logp(y, mu, scale))
+
+        return log_likelihood
+
+    def _summed(self, family: Family) -> Callable:
+        q, y, y_scale = self.data()
 
         def log_likelihood(theta, scale):
             mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
@@ -108,7 +125,8 @@ def build_joint_model(specs: list[ModelSpec], design: Design, rotation: Rotation
 def fast_form_model(spec: ModelSpec, design: Design, rotation: Rotation) -> pm.Model | None:
     """The one-block joint model of ``spec`` when its family has a fast exact form of the
     log-likelihood (what the MAP then optimises), else None."""
-    if type(spec.family).sufficient_log_likelihood is Family.sufficient_log_likelihood:
+    if (spec.modelled_scale
+            or type(spec.family).sufficient_log_likelihood is Family.sufficient_log_likelihood):
         return None  # the contract's default: no fast form, nothing to build
     model, fast = _build([spec], design, rotation, None)
     return model if fast else None
@@ -135,6 +153,11 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
             if spec.priors == "weak":
                 beta = pt.dot(to_beta, theta)
                 pm.Potential(block_name(spec, "prior"), _weak_coefficient_logp(beta, weak))
+            if spec.modelled_scale:  # log scale_i = Z_i gamma (models/heteroscedastic.py)
+                scale = joint_scale(spec, design, estimate, partial(block_name, spec))
+                pm.Potential(block_name(spec, "loglik"),
+                             log_likelihoods.elementwise(family)(theta, scale))
+                continue
             if spec.scale == "learned" and estimate is not None:
                 c = pm.Data(block_name(spec, "log_scale_unit"),
                             np.float64(log_scale_unit(spec, design.n)))

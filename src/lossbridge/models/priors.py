@@ -91,6 +91,11 @@ def describe_priors(spec, design: Design) -> dict[str, str]:
         described = WeakPriors.from_design(design).describe(design.terms, scale_name)
     else:
         described = describe_flat(design.terms, scale_name)
+    if getattr(spec, "modelled_scale", False):  # gamma in place of one scale
+        from .heteroscedastic import describe_gamma_priors  # lazy: it loads PyMC
+
+        del described[scale_label(scale_name)]
+        described.update(describe_gamma_priors(spec, design))
     if spec.scale == "fixed":
         described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
     return described

@@ -21,6 +21,7 @@ import pytensor.tensor as pt
 
 from ..data.design import Design
 from ..data.rotation import Rotation
+from .heteroscedastic import reference_scale
 from .priors import WeakPriors
 from .spec import ModelSpec
 
@@ -57,7 +58,9 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         weak = WeakPriors.from_design(design) if spec.priors == "weak" else None
         if weak is not None:
             pm.Potential("coefficient_prior", _weak_coefficient_logp(beta, weak))
-        if spec.scale == "learned" and weak is not None:
+        if spec.modelled_scale:  # log scale_i = Z_i gamma (models/heteroscedastic.py)
+            scale = reference_scale(spec, design, weak is not None)
+        elif spec.scale == "learned" and weak is not None:
             scale = pm.Exponential(family.scale_name, lam=weak.scale_rate)
         elif spec.scale == "learned":
             scale = pm.HalfFlat(family.scale_name)

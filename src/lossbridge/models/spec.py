@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
-from .identity import SCALE_MODES, ModelId, model_label
+from .identity import MODEL_SCALE_MODES, MODELLED, ModelId, model_label
 from .priors import PRIOR_CHOICES as PRIORS
 
 
@@ -20,9 +20,11 @@ class ModelSpec:
     ----------
     likelihood : str
         Family name in :data:`lossbridge.families.registry.FAMILIES`.
-    scale : {"learned", "fixed"}
+    scale : {"learned", "fixed", "modelled"}
         ``learned``: the scale is a parameter (HalfFlat prior under flat priors);
-        ``fixed``: the scale is the number ``fixed_scale``.
+        ``fixed``: the scale is the number ``fixed_scale``; ``modelled``: per row,
+        log scale_i = Z_i gamma with Z from ``scale_formula`` (flat priors on gamma, or
+        weak ones: :mod:`lossbridge.models.heteroscedastic`).
     fixed_scale : float or None
         The scale value when ``scale == "fixed"``.
     fixed_scale_source : str or None
@@ -40,6 +42,8 @@ class ModelSpec:
         The family's shape settings (``(("tau", 0.9),)``), normalised as
         :class:`~lossbridge.models.identity.ModelId` does: every declared parameter,
         sorted, at its default where not given.
+    scale_formula : str or None
+        The one-sided formula of a modelled scale (``"~ income"``), else None.
     """
 
     likelihood: str
@@ -49,10 +53,12 @@ class ModelSpec:
     priors: str = "flat"
     fixed_scale_is_plug_in: bool = False
     shape: tuple = ()
+    scale_formula: str | None = None
 
     def __post_init__(self) -> None:
-        check_choice("scale", self.scale, SCALE_MODES)
-        object.__setattr__(self, "shape", ModelId(self.likelihood, self.scale, self.shape).shape)
+        check_choice("scale", self.scale, MODEL_SCALE_MODES)
+        object.__setattr__(self, "shape", ModelId(self.likelihood, self.scale, self.shape,
+                                                  self.scale_formula).shape)
         family = self.family
         # Declared by the family contract, not yet carried through the models: refused
         # here rather than silently ignored.
@@ -90,7 +96,12 @@ class ModelSpec:
     def name(self) -> str:
         """Model label used in every table (``"normal-learned"``): :attr:`model_id`'s label,
         written here without the registry so that a fit outlives its family's registration."""
-        return model_label(self.likelihood, self.shape, self.scale)
+        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula)
+
+    @property
+    def modelled_scale(self) -> bool:
+        """The scale is a function of the data (log scale_i = Z_i gamma)."""
+        return self.scale == MODELLED
 
 
 def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float | None,

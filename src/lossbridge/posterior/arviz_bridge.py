@@ -51,6 +51,19 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
     return out.astype(float)
 
 
+def gamma_summary(idata, labels: list[str], hdi_prob: float) -> pd.DataFrame:
+    """As :func:`posterior_summary`, for a modelled scale's ``gamma`` (rows ``labels``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.summary(idata, var_names=["gamma"], hdi_prob=hdi_prob, round_to="none")
+    hdi_columns = [c for c in table.columns if c.startswith("hdi_")]
+    out = table[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
+    out.insert(2, "hdi_low", table[hdi_columns[0]].to_numpy())
+    out.insert(3, "hdi_high", table[hdi_columns[1]].to_numpy())
+    out.index = list(labels)
+    return out.astype(float)
+
+
 def inference_data(*, posterior: dict, sample_stats, observed: np.ndarray, terms: list[str],
                    log_likelihood: np.ndarray | None = None,
                    posterior_predictive: np.ndarray | None = None):

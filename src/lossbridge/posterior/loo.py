@@ -34,7 +34,7 @@ from ..families.base import ClosedFormLoo, Family
 from ..models.spec import ModelSpec
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
-from .pointwise import log_likelihood, lppd_pointwise
+from .pointwise import at_rows, log_likelihood, lppd_pointwise
 from .sampling import ModelDraws
 
 FULL_LOO_MAX_N = 5_000
@@ -228,7 +228,7 @@ def closed_form(spec: ModelSpec, design: Design, rotation: Rotation) -> ClosedFo
     Closed forms hold under flat priors only; the family decides the rest (for the
     Normal: enough rows, and no row that alone determines a coefficient).
     """
-    if spec.priors != "flat":
+    if spec.priors != "flat" or spec.modelled_scale:  # closed forms assume one scale
         return None
     return spec.family.exact_loo(design, rotation, spec.scale, spec.fixed_scale,
                                  spec.fixed_scale_is_plug_in)
@@ -260,7 +260,8 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
             lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale).sum())
         else:  # only p_loo needs lppd; on large data estimate it on the subsample
             approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
-            rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta, scale)
+            rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta,
+                                       at_rows(scale, subsample))
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
         pointwise = exact.elpd_pointwise
         return LooResult(LooEstimator.EXACT, float(lppd - pointwise.sum()), n_samples,
@@ -291,7 +292,7 @@ def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.nda
     m = rows.size
     approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
     chains, per_chain = draws.beta.shape[:2]
-    block = log_likelihood(family, design.X[rows], design.y[rows], beta, scale)
+    block = log_likelihood(family, design.X[rows], design.y[rows], beta, at_rows(scale, rows))
     psis = arviz_bridge.psis(block.reshape(chains, per_chain, m), _posterior(draws))
     sample = LooSubsample(rows, psis["elpd_pointwise"], approx, psis["log_weights"])
     lppd = difference_estimator(approx, psis["lppd_pointwise"], rows)["total"]
@@ -303,6 +304,8 @@ def _posterior(draws: ModelDraws) -> dict:
     out = {"beta": draws.beta}
     if draws.scale is not None:
         out["scale"] = draws.scale
+    if draws.gamma is not None:
+        out["gamma"] = draws.gamma
     return out
 
 

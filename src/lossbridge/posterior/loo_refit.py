@@ -22,7 +22,7 @@ from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..models.reference import build_model
 from ..models.spec import ModelSpec
-from .pointwise import log_likelihood, logsumexp
+from .pointwise import RowScales, log_likelihood, logsumexp
 from .sampling import SamplerOptions, sample_models
 
 
@@ -45,7 +45,10 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         estimate = find_map(build_model(model_spec, reduced, rotation), model_spec, reduced, rotation)
         draws = sample_models([model_spec], reduced, rotation, [estimate], options,
                               int(child.generate_state(1)[0]))[model_spec.name]
+        scale = draws.flat_scale
+        if isinstance(scale, RowScales):  # the left-out row's scale, from the full Z
+            scale = RowScales(scale.gamma, design.Z[[row]])
         log_density = log_likelihood(family, design.X[[row]], design.y[[row]], draws.flat_beta,
-                                     draws.flat_scale)[:, 0]
+                                     scale)[:, 0]
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

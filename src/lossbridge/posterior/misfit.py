@@ -136,6 +136,8 @@ def parameter_count(spec, design) -> int:
     """Coefficients plus the scale when it is estimated from these data: learned, or fixed
     at its plug-in MLE (whose true leave-one-out re-estimates it without each row, so its
     p_loo counts the scale as well)."""
+    if spec.modelled_scale:  # gamma: one coefficient per column of the scale's Z
+        return design.k + design.Z.shape[1]
     estimated = spec.scale == "learned" or spec.fixed_scale_is_plug_in
     return design.k + (1 if estimated else 0)
 

@@ -33,7 +33,7 @@ def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
     Only flat priors have closed forms here; the family decides whether it has one
     (``exact`` is its own exact classical fit, e.g. OLS for the Normal).
     """
-    if spec.priors != "flat":
+    if spec.priors != "flat" or spec.modelled_scale:  # closed forms assume one scale
         return None
     return spec.family.exact_posterior(design, rotation, exact, spec.scale, spec.fixed_scale)
 

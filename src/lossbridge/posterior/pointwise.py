@@ -6,11 +6,49 @@ the caller asks for the whole matrix (small n).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..families.base import Family
 
 CHUNK_ELEMENTS = 2_000_000  # ~16 MB of float64 per chunk
+
+
+@dataclass(frozen=True, eq=False)
+class RowScales:
+    """Per-row scales exp(Z_i gamma_s) of a heteroscedastic model, for draws of gamma.
+
+    Stands where the other models pass a (draws,) vector of scales: indexing selects
+    draws (``scale[index]``), :meth:`at_rows` selects rows, and the (draws, rows) matrix
+    is formed only for the rows of one chunk.
+    """
+
+    gamma: np.ndarray  # (draws, p)
+    Z: np.ndarray  # (rows, p)
+
+    def __getitem__(self, index) -> RowScales:
+        return RowScales(self.gamma[index], self.Z)
+
+    def at_rows(self, rows) -> RowScales:
+        return RowScales(self.gamma, self.Z[rows])
+
+    def matrix(self) -> np.ndarray:
+        """(draws, rows) scales."""
+        return np.exp(self.gamma @ self.Z.T)
+
+    def mean(self) -> np.ndarray:
+        """Each row's scale at the posterior mean of gamma (the subsampled LOO's approximation)."""
+        return np.exp(self.Z @ self.gamma.mean(axis=0))
+
+
+def at_rows(scale, rows):
+    """``scale`` for a subset of rows: unchanged for one scale per draw."""
+    return scale.at_rows(rows) if isinstance(scale, RowScales) else scale
+
+
+def _per_draw(scale) -> np.ndarray:
+    return scale.matrix() if isinstance(scale, RowScales) else scale[:, None]
 
 
 def logsumexp(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
@@ -29,9 +67,10 @@ def logsumexp(values: np.ndarray, axis: int | None = None) -> np.ndarray | float
 
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
                    scale: np.ndarray) -> np.ndarray:
-    """(draws, rows) matrix of log p(y_i | beta_s, scale_s) for the given rows."""
+    """(draws, rows) matrix of log p(y_i | beta_s, scale_s) for the given rows (``scale``:
+    (draws,) or :class:`RowScales` for those rows)."""
     mu = family.link.inverse(beta @ X.T)
-    return family.logpdf(y[None, :], mu, scale[:, None])
+    return family.logpdf(y[None, :], mu, _per_draw(scale))
 
 
 def lppd_pointwise(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
@@ -41,7 +80,8 @@ def lppd_pointwise(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarra
     rows = max(1, CHUNK_ELEMENTS // draws)
     out = np.empty(y.size)
     for start in range(0, y.size, rows):
-        block = log_likelihood(family, X[start:start + rows], y[start:start + rows], beta, scale)
+        block = log_likelihood(family, X[start:start + rows], y[start:start + rows], beta,
+                               at_rows(scale, slice(start, start + rows)))
         out[start:start + rows] = logsumexp(block, axis=0) - np.log(draws)
     return out
 
@@ -50,4 +90,4 @@ def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray
               rng: np.random.Generator) -> np.ndarray:
     """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s)."""
     mu = family.link.inverse(beta @ X.T)
-    return family.replicate(mu, scale[:, None], rng)
+    return family.replicate(mu, _per_draw(scale), rng)

@@ -31,6 +31,7 @@ from ..data.rotation import Rotation
 from ..estimation.map import MapEstimate
 from ..models.joint import block_name, build_joint_model
 from ..models.spec import ModelSpec
+from .pointwise import RowScales
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -79,13 +80,18 @@ class ModelDraws:
     sample_stats: object  # xarray Dataset of the (joint) NUTS run
     fixed_scale: float | None = None
     run_models: tuple[str, ...] = ()  # every model of that NUTS run (they share its statistics)
+    gamma: np.ndarray | None = None  # a modelled scale's coefficients (chain, draw, p)
+    scale_design: np.ndarray | None = None  # its Z (n, p)
 
     @property
     def flat_beta(self) -> np.ndarray:
         return self.beta.reshape(-1, self.beta.shape[-1])
 
     @property
-    def flat_scale(self) -> np.ndarray:
+    def flat_scale(self) -> np.ndarray | RowScales:
+        """(draws,) scales, or for a modelled scale the :class:`RowScales` of every row."""
+        if self.gamma is not None:
+            return RowScales(self.gamma.reshape(-1, self.gamma.shape[-1]), self.scale_design)
         if self.scale is not None:
             return self.scale.reshape(-1)
         return np.full(self.flat_beta.shape[0], self.fixed_scale)
@@ -120,6 +126,8 @@ def sample_models(
             start = {block_name(spec, "z"): 2.0 * rng.standard_normal(design.k)}
             if spec.scale == "learned":
                 start[block_name(spec, "v")] = 2.0 * rng.standard_normal()
+            if spec.modelled_scale:
+                start[block_name(spec, "w")] = 2.0 * rng.standard_normal(design.Z.shape[1])
             initvals[chain].update(start)
     clock = time.perf_counter()
     with model, _quiet_pymc_logger(), _interrupts_are_fatal() as interrupted:
@@ -151,13 +159,16 @@ def sample_models(
     out = {}
     for spec in specs:
         theta = np.asarray(idata.posterior[block_name(spec, "theta")])
-        scale = None
+        scale = gamma = None
+        if spec.modelled_scale:
+            gamma = np.asarray(idata.posterior[block_name(spec, "gamma")])
         if spec.scale == "learned":
             scale = np.asarray(idata.posterior[block_name(spec, spec.family.scale_name)])
         out[spec.name] = ModelDraws(theta=theta, beta=rotation.to_beta(theta), scale=scale,
                                     sample_stats=idata.sample_stats,
                                     fixed_scale=spec.fixed_scale,
-                                    run_models=tuple(s.name for s in specs))
+                                    run_models=tuple(s.name for s in specs), gamma=gamma,
+                                    scale_design=design.Z if gamma is not None else None)
     return out
 
 

@@ -12,12 +12,13 @@ import pandas as pd
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.exact import ExactFit
+from ..models.heteroscedastic import gamma_labels
 from ..models.spec import ModelSpec
 from . import arviz_bridge
 from .diagnostics import loo_warnings, oracle_warnings, sampler_warnings
 from .loo import FULL_LOO_MAX_N, LooResult, closed_form, compute_loo
 from .oracle import OracleCheck, check_against_exact, exact_posterior
-from .pointwise import log_likelihood, replicate
+from .pointwise import at_rows, log_likelihood, replicate
 from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
 from .sampling import ModelDraws
 
@@ -86,6 +87,8 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
     posterior = {"theta": draws.theta, "beta": draws.beta}
     if spec.scale == "learned":
         posterior[spec.family.scale_name] = draws.scale
+    if draws.gamma is not None:
+        posterior["gamma"] = draws.gamma
     log_lik = y_rep = None
     if full and design.n <= FULL_LOO_MAX_N:
         shape = (*draws.beta.shape[:2], design.n)
@@ -143,6 +146,9 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
 
     clock = time.perf_counter()
     summary = arviz_bridge.posterior_summary(light, list(design.terms), scale_name, hdi_prob)
+    if draws.gamma is not None:  # rows "scale: log sigma[term]" (models/heteroscedastic.py)
+        summary = pd.concat([summary, arviz_bridge.gamma_summary(
+            light, gamma_labels(family.scale_name, design.scale_terms), hdi_prob)])
     divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
     total_draws = int(np.prod(draws.sample_stats["diverging"].shape))
     bfmi = arviz_bridge.bfmi(light)
@@ -155,7 +161,8 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
                                    loo.log_weights)
     else:
         rows = loo.subsample.rows
-        rows_rep = replicate(family, design.X[rows], draws.flat_beta, draws.flat_scale, rng)
+        rows_rep = replicate(family, design.X[rows], draws.flat_beta,
+                             at_rows(draws.flat_scale, rows), rng)
         pit = loo_pit_from_weights(design.y[rows], rows_rep, loo.subsample.log_weights)
     ppc = posterior_predictive_checks(spec, design, draws, rng, pit, loo.estimator)
     notes = (

@@ -220,3 +220,39 @@ def fixed_vs_learned_frame(analysis) -> pd.DataFrame:
         return pd.DataFrame()
     both = frame.groupby("likelihood")["scale"].transform("nunique") == 2
     return frame[both].reset_index(drop=True)
+
+
+BAND_POINTS = 200  # rows the sigma(x) band is evaluated at (draws x rows stays small)
+
+
+def scale_bands(analysis, probability: float = 0.9) -> list[dict]:
+    """sigma(x) = exp(Z gamma) of each modelled-scale model against the first scale term
+    that varies: the MAP, the posterior median and central ``probability`` band at up to
+    ``BAND_POINTS`` rows (sorted by that term), and the MAP's absolute residuals."""
+    out = []
+    design = analysis.design
+    if design.Z is None:
+        return out
+    Z = design.Z
+    varying = [j for j in range(Z.shape[1]) if np.ptp(Z[:, j]) > 0]
+    column = varying[0] if varying else 0
+    order = np.argsort(Z[:, column], kind="stable")
+    rows = order[np.unique(np.linspace(0, design.n - 1, min(BAND_POINTS, design.n)).astype(int))]
+    for result in analysis.fits:
+        if result.map.gamma is None:
+            continue
+        residual = np.abs(design.y - design.X @ result.map.coefficients)
+        entry = {"model": result.spec.model_id, "x": Z[rows, column],
+                 "xlabel": design.scale_terms[column],
+                 "scale_name": result.spec.family.scale_name,
+                 "map": np.exp(Z[rows] @ result.map.gamma),
+                 "points_x": Z[:, column], "points_y": residual, "probability": probability}
+        draws = result.posterior.draws if result.posterior is not None else None
+        if draws is not None and draws.gamma is not None:
+            gamma = draws.gamma.reshape(-1, draws.gamma.shape[-1])
+            scales = np.exp(gamma @ Z[rows].T)
+            tail = (1.0 - probability) / 2
+            entry["low"], entry["median"], entry["high"] = np.quantile(
+                scales, [tail, 0.5, 1.0 - tail], axis=0)
+        out.append(entry)
+    return out

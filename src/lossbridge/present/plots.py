@@ -191,3 +191,21 @@ def plot_comparison(ax, table: pd.DataFrame, identities: dict[str, ModelId] | No
     ax.set_yticks(positions, [safe_label(m) for m in models])
     ax.set_xlabel("elpd (leave-one-out, higher is better); ▲ difference from the best ± dse")
     ax.grid(axis="x", alpha=0.3)
+
+
+def plot_scale_band(ax, data: dict) -> None:
+    """sigma(x) of a modelled scale: MAP line, posterior band, the MAP's |residuals|."""
+    color = model_color(data["model"])
+    positive = data["points_y"] > 0  # log axis: exp(Z gamma) spans decades; zero residuals omitted
+    ax.scatter(data["points_x"][positive], data["points_y"][positive], s=6, color="#999999",
+               alpha=0.5, label="|residual| at the MAP")
+    ax.set_yscale("log")
+    if "low" in data:
+        ax.fill_between(data["x"], data["low"], data["high"], color=color, alpha=0.25,
+                        label=f"{data['probability'] * 100:.0f}% posterior band")
+        ax.plot(data["x"], data["median"], color=color, lw=1, ls="--", label="posterior median")
+    ax.plot(data["x"], data["map"], color=color, lw=2, label="MAP")
+    ax.set_xlabel(safe_label(data["xlabel"]))
+    ax.set_ylabel(safe_label(f"{data['scale_name']}(x)"))
+    ax.set_title(safe_label(data["model"].label), fontsize=9)
+    ax.legend(fontsize=7, frameon=False)

@@ -108,6 +108,10 @@ def _figures(analysis) -> dict[str, dict]:
         fig.tight_layout()
         figures["scales"] = _encode(fig)
 
+    bands = plot_data.scale_bands(analysis)
+    if bands:  # heteroscedastic models: sigma(x) with its posterior band
+        figures["scale_bands"] = _panel_row(bands, plots.plot_scale_band)
+
     paired = plot_data.fixed_vs_learned_frame(analysis)
     if not paired.empty:
         likelihoods = list(dict.fromkeys(paired["likelihood"]))
@@ -223,7 +227,8 @@ def report_context(analysis, command: str | None = None) -> dict:
             "map_method": r.map.method,
             "nll": r.nll.as_dict(),
             "certificate": None if r.certificate is None else r.certificate.as_dict(),
-            "certificate_note": r.as_dict(analysis.design.terms)["certificate_note"],
+            "certificate_note": r.as_dict(analysis.design.terms,
+                                          analysis.design.scale_terms)["certificate_note"],
             "posterior": None if r.posterior is None else _records(r.posterior.summary),
             "diagnostics": None if r.posterior is None else r.posterior.diagnostics_dict(),
             "loo": None if r.posterior is None else r.posterior.loo_dict(),
