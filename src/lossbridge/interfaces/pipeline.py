@@ -33,6 +33,7 @@ from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
+from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..models.identity import ModelId
 from ..models.priors import describe_priors
@@ -200,6 +201,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))
     timings["map"] = time.perf_counter() - clock
+    # stacklevel 4: crossing_notes -> run_pipeline -> fit -> the user's call of fit.
+    notes.extend(crossing_notes(design.X, [(f.spec, f.map.coefficients) for f in fits], 4))
     if sample:
         _progress(progress, f"sampling {len(specs)} model(s) jointly with NUTS ({sampler.chains} "
                   f"chains x {sampler.tune} tune + {sampler.draws} draws)")

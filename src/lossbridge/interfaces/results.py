@@ -93,6 +93,9 @@ class FitResult:
             "loo": None if self.posterior is None else self.posterior.loo_dict(),
             "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
             "oracle": None if self.posterior is None else self.posterior.oracle_dict(),
+            # Quantile families: the Yang-Wang-He adjusted spread beside the raw one.
+            "posterior_adjusted": None if self.posterior is None or self.posterior.adjusted is None
+            else self.posterior.adjusted.as_dict(),
         }
 
 
