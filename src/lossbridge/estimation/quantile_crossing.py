@@ -68,7 +68,8 @@ def crossing_notes(X: np.ndarray, models: Iterable[tuple[ModelSpec, np.ndarray]]
                 "them with care there"
             )
             warnings.warn(message, QuantileCrossingWarning, stacklevel=stacklevel)
-            notes.append({"code": "quantile_crossing", "likelihood": likelihood,
+            notes.append({"code": "quantile_crossing", "model": by_tau[low][0],
+                          "likelihood": likelihood,
                           "tau_low": low, "tau_high": high, "rows": int(crossed.size),
                           "first_row": first, "max_excess": float(excess.max()),
                           "models": [by_tau[low][0], by_tau[high][0]], "message": message})
