@@ -4,8 +4,8 @@ Regression quantiles fitted one tau at a time need not be monotone in tau: at an
 observed row x_i the fitted tau_1-quantile x_i'beta(tau_1) can exceed the
 tau_2-quantile x_i'beta(tau_2) with tau_1 < tau_2, which no conditional distribution
 allows. :func:`crossing_notes` checks every pair of the run's models of one
-quantile family (its ``comparison_group`` is ``"quantile"``; the level is its shape
-parameter ``tau``) at every observed row and warns with
+quantile family (one whose ``quantile_level`` names the shape parameter that is its
+level, the quantile family's ``tau``) at every observed row and warns with
 :class:`~lossbridge.core.errors.QuantileCrossingWarning`.
 """
 
@@ -30,7 +30,7 @@ def crossing_notes(X: np.ndarray, models: Iterable[tuple[ModelSpec, np.ndarray]]
     X : ndarray of shape (n, k)
         The design whose rows are checked.
     models : iterable of (ModelSpec, coefficients)
-        The run's fits; only those of a quantile family are read, one fit per
+        The run's fits; only those of a quantile family (``Family.quantile_level``) are read, one fit per
         (family, tau) (a learned and a fixed scale share the exact coefficients).
 
     Returns
@@ -43,9 +43,9 @@ def crossing_notes(X: np.ndarray, models: Iterable[tuple[ModelSpec, np.ndarray]]
     lines: dict[str, dict[float, tuple[str, np.ndarray]]] = {}
     for spec, beta in models:
         family = spec.family
-        if family.comparison_group != "quantile":
+        if family.quantile_level is None:
             continue
-        tau = family.shape_value("tau")
+        tau = family.shape_value(family.quantile_level)
         lines.setdefault(spec.likelihood, {}).setdefault(tau, (spec.name, np.asarray(beta)))
     notes = []
     k = X.shape[1]

@@ -197,6 +197,9 @@ class Family(ABC):
     # (``"yang_wang_he"``: the quantile likelihood's sandwich, Yang, Wang and He 2016);
     # None: the posterior is reported as sampled.
     sandwich_adjustment: str | None = None
+    # The shape parameter that is the model's quantile level (the quantile family's "tau"),
+    # for the check that fitted quantile lines do not cross; None: not a quantile model.
+    quantile_level: str | None = None
 
     # ------------------------------------------------------------------ shape parameters
     def with_shape(self, **values: float | None) -> Family:

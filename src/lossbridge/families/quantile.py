@@ -67,6 +67,7 @@ class Quantile(Family):
     # (misspecified likelihood): the posterior module reports the Yang-Wang-He (2016)
     # adjusted covariance beside the raw one.
     sandwich_adjustment = "yang_wang_he"
+    quantile_level = "tau"
 
     @property
     def tau(self) -> float:

@@ -58,8 +58,8 @@ def fit(
     scales: str | Iterable[str] = "both",
     sigma: float | None = None,
     b: float | None = None,
-    tau: float | Iterable[float] | None = None,
     quantile_sigma: float | None = None,
+    tau: float | Iterable[float] | None = None,
     priors: str = "flat",
     sample: bool = True,
     draws: int = 1000,
@@ -93,13 +93,13 @@ def fit(
         Giving ``sigma`` or ``b`` without a fixed-scale model of its family raises
         :class:`InputError`. Under a user value an exact fit (all residuals zero) can be
         fitted; models whose scale would be learned or plugged in are then refused.
+    quantile_sigma : float, optional
+        The quantile likelihood's fixed scale σ (models ``quantile(tau=...)-fixed``); by
+        default the plug-in MLE of the exact quantile regression, the mean pinball loss.
     tau : float or list of float, optional
         Quantile levels in (0, 1) of the ``quantile`` likelihood (asymmetric Laplace,
         pinball loss), one model each (``tau=[0.1, 0.5, 0.9]``); default 0.5. Needs
         ``"quantile"`` among ``likelihoods``.
-    quantile_sigma : float, optional
-        The quantile likelihood's fixed scale σ (models ``quantile(tau=...)-fixed``); by
-        default the plug-in MLE of the exact quantile regression, the mean pinball loss.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).

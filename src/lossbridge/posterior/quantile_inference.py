@@ -101,5 +101,5 @@ def posterior_adjustment(spec, design, draws, prob: float = 0.9) -> AdjustedPost
     if family.sandwich_adjustment is None:
         return None
     sigma = float(np.mean(draws.flat_scale))
-    return adjust_posterior(draws.flat_beta, design.X, family.shape_value("tau"), sigma,
+    return adjust_posterior(draws.flat_beta, design.X, family.shape_value(family.quantile_level), sigma,
                             design.terms, prob)

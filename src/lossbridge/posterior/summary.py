@@ -18,8 +18,8 @@ from .diagnostics import loo_warnings, oracle_warnings, sampler_warnings
 from .loo import FULL_LOO_MAX_N, LooResult, closed_form, compute_loo
 from .oracle import OracleCheck, check_against_exact, exact_posterior
 from .pointwise import log_likelihood, replicate
-from .quantile_inference import AdjustedPosterior, posterior_adjustment
 from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
+from .quantile_inference import AdjustedPosterior, posterior_adjustment
 from .sampling import ModelDraws
 
 
