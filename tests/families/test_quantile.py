@@ -62,6 +62,11 @@ def test_logpdf_and_logp_equal_the_formula_and_pymc(tau):
     sigma = 1.7
     reference = al_logpdf(y - mu, tau, sigma)
     np.testing.assert_allclose(family.logpdf(y, mu, sigma), reference, rtol=1e-13, atol=1e-13)
+    # scipy's laplace_asymmetric(kappa, scale s): rates kappa/s right, 1/(kappa s) left, so
+    # kappa = sqrt(tau / (1 - tau)) and s = sigma / sqrt(tau (1 - tau)).
+    scipy_ref = stats.laplace_asymmetric.logpdf(y, np.sqrt(tau / (1 - tau)), loc=mu,
+                                                scale=sigma / np.sqrt(tau * (1 - tau)))
+    np.testing.assert_allclose(scipy_ref, reference, rtol=1e-12, atol=1e-12)
     ours = family.logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(sigma)).eval()
     np.testing.assert_allclose(ours, reference, rtol=1e-13, atol=1e-13)
     summed = family.summed_logp(pt.as_tensor(y), pt.as_tensor(mu), pt.as_tensor(sigma)).eval()
