@@ -1,4 +1,5 @@
-"""Exact classical fits: OLS by a QR/lstsq solve, LAD by a linear programme (HiGHS).
+"""Exact classical fits: OLS by a QR/lstsq solve, LAD and quantile regression by a linear
+programme (HiGHS, then the exact vertex and its dual certificate).
 
 These are the independent references every MAP estimate is certified against. A family
 names its solver by a key of :data:`SOLVERS` (``Family.exact_solver``); the solver reports
