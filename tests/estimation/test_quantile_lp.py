@@ -213,3 +213,16 @@ def test_no_crossing_warning_when_lines_do_not_cross():
     with pytest.warns(QuantileCrossingWarning):
         notes = crossing_notes(X, zip(specs, crossing, strict=True))
     assert [(n["tau_low"], n["tau_high"], n["rows"]) for n in notes] == [(0.5, 0.9, 2)]
+
+
+def test_a_flat_face_is_reported_not_unique():
+    # Two groups of two points {0, 1}: every value in [0, 1] is a median of each group.
+    X = np.column_stack([np.ones(4), [0.0, 0.0, 1.0, 1.0]])
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    vertex = exact_quantile_vertex(X, y, 0.5)
+    assert vertex.certificate.holds and vertex.certificate.unique is False
+    assert "pinball loss flat" in vertex.certificate.uniqueness
+    # At tau = 0.25 the quantile of {0, 1} is 0 exactly: unique.
+    assert exact_quantile_vertex(X, y, 0.25).certificate.unique is True
+    np.testing.assert_allclose(exact_quantile_vertex(X, y, 0.25).coefficients, [0.0, 0.0],
+                               atol=1e-15)

@@ -214,6 +214,10 @@ def _at_upper(d: np.ndarray, tau: float | None) -> np.ndarray:
     return np.where(d > tau - 0.5, 1.0, -1.0)
 
 
+def _loss_word(tau: float | None) -> str:
+    return "SAD" if tau is None else "pinball loss"
+
+
 def _feasible(d: np.ndarray, tau: float | None) -> bool:
     if tau is None:
         return bool(np.max(np.abs(d)) <= 1.0 + DUAL_TOL)
@@ -737,15 +741,17 @@ def _uniqueness(X, residuals, d, tau=None) -> tuple[bool | None, str]:
     norms = np.linalg.norm(A, axis=1)
     A = A[norms > 1e3 * EPS] / norms[norms > 1e3 * EPS, None]
     if A.shape[0] < null.shape[1] or np.linalg.matrix_rank(A) < null.shape[1]:
-        return False, "not unique: a direction keeps the SAD flat (rank test)"
+        return False, f"not unique: a direction keeps the {_loss_word(tau)} flat (rank test)"
     if A.shape[0] > 2_000:  # many duplicates among tied rows: each distinct row once
         A = np.unique(np.round(A, 12), axis=0)
     res = linprog(np.zeros(A.shape[0]), A_eq=A.T, b_eq=np.zeros(A.shape[1]), bounds=(1.0, None),
                   method="highs")
     if res.status == 0:
-        return True, "unique: no direction keeps the SAD flat (Gordan's alternative, one LP)"
+        return True, (f"unique: no direction keeps the {_loss_word(tau)} flat (Gordan's "
+                      "alternative, one LP)")
     if res.status == 2:
-        return False, "not unique: a direction keeps the SAD flat (Gordan's alternative, one LP)"
+        return False, (f"not unique: a direction keeps the {_loss_word(tau)} flat (Gordan's "
+                       "alternative, one LP)")
     return None, f"unknown: the uniqueness LP did not finish ({res.message})"
 
 
