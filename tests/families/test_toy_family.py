@@ -78,11 +78,11 @@ class Logistic(Family):
 class Gauss(Family):
     name = "gauss"
     title = "Gauss"
-    scale_name = "tau"
+    scale_name = "s_gauss"  # not "tau": the quantile family's option
     loss_name = "squared error"
     loss_symbol = "RSS"
-    constant_formula = "(n/2) log(2π τ²)"
-    loss_term_formula = "RSS / (2τ²)"
+    constant_formula = "(n/2) log(2π s²)"
+    loss_term_formula = "RSS / (2s²)"
     plug_in_formula = "sqrt(RSS/n)"
     exact_solver = "ols"
     exact_name = "OLS"

@@ -37,3 +37,8 @@ class ModelRefusedWarning(LossbridgeWarning):
 
 class MisfitWarning(LossbridgeWarning):
     """The fitted models describe the data badly (LOO-PIT, predictive p-values, p_loo, Pareto k)."""
+
+
+class QuantileCrossingWarning(LossbridgeWarning):
+    """Fitted quantile lines of different tau cross inside the data (a lower tau's fitted
+    quantile exceeds a higher tau's at some observed row)."""

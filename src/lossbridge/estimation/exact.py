@@ -1,4 +1,5 @@
-"""Exact classical fits: OLS by a QR/lstsq solve, LAD by a linear programme (HiGHS).
+"""Exact classical fits: OLS by a QR/lstsq solve, LAD and quantile regression by a linear
+programme (HiGHS, then the exact vertex and its dual certificate).
 
 These are the independent references every MAP estimate is certified against. A family
 names its solver by a key of :data:`SOLVERS` (``Family.exact_solver``); the solver reports
@@ -21,7 +22,7 @@ from ..families.base import Family
 from ..families.laplace import LAPLACE
 from ..families.normal import NORMAL
 from ..families.registry import get_family
-from .lad import DualCertificate, LadVertex, exact_lad_vertex
+from .lad import DualCertificate, LadVertex, exact_lad_vertex, exact_quantile_vertex
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,12 +88,23 @@ def exact_lad(design: Design, progress: Callable[[str], None] | None = None,
     return _lad_fit(design, vertex, family)
 
 
+def exact_quantile(design: Design, family: Family,
+                   progress: Callable[[str], None] | None = None) -> ExactFit:
+    """The tau-th regression quantile (tau = ``family.shape_value("tau")``), exactly:
+    the LAD machinery with duals in [tau - 1, tau]
+    (:func:`lossbridge.estimation.lad.exact_quantile_vertex`), certified by the LP dual on
+    all rows; loss (the pinball sum) and scale MLE (its mean) are ``family``'s."""
+    vertex = exact_quantile_vertex(design.X, design.y, family.shape_value("tau"),
+                                   progress=progress)
+    return _lad_fit(design, vertex, family)
+
+
 def _lad_fit(design: Design, vertex: LadVertex, family: Family) -> ExactFit:
     sad = family.loss(design.y - design.X @ vertex.coefficients)
     certificate = vertex.certificate
     verdict = "certified" if certificate.holds else "NOT certified"
     return ExactFit(
-        method="lad",
+        method=family.exact_solver or "lad",
         solver=f"{vertex.solver}; {verdict} by the LP dual on all {design.n:,} rows",
         coefficients=vertex.coefficients,
         loss=sad,
@@ -124,10 +136,14 @@ def exact_fit(family: Family | str, design: Design,
 SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "ols": lambda family, design, progress=None: exact_ols(design, family),
     "lad": lambda family, design, progress=None: exact_lad(design, progress, family),
+    "quantile": lambda family, design, progress=None: exact_quantile(design, family, progress),
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's
-# LP: the solver that takes an approximate optimum (``beta_start``) to that vertex.
+# LP: the solver that takes an approximate optimum (``beta_start``) to that vertex,
+# called as ``solver(family, X, y, beta_start=...)`` (the family carries its settings).
 VERTEX_SOLVERS: dict[str, Callable[..., LadVertex]] = {
-    "lad": exact_lad_vertex,
+    "lad": lambda family, X, y, beta_start=None: exact_lad_vertex(X, y, beta_start=beta_start),
+    "quantile": lambda family, X, y, beta_start=None: exact_quantile_vertex(
+        X, y, family.shape_value("tau"), beta_start=beta_start),
 }

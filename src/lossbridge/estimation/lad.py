@@ -21,6 +21,16 @@ Pieces:
   where ``r_i != 0``; then ``y'd`` equals the SAD (zero duality gap).
 * uniqueness: one small LP over the zero-residual rows (a theorem of the alternative on
   the cone of directions that keep the SAD flat), or "unknown" (``None``) if it fails.
+
+Quantile regression is the same LP with other dual bounds, and every piece takes
+``tau``: ``tau=None`` is LAD (duals in [-1, 1], objective the SAD; its computations are
+unchanged), a number tau in (0, 1) the tau-th regression quantile (Koenker and Bassett
+1978): min sum rho_tau(r_i), rho_tau(r) = r (tau - 1[r < 0]), whose dual is
+max y'd s.t. X'd = 0, tau - 1 <= d_i <= tau, with d_i = tau where r_i > 0 and
+d_i = tau - 1 where r_i < 0 (complementary slackness); y'd then equals the pinball sum.
+Each simplex line search is a weighted tau-quantile instead of a weighted median. At
+tau = 1/2 the quantile LP is LAD with duals and objective halved.
+:func:`exact_quantile_vertex` is the certified fit.
 """
 
 from __future__ import annotations
@@ -91,18 +101,33 @@ class DualCertificate:
     unique: bool | None
     stationarity_tolerance: float = STATIONARITY_TOL
     uniqueness: str = ""
+    # Quantile regression (tau set): the primal objective (``sad``) is the pinball sum and
+    # the duals must lie in [tau - 1, tau]; ``dual_range`` is (min d_i, max d_i).
+    tau: float | None = None
+    dual_range: tuple[float, float] | None = None
+
+    @property
+    def dual_feasible(self) -> bool:
+        if self.tau is None:
+            return bool(self.max_abs_dual <= 1.0 + DUAL_TOL)
+        low, high = self.dual_range
+        return bool(low >= self.tau - 1.0 - DUAL_TOL and high <= self.tau + DUAL_TOL)
 
     @property
     def holds(self) -> bool:
         """Dual feasible, stationary and with zero duality gap, up to rounding."""
         return bool(
-            self.max_abs_dual <= 1.0 + DUAL_TOL
+            self.dual_feasible
             and self.stationarity <= self.stationarity_tolerance
             and abs(self.relative_gap) <= self.gap_tolerance
         )
 
     def as_dict(self) -> dict:
+        quantile = {} if self.tau is None else {
+            "tau": self.tau, "dual_bounds": [self.tau - 1.0, self.tau],
+            "min_dual": self.dual_range[0], "max_dual": self.dual_range[1]}
         return {
+            **quantile,
             "sad": self.sad,
             "dual_objective": self.dual_objective,
             "relative_gap": self.relative_gap,
@@ -129,10 +154,15 @@ class LadVertex:
 
 
 def dual_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray, d: np.ndarray,
-                     unique: bool | None, uniqueness: str = "") -> DualCertificate:
-    """Evaluate the LP optimality conditions of ``beta`` with dual vector ``d``."""
+                     unique: bool | None, uniqueness: str = "",
+                     tau: float | None = None) -> DualCertificate:
+    """Evaluate the LP optimality conditions of ``beta`` with dual vector ``d``
+    (LAD; with ``tau``, the tau-th regression quantile: pinball objective, d in [tau-1, tau])."""
     residuals = y - X @ beta
-    sad = float(np.sum(np.abs(residuals)))
+    if tau is None:
+        sad = float(np.sum(np.abs(residuals)))
+    else:
+        sad = float(np.sum(np.where(residuals < 0, (tau - 1.0) * residuals, tau * residuals)))
     dual_objective = float(y @ d)
     scale = sad if sad > 0 else 1.0
     norms = np.linalg.norm(X, axis=0)
@@ -140,6 +170,7 @@ def dual_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray, d: np.ndarr
     stationarity_bounds = stationarity_error_bounds(X, d)
     stationarity = float(np.max(np.abs(stationarity_terms) / norms))
     # y'd = r'd + beta'X'd: rounding in X'd moves the gap by up to |beta|'|X'd error|.
+    # The SAD's bound also bounds the pinball sum's (|rho(a) - rho(b)| <= |a - b|).
     gap_bound = (loss_error_bound(X, y, beta, "SAD") + dot_error_bound(y, d)
                  + float(np.abs(beta) @ stationarity_bounds))
     return DualCertificate(
@@ -152,7 +183,45 @@ def dual_certificate(X: np.ndarray, y: np.ndarray, beta: np.ndarray, d: np.ndarr
         unique=unique,
         stationarity_tolerance=max(STATIONARITY_TOL, float(np.max(stationarity_bounds / norms))),
         uniqueness=uniqueness,
+        tau=tau,
+        dual_range=None if tau is None else (float(np.min(d)), float(np.max(d))),
     )
+
+
+def _bounds(tau: float | None) -> tuple[float, float]:
+    """The dual's bounds: [-1, 1] for LAD, [tau - 1, tau] for the tau-th quantile."""
+    return (-1.0, 1.0) if tau is None else (tau - 1.0, tau)
+
+
+def _signs(residuals: np.ndarray, tau: float | None) -> np.ndarray:
+    """The dual off the basis: sign(r_i) for LAD; tau (r_i > 0), tau - 1 (r_i < 0), 0."""
+    if tau is None:
+        return np.sign(residuals)
+    return np.where(residuals > 0, tau, np.where(residuals < 0, tau - 1.0, 0.0))
+
+
+def _inside(d: np.ndarray, tau: float | None, tol: float) -> np.ndarray:
+    """Duals strictly inside their bounds by more than ``tol``."""
+    if tau is None:
+        return np.abs(d) < 1.0 - tol
+    return (d > tau - 1.0 + tol) & (d < tau - tol)
+
+
+def _at_upper(d: np.ndarray, tau: float | None) -> np.ndarray:
+    """+1 for a dual nearer its upper bound, -1 nearer its lower (LAD: sign(d))."""
+    if tau is None:
+        return np.sign(d)
+    return np.where(d > tau - 0.5, 1.0, -1.0)
+
+
+def _loss_word(tau: float | None) -> str:
+    return "SAD" if tau is None else "pinball loss"
+
+
+def _feasible(d: np.ndarray, tau: float | None) -> bool:
+    if tau is None:
+        return bool(np.max(np.abs(d)) <= 1.0 + DUAL_TOL)
+    return bool(np.min(d) >= tau - 1.0 - DUAL_TOL and np.max(d) <= tau + DUAL_TOL)
 
 
 # ----------------------------------------------------------------------------- units
@@ -218,10 +287,13 @@ def solve_lad_lp(X: np.ndarray, y: np.ndarray, form: str = "dual") -> tuple[np.n
     return np.ldexp(beta, y_exp - col_exp), d
 
 
-def _highs_dual(X, y, weights):
-    """max y'd s.t. X'd = 0, |d_i| <= w_i (weighted LAD); returns beta and d / w."""
-    res = linprog(-y, A_eq=X.T, b_eq=np.zeros(X.shape[1]),
-                  bounds=np.column_stack([-weights, weights]), method="highs",
+def _highs_dual(X, y, weights, tau=None):
+    """max y'd s.t. X'd = 0, |d_i| <= w_i (weighted LAD; with ``tau``,
+    w_i (tau - 1) <= d_i <= w_i tau); returns beta and d / w."""
+    low, high = _bounds(tau)
+    bounds = (np.column_stack([-weights, weights]) if tau is None
+              else np.column_stack([low * weights, high * weights]))
+    res = linprog(-y, A_eq=X.T, b_eq=np.zeros(X.shape[1]), bounds=bounds, method="highs",
                   options=HIGHS_OPTIONS)
     _check_status(res)
     # linprog minimises -y'd; the multipliers of X'd = 0 are -beta.
@@ -238,8 +310,22 @@ def _check_status(res) -> None:
 
 
 # ----------------------------------------------------------------------------- exact vertex
+def exact_quantile_vertex(X: np.ndarray, y: np.ndarray, tau: float,
+                          beta_start: np.ndarray | None = None, seed: int = 0,
+                          progress: Progress = None) -> LadVertex:
+    """The exact tau-th regression quantile, certified by its LP dual on all rows.
+
+    :func:`exact_lad_vertex` with duals in [tau - 1, tau] and the pinball objective (no
+    globbing: HiGHS solves the merged dual LP at any n).
+    """
+    if not (isinstance(tau, (int, float)) and 0.0 < tau < 1.0):
+        raise InputError(f"tau must be a number in (0, 1); got {tau!r}")
+    return exact_lad_vertex(X, y, beta_start, seed, progress, tau=float(tau))
+
+
 def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None = None,
-                     seed: int = 0, progress: Progress = None) -> LadVertex:
+                     seed: int = 0, progress: Progress = None,
+                     tau: float | None = None) -> LadVertex:
     """The exact LAD fit, certified by its LP dual on all rows, on any input.
 
     1. Units: X's columns and y are rescaled by powers of two (exact) and mapped back.
@@ -254,7 +340,8 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
     4. A vertex the certificate rejects is repaired (feasibility LP over the tied rows,
        then simplex pivots); the returned certificate says whether it holds.
 
-    ``progress`` (a callable taking a message) is told about the long stages.
+    ``progress`` (a callable taking a message) is told about the long stages. ``tau``:
+    the tau-th regression quantile instead (see the module docstring).
     """
     n, k = X.shape
     if n < k:
@@ -263,20 +350,20 @@ def exact_lad_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray | None
     if beta_start is not None:
         start = np.ldexp(np.asarray(beta_start, dtype=float), col_exp - y_exp)
         try:
-            vertex = _polish(Xs, ys, start, max_pivots=4 * k + 20, check_unique=True)
+            vertex = _polish(Xs, ys, start, max_pivots=4 * k + 20, check_unique=True, tau=tau)
         except np.linalg.LinAlgError:  # a near-singular basis: the exact solver decides
             vertex = None
         if vertex is not None and vertex.certificate.holds:
             how = (f"{vertex.pivots} simplex pivot(s) (lossbridge.estimation.lad) from the start's "
                    f"{k} smallest residuals")
             return _unscale_vertex(dataclasses.replace(vertex, solver=how), col_exp, y_exp)
-    vertex = _solve_scaled(Xs, ys, seed, progress)
+    vertex = _solve_scaled(Xs, ys, seed, progress, tau)
     if not vertex.certificate.holds:
-        vertex = _rotated_if_better(Xs, ys, vertex, seed, progress)
+        vertex = _rotated_if_better(Xs, ys, vertex, seed, progress, tau)
     return _unscale_vertex(vertex, col_exp, y_exp)
 
 
-def _rotated_if_better(X, y, vertex: LadVertex, seed, progress) -> LadVertex:
+def _rotated_if_better(X, y, vertex: LadVertex, seed, progress, tau=None) -> LadVertex:
     """The LAD fit in orthonormal coordinates, judged by the dual on X itself.
 
     LAD is equivariant under X -> X R^-1, so the fit of y on Q (X = QR) is the fit on X
@@ -288,28 +375,28 @@ def _rotated_if_better(X, y, vertex: LadVertex, seed, progress) -> LadVertex:
     """
     try:
         q, r = np.linalg.qr(X)
-        rotated = _solve_scaled(q, y, seed, progress)
+        rotated = _solve_scaled(q, y, seed, progress, tau)
     except (InputError, np.linalg.LinAlgError):
         return vertex
     beta = scipy.linalg.solve_triangular(r, rotated.coefficients)
     cert = rotated.certificate
-    certificate = dual_certificate(X, y, beta, rotated.dual, cert.unique, cert.uniqueness)
+    certificate = dual_certificate(X, y, beta, rotated.dual, cert.unique, cert.uniqueness, tau)
     if not certificate.holds:
         return vertex
     return dataclasses.replace(rotated, coefficients=beta, certificate=certificate,
                                solver=rotated.solver + "; on the QR-rotated design (X = QR)")
 
 
-def _solve_scaled(X, y, seed, progress) -> LadVertex:
+def _solve_scaled(X, y, seed, progress, tau=None) -> LadVertex:
     try:
-        return _solve_with_highs(X, y, seed, progress)
+        return _solve_with_highs(X, y, seed, progress, tau)
     except HighsFailed as failure:
         # The LP is numerically too hard for HiGHS (a near-singular design): the exact
         # simplex pivots of lossbridge.estimation.lad from the OLS fit decide, and the dual judges.
         _say(progress, "exact LAD: HiGHS failed; simplex pivots from the OLS fit")
         beta = np.linalg.lstsq(X, y, rcond=None)[0]
         try:
-            vertex = _polish(X, y, beta, max_pivots=None, check_unique=True)
+            vertex = _polish(X, y, beta, max_pivots=None, check_unique=True, tau=tau)
         except np.linalg.LinAlgError:
             raise InputError(
                 "the design is too ill-conditioned for an exact LAD fit in double precision "
@@ -321,28 +408,29 @@ def _solve_scaled(X, y, seed, progress) -> LadVertex:
                 solver=f"simplex pivots (lossbridge.estimation.lad) from OLS, after HiGHS failed ({failure})")
 
 
-def _solve_with_highs(X, y, seed, progress) -> LadVertex:
+def _solve_with_highs(X, y, seed, progress, tau=None) -> LadVertex:
     n, k = X.shape
     rows, inverse, weights = _merge_duplicates(X, y)
     Xc, yc = X[rows], y[rows]
-    if rows.size > LP_MAX_ROWS and globbing_subsample_size(rows.size, k) is not None:
+    if (tau is None and rows.size > LP_MAX_ROWS
+            and globbing_subsample_size(rows.size, k) is not None):
         _say(progress, f"exact LAD: {rows.size:,} distinct rows, Portnoy-Koenker globbing")
         beta, hint_c, solver = _globbed(Xc, yc, weights, seed, progress)
     else:
         if progress is not None and rows.size > 10_000:
             _say(progress, f"exact LAD: HiGHS dual LP on {rows.size:,} distinct rows")
-        beta, hint_c = _highs_dual(Xc, yc, weights)
+        beta, hint_c = _highs_dual(Xc, yc, weights, tau)
         solver = "HiGHS dual LP (scipy.optimize.linprog)"
     if rows.size < n:
         solver += f" on {rows.size:,} distinct rows (duplicates merged as weights)"
     hint = hint_c[inverse]
     if progress is not None and n > 100_000:
         _say(progress, f"exact LAD: certifying the vertex by its dual on all {n:,} rows")
-    vertex = _vertex_from_hint(X, y, beta, hint)
+    vertex = _vertex_from_hint(X, y, beta, hint, tau)
     if vertex is not None:
         return dataclasses.replace(vertex, solver=solver + "; exact vertex rebuilt from its basis")
     _say(progress, "exact LAD: HiGHS' vertex was not certified; simplex pivots from it")
-    vertex = _polish(X, y, beta, max_pivots=None, check_unique=True)
+    vertex = _polish(X, y, beta, max_pivots=None, check_unique=True, tau=tau)
     return dataclasses.replace(vertex, solver=solver + "; then simplex pivots (lossbridge.estimation.lad)")
 
 
@@ -430,7 +518,7 @@ def _globbed(X, y, weights, seed, progress: Progress = None):
     return beta, hint, f"Portnoy-Koenker globbing (band of {middle.size:,} rows) + HiGHS dual LP"
 
 
-def _vertex_from_hint(X, y, beta0, hint) -> LadVertex | None:
+def _vertex_from_hint(X, y, beta0, hint, tau=None) -> LadVertex | None:
     """The exact vertex nearest an LP solution, certified on all rows, or None.
 
     Basis: k independent rows, those HiGHS left strictly inside (-1, 1) first, then by
@@ -440,7 +528,7 @@ def _vertex_from_hint(X, y, beta0, hint) -> LadVertex | None:
     n, k = X.shape
     scale = np.abs(y) + np.abs(X) @ np.abs(beta0)
     relative = np.abs(y - X @ beta0) / np.where(scale > 0, scale, 1.0)
-    interior = np.flatnonzero(np.abs(hint) < 1.0 - HINT_TOL)
+    interior = np.flatnonzero(_inside(hint, tau, HINT_TOL))
     interior = interior[np.argsort(relative[interior], kind="stable")]
     # Only the smallest residuals can be basic: a partial sort, not a sort of all n rows.
     count = min(n - 1, max(4 * k, int(np.sum(relative <= 1e-6)) + k))
@@ -448,31 +536,38 @@ def _vertex_from_hint(X, y, beta0, hint) -> LadVertex | None:
     nearest = nearest[np.argsort(relative[nearest], kind="stable")]
     basis = _independent_rows(X, np.concatenate([interior, nearest]), k,
                               fallback=lambda: np.argsort(relative, kind="stable"))
-    return _certified_vertex(X, y, basis, hint, pivots=0)
+    return _certified_vertex(X, y, basis, hint, pivots=0, tau=tau)
 
 
-def _certified_vertex(X, y, basis, hint, pivots) -> LadVertex | None:
+def _certified_vertex(X, y, basis, hint, pivots, tau=None) -> LadVertex | None:
     beta, residuals = _vertex_solution(X, y, basis)
-    d = _dual_with_hint(X, residuals, basis, hint)
+    d = _dual_with_hint(X, residuals, basis, hint, tau)
     zero_rows = np.flatnonzero(residuals == 0.0)
-    if np.max(np.abs(d)) > 1.0 + DUAL_TOL and zero_rows.size > X.shape[1]:
-        d = _degenerate_dual(X, residuals, zero_rows)
+    if not _feasible(d, tau) and zero_rows.size > X.shape[1]:
+        d = _degenerate_dual(X, residuals, zero_rows, tau)
     if d is None:
         return None
-    unique, how = _uniqueness(X, residuals, d)
-    certificate = dual_certificate(X, y, beta, d, unique, how)
+    unique, how = _uniqueness(X, residuals, d, tau)
+    certificate = dual_certificate(X, y, beta, d, unique, how, tau)
     if not certificate.holds:
         return None
     return LadVertex(beta, np.sort(basis), d, certificate, pivots)
 
 
-def _dual_with_hint(X, residuals, basis, hint):
-    """sign(r_i) off the basis (the hint, cleaned to its bounds, on tied rows); basic duals solved."""
-    d = np.sign(residuals)
+def _dual_with_hint(X, residuals, basis, hint, tau=None):
+    """sign(r_i) off the basis (the hint, cleaned to its bounds, on tied rows); basic duals solved
+    (with ``tau``: tau or tau - 1 by the residual's sign)."""
+    d = _signs(residuals, tau)
     zero = residuals == 0.0
-    if hint is not None:
+    if hint is not None and tau is None:
         h = np.clip(hint[zero], -1.0, 1.0)
         h[np.abs(h) >= 1.0 - HINT_TOL] = np.sign(h[np.abs(h) >= 1.0 - HINT_TOL])
+        d[zero] = h
+    elif hint is not None:
+        low, high = _bounds(tau)
+        h = np.clip(hint[zero], low, high)
+        h[h <= low + HINT_TOL] = low
+        h[h >= high - HINT_TOL] = high
         d[zero] = h
     d[basis] = 0.0
     d[basis] = np.linalg.solve(X[basis].T, -(X.T @ d))
@@ -481,7 +576,8 @@ def _dual_with_hint(X, residuals, basis, hint):
 
 # ----------------------------------------------------------------------------- simplex
 def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
-                     max_pivots: int | None = None, check_unique: bool = True) -> LadVertex:
+                     max_pivots: int | None = None, check_unique: bool = True,
+                     tau: float | None = None) -> LadVertex:
     """Move from ``beta_start`` to an exact, dual-certified LAD vertex by simplex pivots.
 
     The k rows with the smallest residuals at ``beta_start`` (linearly independent)
@@ -491,13 +587,15 @@ def polish_to_vertex(X: np.ndarray, y: np.ndarray, beta_start: np.ndarray,
     tied data) the dual values of the extra zero rows are found by a small feasibility
     LP. Works on power-of-two rescaled data (exact). If the pivot budget runs out the
     returned certificate does not hold; :func:`exact_lad_vertex` never stops there.
+    ``tau``: the tau-th regression quantile's vertex instead (line searches are weighted
+    tau-quantiles).
     """
     Xs, ys, col_exp, y_exp = _scale(X, y)
     start = np.ldexp(np.asarray(beta_start, dtype=float), col_exp - y_exp)
-    return _unscale_vertex(_polish(Xs, ys, start, max_pivots, check_unique), col_exp, y_exp)
+    return _unscale_vertex(_polish(Xs, ys, start, max_pivots, check_unique, tau), col_exp, y_exp)
 
 
-def _polish(X, y, beta_start, max_pivots, check_unique) -> LadVertex:
+def _polish(X, y, beta_start, max_pivots, check_unique, tau=None) -> LadVertex:
     n, k = X.shape
     if max_pivots is None:
         max_pivots = MAX_PIVOTS_PER_ROW * n + 10 * k
@@ -506,30 +604,37 @@ def _polish(X, y, beta_start, max_pivots, check_unique) -> LadVertex:
     degenerate_step = False
     while True:
         beta, residuals = _vertex_solution(X, y, basis)
-        d, d_basis = _dual_at_vertex(X, residuals, basis)
-        optimal = np.max(np.abs(d_basis)) <= 1.0 + DUAL_TOL
+        d, d_basis = _dual_at_vertex(X, residuals, basis, tau)
+        optimal = _feasible(d_basis, tau)
         zero_rows = np.flatnonzero(residuals == 0.0)
         if not optimal and zero_rows.size > k and (degenerate_step or pivots >= max_pivots):
             # Only after a degenerate step: a feasibility LP per pivot was the cost that
             # made tied problems take minutes.
-            feasible = _degenerate_dual(X, residuals, zero_rows)
+            feasible = _degenerate_dual(X, residuals, zero_rows, tau)
             if feasible is not None:
                 d, optimal = feasible, True
         if optimal or pivots >= max_pivots:
             break
-        violators = np.flatnonzero(np.abs(d_basis) > 1.0 + DUAL_TOL)
+        if tau is None:
+            violation = np.abs(d_basis)
+            violators = np.flatnonzero(violation > 1.0 + DUAL_TOL)
+        else:
+            violation = np.maximum(d_basis - tau, tau - 1.0 - d_basis)
+            violators = np.flatnonzero(violation > DUAL_TOL)
         # Largest violation normally; Bland's rule (smallest row) after a degenerate step.
         leave = (
             violators[np.argmin(basis[violators])]
             if degenerate_step
-            else violators[np.argmax(np.abs(d_basis[violators]))]
+            else violators[np.argmax(violation[violators])]
         )
-        direction = np.linalg.solve(X[basis], -np.sign(d_basis[leave]) * np.eye(k)[leave])
+        # The leaving row's residual turns positive where its dual is above the upper
+        # bound, negative where below the lower: the loss then decreases along the edge.
+        direction = np.linalg.solve(X[basis], -_at_upper(d_basis[leave], tau) * np.eye(k)[leave])
         slopes = X @ direction
         # A slope at rounding level is zero (a duplicate of a basis row, say): entering
         # such a row would make the basis singular.
         slopes[np.abs(slopes) <= SAFETY * (k + 1) * EPS * (np.abs(X) @ np.abs(direction))] = 0.0
-        step = _line_search(slopes, residuals, exclude=basis)
+        step = _line_search(slopes, residuals, exclude=basis, tau=tau)
         if step is None:
             break
         entering, length = step
@@ -538,10 +643,10 @@ def _polish(X, y, beta_start, max_pivots, check_unique) -> LadVertex:
         basis[leave] = entering
         pivots += 1
     if optimal and check_unique:
-        unique, how = _uniqueness(X, residuals, d)
+        unique, how = _uniqueness(X, residuals, d, tau)
     else:
         unique, how = None, "not determined (intermediate problem)" if optimal else "not optimal"
-    certificate = dual_certificate(X, y, beta, d, unique, how)
+    certificate = dual_certificate(X, y, beta, d, unique, how, tau)
     return LadVertex(beta, np.sort(basis), d, certificate, pivots)
 
 
@@ -566,42 +671,44 @@ def _vertex_solution(X, y, basis):
     return beta, residuals
 
 
-def _dual_at_vertex(X, residuals, basis):
-    """Dual values: sign(r_i) off the basis; on it, solve X_B' d_B = -sum_N sign(r_i) x_i."""
-    d = np.sign(residuals)
+def _dual_at_vertex(X, residuals, basis, tau=None):
+    """Dual values: sign(r_i) off the basis; on it, solve X_B' d_B = -sum_N sign(r_i) x_i
+    (with ``tau``: tau or tau - 1 in place of sign(r_i))."""
+    d = _signs(residuals, tau)
     d[basis] = 0.0
     d_basis = np.linalg.solve(X[basis].T, -(X.T @ d))
     d[basis] = d_basis
     return d, d_basis
 
 
-def _degenerate_dual(X, residuals, zero_rows):
-    """A dual vector with d_i in [-1, 1] on every zero-residual row, or None if none exists.
+def _degenerate_dual(X, residuals, zero_rows, tau=None):
+    """A dual vector with d_i in [-1, 1] (``tau``: [tau - 1, tau]) on every zero-residual
+    row, or None if none exists.
 
     HiGHS finds a feasible point; its basic values (strictly inside the bounds) are then
     re-solved exactly on k independent zero rows, so X'd = 0 holds to rounding.
     """
-    d = np.sign(residuals)
+    d = _signs(residuals, tau)
     d[zero_rows] = 0.0
     target = -(X.T @ d)
     block = X[zero_rows]
-    res = linprog(np.zeros(zero_rows.size), A_eq=block.T, b_eq=target, bounds=(-1.0, 1.0),
+    res = linprog(np.zeros(zero_rows.size), A_eq=block.T, b_eq=target, bounds=_bounds(tau),
                   method="highs", options=HIGHS_OPTIONS)
     if res.status != 0:
         return None
     hint = np.zeros(len(residuals))
     hint[zero_rows] = res.x
-    interior = np.abs(res.x) < 1.0 - HINT_TOL
+    interior = _inside(res.x, tau, HINT_TOL)
     order = zero_rows[np.argsort(~interior, kind="stable")]
     try:
         basis = _independent_rows(X, order, X.shape[1])
     except InputError:
         return None
-    values = _dual_with_hint(X, residuals, basis, hint)
-    return values if np.max(np.abs(values)) <= 1.0 + DUAL_TOL else None
+    values = _dual_with_hint(X, residuals, basis, hint, tau)
+    return values if _feasible(values, tau) else None
 
 
-def _uniqueness(X, residuals, d) -> tuple[bool | None, str]:
+def _uniqueness(X, residuals, d, tau=None) -> tuple[bool | None, str]:
     """Whether the LAD optimum is unique, from one optimal dual ``d``; (verdict, how).
 
     With Z the zero-residual rows, the SAD's derivative along delta is
@@ -611,13 +718,14 @@ def _uniqueness(X, residuals, d) -> tuple[bool | None, str]:
     d_i x_i'N of the rows on their bounds, iff A has full column rank and a strictly
     positive lambda has A'lambda = 0 (Gordan's alternative): one feasibility LP.
     A dual within ``UNIQUE_TOL`` of +-1 counts as on its bound, which can only make
-    "unique" harder to prove.
+    "unique" harder to prove. With ``tau`` the same holds with d_i in [tau - 1, tau], the
+    sign being +1 at the upper bound and -1 at the lower.
     """
     k = X.shape[1]
     zero = residuals == 0.0
     Xz = X[zero] / np.linalg.norm(X, axis=0)
     dz = d[zero]
-    inside = np.abs(dz) < 1.0 - UNIQUE_TOL
+    inside = _inside(dz, tau, UNIQUE_TOL)
     null = np.eye(k)
     if inside.any():
         rows = Xz[inside]
@@ -629,25 +737,34 @@ def _uniqueness(X, residuals, d) -> tuple[bool | None, str]:
         null = vt[rank:].T
     if null.shape[1] == 0:
         return True, "unique: the rows with zero residual and an interior dual span the design"
-    A = np.sign(dz[~inside])[:, None] * (Xz[~inside] @ null)
+    A = _at_upper(dz[~inside], tau)[:, None] * (Xz[~inside] @ null)
     norms = np.linalg.norm(A, axis=1)
     A = A[norms > 1e3 * EPS] / norms[norms > 1e3 * EPS, None]
     if A.shape[0] < null.shape[1] or np.linalg.matrix_rank(A) < null.shape[1]:
-        return False, "not unique: a direction keeps the SAD flat (rank test)"
+        return False, f"not unique: a direction keeps the {_loss_word(tau)} flat (rank test)"
     if A.shape[0] > 2_000:  # many duplicates among tied rows: each distinct row once
         A = np.unique(np.round(A, 12), axis=0)
     res = linprog(np.zeros(A.shape[0]), A_eq=A.T, b_eq=np.zeros(A.shape[1]), bounds=(1.0, None),
                   method="highs")
     if res.status == 0:
-        return True, "unique: no direction keeps the SAD flat (Gordan's alternative, one LP)"
+        return True, (f"unique: no direction keeps the {_loss_word(tau)} flat (Gordan's "
+                      "alternative, one LP)")
     if res.status == 2:
-        return False, "not unique: a direction keeps the SAD flat (Gordan's alternative, one LP)"
+        return False, (f"not unique: a direction keeps the {_loss_word(tau)} flat (Gordan's "
+                       "alternative, one LP)")
     return None, f"unknown: the uniqueness LP did not finish ({res.message})"
 
 
 def _line_search(slopes: np.ndarray, residuals: np.ndarray,
-                 exclude: np.ndarray | None = None) -> tuple[int, float] | None:
-    """Row whose breakpoint minimises sum |r_i - t a_i| over t (a weighted median).
+                 exclude: np.ndarray | None = None,
+                 tau: float | None = None) -> tuple[int, float] | None:
+    """Row whose breakpoint minimises sum |r_i - t a_i| over t (a weighted median; with
+    ``tau``, sum rho_tau(r_i - t a_i): a weighted quantile).
+
+    The slope in t of sum rho_tau(r_i - t a_i) starts at -(tau S+ + (1 - tau) S-)
+    (S+, S-: the sums of |a_i| over a_i > 0 and a_i < 0) and rises by |a_i| at each
+    breakpoint r_i / a_i: the minimiser is the first breakpoint whose cumulative weight
+    reaches tau S+ + (1 - tau) S- (half the total for LAD).
 
     Returns the row and the step length; ties at the median go to the smallest row not
     in ``exclude`` (the current basis: re-entering the leaving row would stall).
@@ -657,7 +774,11 @@ def _line_search(slopes: np.ndarray, residuals: np.ndarray,
         return None
     a = slopes[active]
     t = residuals[active] / a
-    length = _weighted_median(t, np.abs(a))
+    if tau is None:
+        length = _weighted_median(t, np.abs(a))
+    else:
+        target = tau * float(np.sum(a[a > 0])) - (1.0 - tau) * float(np.sum(a[a < 0]))
+        length = _weighted_median(t, np.abs(a), target)
     tied = active[t == length]
     if exclude is not None:
         tied = np.setdiff1d(tied, exclude)
@@ -666,14 +787,17 @@ def _line_search(slopes: np.ndarray, residuals: np.ndarray,
     return int(tied.min()), float(length)
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """Smallest value whose cumulative weight (in sorted order) reaches half the total.
+def _weighted_median(values: np.ndarray, weights: np.ndarray,
+                     target: float | None = None) -> float:
+    """Smallest value whose cumulative weight (in sorted order) reaches half the total
+    (or ``target``: a weighted quantile).
 
     Selection by repeated partitioning, O(n) on average: the line search runs once per
     simplex pivot, and sorting all breakpoints every time dominated large problems.
     """
     index = np.arange(values.size)
-    target = 0.5 * weights.sum()
+    if target is None:
+        target = 0.5 * weights.sum()
     below = 0.0
     while index.size > 512:
         part = values[index]
@@ -737,6 +861,7 @@ __all__ = [
     "LadVertex",
     "dual_certificate",
     "exact_lad_vertex",
+    "exact_quantile_vertex",
     "polish_to_vertex",
     "solve_lad_lp",
     "unit_exponents",

@@ -343,7 +343,8 @@ def _vertex_map(family, density, x0, design, rotation, learned):
     stage1_beta = rotation.to_beta(result.x[:k])
     # From the L-BFGS point: a few simplex pivots if they reach a certified vertex, else
     # the exact solver (HiGHS on the rescaled, merged, globbed problem), certified on all rows.
-    vertex = VERTEX_SOLVERS[family.exact_solver](design.X, design.y, beta_start=stage1_beta)
+    vertex = VERTEX_SOLVERS[family.exact_solver](family, design.X, design.y,
+                                                 beta_start=stage1_beta)
     theta = rotation.to_theta(vertex.coefficients)
     if learned:
         # Started at the closed form (SAD/n) so Newton on the model's own density

@@ -117,13 +117,19 @@ class ShapeParameter:
 
         if value is None and self.learnable:
             return None
+        given = value
+        if isinstance(value, str):  # the command line passes text ("0.9")
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not np.isfinite(value)
                 or (self.lower is not None and value <= self.lower)
                 or (self.upper is not None and value >= self.upper)):
             learned = " (or omitted: learned)" if self.learnable else ""
             raise InputError(f"{label} must be a number in {self.valid_range()}{learned}; "
-                             f"got {value!r}")
+                             f"got {given!r}")
         return float(value)
 
 
@@ -187,6 +193,13 @@ class Family(ABC):
     # Fisher information of log(scale) per observation: the posterior sd of log(scale)
     # is about 1 / sqrt(information * n), which standardises NUTS' coordinates.
     log_scale_information: float = 1.0
+    # A correction the posterior module applies to the coefficients' posterior covariance
+    # (``"yang_wang_he"``: the quantile likelihood's sandwich, Yang, Wang and He 2016);
+    # None: the posterior is reported as sampled.
+    sandwich_adjustment: str | None = None
+    # The shape parameter that is the model's quantile level (the quantile family's "tau"),
+    # for the check that fitted quantile lines do not cross; None: not a quantile model.
+    quantile_level: str | None = None
 
     # ------------------------------------------------------------------ shape parameters
     def with_shape(self, **values: float | None) -> Family:

@@ -33,6 +33,7 @@ from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
+from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..models.identity import MODELLED, ModelId
 from ..models.priors import describe_priors
@@ -58,6 +59,8 @@ def fit(
     scale_formula: str | None = None,
     sigma: float | None = None,
     b: float | None = None,
+    quantile_sigma: float | None = None,
+    tau: float | Iterable[float] | None = None,
     priors: str = "flat",
     sample: bool = True,
     draws: int = 1000,
@@ -97,6 +100,13 @@ def fit(
         Giving ``sigma`` or ``b`` without a fixed-scale model of its family raises
         :class:`InputError`. Under a user value an exact fit (all residuals zero) can be
         fitted; models whose scale would be learned or plugged in are then refused.
+    quantile_sigma : float, optional
+        The quantile likelihood's fixed scale σ (models ``quantile(tau=...)-fixed``); by
+        default the plug-in MLE of the exact quantile regression, the mean pinball loss.
+    tau : float or list of float, optional
+        Quantile levels in (0, 1) of the ``quantile`` likelihood (asymmetric Laplace,
+        pinball loss), one model each (``tau=[0.1, 0.5, 0.9]``); default 0.5. Needs
+        ``"quantile"`` among ``likelihoods``.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
@@ -205,6 +215,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))
     timings["map"] = time.perf_counter() - clock
+    # stacklevel 4: crossing_notes -> run_pipeline -> fit -> the user's call of fit.
+    notes.extend(crossing_notes(design.X, [(f.spec, f.map.coefficients) for f in fits], 4))
     if sample:
         _progress(progress, f"sampling {len(specs)} model(s) jointly with NUTS ({sampler.chains} "
                   f"chains x {sampler.tune} tune + {sampler.draws} draws)")

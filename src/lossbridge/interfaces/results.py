@@ -99,6 +99,9 @@ class FitResult:
             "loo": None if self.posterior is None else self.posterior.loo_dict(),
             "ppc": None if self.posterior is None else self.posterior.ppc_dict(),
             "oracle": None if self.posterior is None else self.posterior.oracle_dict(),
+            # Quantile families: the Yang-Wang-He adjusted spread beside the raw one.
+            "posterior_adjusted": None if self.posterior is None or self.posterior.adjusted is None
+            else self.posterior.adjusted.as_dict(),
         }
 
 
@@ -164,12 +167,16 @@ class Analysis:
         """
         terms = list(self.design.terms)
         columns: dict[str, pd.Series] = {}
-        baselines_done: set[str] = set()
+        baselines_done: set[tuple] = set()
         for result in self.fits:
             base = result.baseline
-            if base is not None and base.method not in baselines_done:
-                baselines_done.add(base.method)
-                columns[result.spec.family.exact_name] = pd.Series(base.coefficients, index=terms)
+            # One exact fit per solver and shape setting (a quantile regression per tau).
+            if base is not None and (base.method, result.spec.shape) not in baselines_done:
+                baselines_done.add((base.method, result.spec.shape))
+                settings = ", ".join(f"{k}={format(v, 'g')}" for k, v in result.spec.shape
+                                     if v is not None)
+                name = result.spec.family.exact_name + (f" ({settings})" if settings else "")
+                columns[name] = pd.Series(base.coefficients, index=terms)
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
             values[scale_label(family.scale_name)] = result.map.scale

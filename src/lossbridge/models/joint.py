@@ -62,17 +62,19 @@ class _LogLikelihoods:
 
     def __init__(self, design: Design, rotation: Rotation):
         self.design, self.rotation = design, rotation
-        self._by_family: dict[str, Callable] = {}
+        self._by_family: dict[tuple, Callable] = {}
         self._data = None
         self.fast: set[str] = set()  # the families whose blocks use their fast form
 
     def __call__(self, family: Family) -> Callable:
-        if family.name not in self._by_family:
+        # Keyed by the family and its shape settings: each tau (nu, ...) is its own density.
+        key = (family.name, tuple(sorted(family.shape_values.items())))
+        if key not in self._by_family:
             fast = family.sufficient_log_likelihood(self.design, self.rotation)
             if fast is not None:
                 self.fast.add(family.name)
-            self._by_family[family.name] = fast or self._summed(family)
-        return self._by_family[family.name]
+            self._by_family[key] = fast or self._summed(family)
+        return self._by_family[key]
 
     def data(self):
         """The rotated design, y and y's scale as shared variables, registered once."""

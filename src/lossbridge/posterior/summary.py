@@ -20,6 +20,7 @@ from .loo import FULL_LOO_MAX_N, LooResult, closed_form, compute_loo
 from .oracle import OracleCheck, check_against_exact, exact_posterior
 from .pointwise import at_rows, log_likelihood, replicate
 from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
+from .quantile_inference import AdjustedPosterior, posterior_adjustment
 from .sampling import ModelDraws
 
 
@@ -47,6 +48,8 @@ class PosteriorResult:
     warnings: list[dict] = field(default_factory=list)
     pointwise: dict = field(default_factory=dict)  # log_lik / y_rep arrays already computed
     _idata: object = None
+    # The family's correction of the coefficients' spread (quantile: Yang-Wang-He), or None.
+    adjusted: AdjustedPosterior | None = None
 
     @property
     def idata(self):
@@ -172,4 +175,5 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     )
     timings["checks"] += time.perf_counter() - clock
     return PosteriorResult(draws, spec, design, seed + 1, summary, hdi_prob, divergences, bfmi,
-                           loo, oracle, ppc, notes, pointwise)
+                           loo, oracle, ppc, notes, pointwise,
+                           adjusted=posterior_adjustment(spec, design, draws))
