@@ -117,6 +117,10 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
     when the family has no exact fit (``exact`` None, see :func:`certificate_note`)."""
     if exact is None:
         return None
+    if spec.penalty is not None:  # ridge, lasso, elastic net: against scikit-learn's objective
+        from .penalised import certify_penalised
+
+        return certify_penalised(spec, design, estimate, exact)
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
     loss_map = family.loss(residuals)

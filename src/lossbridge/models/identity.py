@@ -8,13 +8,13 @@ that needs the family or the scale mode reads the fields. See docs/design.md.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..core.errors import InputError
 from ..core.validation import check_choice
 from ..families.base import Family
 from ..families.registry import get_family
+from .penalties import Penalty
 
 # How a model treats its likelihood's scale: a parameter, or a number given to it.
 SCALE_MODES = ("learned", "fixed")
@@ -28,10 +28,11 @@ def family_label(likelihood: str, shape) -> str:
     return f"{likelihood}({settings})" if settings else likelihood
 
 
-def model_label(likelihood: str, shape, scale: str) -> str:
+def model_label(likelihood: str, shape, scale: str, penalty: Penalty | None = None) -> str:
     """A model's display label from its fields, without the registry:
-    ``"<family label>-<scale mode>"``."""
-    return f"{family_label(likelihood, shape)}-{scale}"
+    ``"<family label>-<scale mode>"``, then ``"+<penalty>"`` (``normal-fixed+lasso(alpha=0.5)``)."""
+    label = f"{family_label(likelihood, shape)}-{scale}"
+    return label if penalty is None else f"{label}+{penalty.label}"
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,14 @@ class ModelId:
         Settings of the family's shape parameters (a Student-t's nu, a quantile's tau),
         sorted by name: a number when fixed, None when learned; every declared parameter,
         at its default where not given. Empty for the families that have none.
+    penalty : Penalty or None
+        A ridge, lasso or elastic-net prior on the coefficients (:mod:`lossbridge.models.penalties`).
     """
 
     likelihood: str
     scale: str
     shape: tuple[tuple[str, float | None], ...] = ()
+    penalty: Penalty | None = None
 
     def __post_init__(self) -> None:
         family = get_family(self.likelihood)
@@ -71,12 +75,15 @@ class ModelId:
         # Every declared parameter, at its default where not given: one id per model.
         bound = family.with_shape(**settings)
         object.__setattr__(self, "shape", tuple(sorted(bound.shape_values.items())))
+        if self.penalty is not None and not isinstance(self.penalty, Penalty):
+            raise InputError(f"penalty must be a Penalty or None; got {self.penalty!r}")
 
     @classmethod
     def of(cls, spec) -> ModelId:
         """The identity of a :class:`lossbridge.models.spec.ModelSpec` (or of any object
         with ``likelihood``, ``scale`` and, optionally, ``shape``)."""
-        return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()))
+        return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()),
+                   getattr(spec, "penalty", None))
 
     @property
     def family(self) -> Family:
@@ -95,11 +102,15 @@ class ModelId:
 
         For display only: nothing reads a model's family or scale mode back out of it.
         """
-        return model_label(self.likelihood, self.shape, self.scale)
+        return model_label(self.likelihood, self.shape, self.scale, self.penalty)
 
     def as_dict(self) -> dict:
-        """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""
-        return {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
+        """JSON form: ``{"likelihood", "scale", "shape": {name: value}}``, and ``"penalty"``
+        when there is one (see :meth:`from_dict`)."""
+        out = {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
+        if self.penalty is not None:
+            out["penalty"] = self.penalty.as_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelId:
@@ -113,7 +124,7 @@ class ModelId:
         shape = data.get("shape") or {}
         if not isinstance(shape, dict):
             raise InputError(f"a model id's shape must be a mapping; got {shape!r}")
-        return cls(likelihood, scale, tuple(shape.items()))
+        return cls(likelihood, scale, tuple(shape.items()), Penalty.from_dict(data.get("penalty")))
 
     def __str__(self) -> str:
         return self.label

@@ -34,6 +34,7 @@ import pytensor.tensor as pt
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..families.base import Family
+from .penalties import penalty_logp
 from .priors import WeakPriors
 from .reference import _weak_coefficient_logp
 from .spec import ModelSpec
@@ -135,6 +136,10 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
             if spec.priors == "weak":
                 beta = pt.dot(to_beta, theta)
                 pm.Potential(block_name(spec, "prior"), _weak_coefficient_logp(beta, weak))
+            if spec.penalty is not None:  # a ridge/lasso/elastic-net prior (fixed scale only)
+                pm.Potential(block_name(spec, "penalty_prior"),
+                             penalty_logp(pt.dot(to_beta, theta), spec.penalty, design,
+                                          spec.fixed_scale))
             if spec.scale == "learned" and estimate is not None:
                 c = pm.Data(block_name(spec, "log_scale_unit"),
                             np.float64(log_scale_unit(spec, design.n)))

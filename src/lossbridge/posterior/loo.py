@@ -228,7 +228,7 @@ def closed_form(spec: ModelSpec, design: Design, rotation: Rotation) -> ClosedFo
     Closed forms hold under flat priors only; the family decides the rest (for the
     Normal: enough rows, and no row that alone determines a coefficient).
     """
-    if spec.priors != "flat":
+    if not spec.flat_priors:  # weak priors or a penalty: no closed form
         return None
     return spec.family.exact_loo(design, rotation, spec.scale, spec.fixed_scale,
                                  spec.fixed_scale_is_plug_in)

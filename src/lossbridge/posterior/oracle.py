@@ -33,7 +33,7 @@ def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
     Only flat priors have closed forms here; the family decides whether it has one
     (``exact`` is its own exact classical fit, e.g. OLS for the Normal).
     """
-    if spec.priors != "flat":
+    if not spec.flat_priors:  # weak priors or a penalty: no closed form
         return None
     return spec.family.exact_posterior(design, rotation, exact, spec.scale, spec.fixed_scale)
 
