@@ -71,6 +71,16 @@ class PenalisedFit(ExactFit):
     objective: float = float("nan")
     kkt: KktCertificate | None = None
 
+    @property
+    def title(self) -> str | None:
+        return None if self.penalty is None else sklearn_title(self.penalty)
+
+
+def sklearn_title(penalty: Penalty) -> str:
+    """``Lasso(alpha=0.5)``, ``ElasticNet(alpha=0.5, l1_ratio=0.3)``: the scikit-learn fit."""
+    ratio = f", l1_ratio={penalty.l1_ratio:g}" if penalty.l1_ratio is not None else ""
+    return f"{penalty.sklearn_name}(alpha={penalty.alpha:g}{ratio})"
+
 
 def kkt_tolerances(X: np.ndarray, y: np.ndarray, beta: np.ndarray, a1: float, a2: float,
                    penalised: np.ndarray) -> np.ndarray:
@@ -327,8 +337,7 @@ def certify_penalised(spec, design: Design, estimate, exact: ExactFit | None):
     if estimate.penalty_check is not None:
         checks["pymc_subgradient"] = bool(estimate.penalty_check["holds"])
     certified = all(checks.values())
-    name = f"{penalty.sklearn_name}(alpha={penalty.alpha:g}"
-    name += f", l1_ratio={penalty.l1_ratio:g})" if penalty.l1_ratio is not None else ")"
+    name = sklearn_title(penalty)
     if certified:
         explanation = (f"MAP equals the exact {name} fit, scikit-learn's objective "
                        f"(coefficients within {diff:.1e} relative; KKT conditions within "
@@ -345,5 +354,6 @@ def certify_penalised(spec, design: Design, estimate, exact: ExactFit | None):
         max_relative_coefficient_difference=diff, coefficient_tolerance=COEFFICIENT_RTOL,
         coefficients_compared=True, scale_name=spec.family.scale_name,
         scale_map=estimate.scale, scale_closed_form=None, scale_relative_difference=None,
-        unique=True, dual={"kkt": exact.kkt.as_dict(), "pymc": estimate.penalty_check},
-        checks=checks, certified=certified, explanation=explanation, reference=exact)
+        unique=True, dual=None, checks=checks, certified=certified, explanation=explanation,
+        reference=exact,
+        optimality={"kkt": exact.kkt.as_dict(), "pymc_subgradient": estimate.penalty_check})

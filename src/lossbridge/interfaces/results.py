@@ -163,7 +163,8 @@ class Analysis:
             base = result.baseline
             if base is not None and base.method not in baselines_done:
                 baselines_done.add(base.method)
-                columns[result.spec.family.exact_name] = pd.Series(base.coefficients, index=terms)
+                columns[base.title or result.spec.family.exact_name] = pd.Series(
+                    base.coefficients, index=terms)
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
             values[scale_label(family.scale_name)] = result.map.scale
