@@ -68,6 +68,8 @@ class FitResult:
             "family": {"name": self.spec.likelihood, **dict(self.spec.shape)},
             "scale": self.spec.scale,
             "priors": self.spec.priors,
+            # A ridge/lasso/elastic-net prior ({"kind", "alpha", "l1_ratio"}), or None.
+            "penalty": None if self.spec.penalty is None else self.spec.penalty.as_dict(),
             "loss": family.loss_name,
             "fixed_scale": fixed,
             "map": map_values,
