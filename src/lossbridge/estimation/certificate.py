@@ -66,6 +66,7 @@ class Certificate:
     explanation: str
     reference: ExactFit | None = None  # what the MAP was compared with
     reference_resolved: bool = False  # the baseline failed and was re-solved from the MAP
+    optimality: dict | None = None  # a penalised fit's KKT and PyMC subgradient checks
 
     def as_dict(self) -> dict:
         return {
@@ -88,7 +89,7 @@ class Certificate:
             "explanation": self.explanation,
             "reference_solver": None if self.reference is None else self.reference.solver,
             "reference_resolved": self.reference_resolved,
-        }
+        } | ({} if self.optimality is None else {"optimality": self.optimality})
 
 
 def relative_coefficient_differences(
@@ -122,6 +123,10 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
         return certify_heteroscedastic(spec, design, estimate)
     if exact is None:
         return None
+    if spec.penalty is not None:  # ridge, lasso, elastic net: against scikit-learn's objective
+        from .penalised import certify_penalised
+
+        return certify_penalised(spec, design, estimate, exact)
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
     loss_map = family.loss(residuals)

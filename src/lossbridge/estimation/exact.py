@@ -56,6 +56,12 @@ class ExactFit:
     unique: bool | None = True
     certificate: DualCertificate | None = None
 
+    @property
+    def title(self) -> str | None:
+        """The fit's display name where its family's ``exact_name`` is not it (a penalised
+        fit: ``Lasso(alpha=0.5)``); None otherwise."""
+        return None
+
 
 def exact_ols(design: Design, family: Family = NORMAL) -> ExactFit:
     """OLS by LAPACK's least-squares solver on unit-norm columns (scaled back after);

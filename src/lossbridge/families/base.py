@@ -190,6 +190,9 @@ class Family(ABC):
     exact_name: str | None = None
     smooth: bool = True
     piecewise_linear: bool = False
+    # At a fixed scale the NLL is RSS/(2 scale²) + const (the Normal): a ridge, lasso or
+    # elastic-net prior's MAP is then scikit-learn's fit (models/penalties.py).
+    least_squares: bool = False
     # Fisher information of log(scale) per observation: the posterior sd of log(scale)
     # is about 1 / sqrt(information * n), which standardises NUTS' coordinates.
     log_scale_information: float = 1.0

@@ -52,6 +52,7 @@ class Normal(Family):
     exact_name = "OLS"
     smooth = True
     piecewise_linear = False
+    least_squares = True
     log_scale_information = 2.0  # I(log sigma) = 2 per observation
 
     def logp(self, y, mu, scale):

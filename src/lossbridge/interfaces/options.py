@@ -32,6 +32,14 @@ from ..core.validation import (
 )
 from ..families.registry import FAMILIES
 from ..models.identity import SCALE_MODES
+from ..models.penalties import (
+    PENALTY_KINDS,
+    Penalty,
+    check_alpha,
+    check_l1_ratio,
+    check_penalised_models,
+    penalty_from_options,
+)
 from ..models.priors import PRIOR_CHOICES
 
 SCALE_CHOICES = (*SCALE_MODES, "both")
@@ -87,6 +95,10 @@ def _scales(name: str, value: Any) -> list[str]:
 
 def _priors(name: str, value: Any) -> str:
     return check_choice(name, value, PRIOR_CHOICES)
+
+
+def _penalty(name: str, value: Any) -> str:
+    return check_choice(name, value, PENALTY_KINDS)
 
 
 # ArviZ's own minimum for ESS and R-hat (its shape validation asks for 4 draws per
@@ -230,6 +242,16 @@ def _declare() -> dict[str, Option]:
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "
                "(autoscaled, rstanarm-style)", str, flag="--priors", choices=PRIOR_CHOICES),
+        Option("penalty", None, _penalty, "ridge, lasso or elasticnet: a prior on the "
+               "non-intercept coefficients whose MAP is scikit-learn's Ridge, Lasso or "
+               "ElasticNet at --alpha (Normal likelihood, --scale fixed)", str, optional=True,
+               flag="--penalty", choices=PENALTY_KINDS),
+        Option("alpha", None, check_alpha, "the penalty's strength, in scikit-learn's scaling "
+               "(>= 0; needed with --penalty)", float, optional=True, flag="--alpha",
+               metavar="A"),
+        Option("l1_ratio", None, check_l1_ratio, "the elastic net's L1 share r in [0, 1] "
+               "(default 0.5, scikit-learn's)", float, optional=True, flag="--l1-ratio",
+               metavar="R"),
         Option("sample", True, _boolean, "MAP and exact fits only: no NUTS, no LOO comparison",
                bool, flag="--no-sample", action="store_false"),
         Option("draws", 1000, _draws, f"posterior draws per chain, at least {MIN_DRAWS} "
@@ -370,6 +392,12 @@ class CheckedOptions(Mapping):
                 out.append((name, tuple(sorted(combination))))
         return out
 
+    @property
+    def penalty(self) -> Penalty | None:
+        """The ridge, lasso or elastic-net penalty asked for (None: no penalty)."""
+        return penalty_from_options(self._values["penalty"], self._values["alpha"],
+                                    self._values["l1_ratio"], _penalty_labels(self.spelling))
+
     def shape_options(self) -> dict[str, Any]:
         """The shape-parameter options and their values, as the JSON ``options`` echo them."""
         return {option: self._values[option] for option in SHAPE_OPTIONS}
@@ -387,6 +415,7 @@ class CheckedOptions(Mapping):
         merged.update({name: OPTIONS[name].validate(v, self.spelling) for name, v in values.items()})
         _check_fixed_scales(merged, self.spelling)
         _check_shape_options(merged, self.spelling)
+        _check_penalty(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
 
 
@@ -414,6 +443,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python") -> Che
            for name, option in declared.items()}
     _check_fixed_scales(out, spelling)
     _check_shape_options(out, spelling)
+    _check_penalty(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
 
 
@@ -454,3 +484,20 @@ def _check_shape_options(options: dict[str, Any], spelling: str) -> None:
                              f"likelihood, which is not requested (likelihoods: "
                              f"{', '.join(options['likelihoods'])}); add {family} to the "
                              f"likelihoods or drop {label}")
+
+
+def _penalty_labels(spelling: str) -> dict[str, str]:
+    return {name: OPTIONS[name].label(spelling) for name in ("penalty", "alpha", "l1_ratio")}
+
+
+def _check_penalty(options: dict[str, Any], spelling: str) -> None:
+    """A penalty needs alpha, and models whose MAP is scikit-learn's fit: a fixed scale,
+    least-squares likelihoods, flat priors (models/penalties.py); alpha and l1_ratio need it."""
+    penalty = penalty_from_options(options["penalty"], options["alpha"], options["l1_ratio"],
+                                   _penalty_labels(spelling))
+    if penalty is None:
+        return
+    fix = "--scale fixed" if spelling == "cli" else "scales = 'fixed'"
+    check_penalised_models(penalty, [FAMILIES[name] for name in options["likelihoods"]],
+                           options["scales"], options["priors"], fix,
+                           OPTIONS["likelihoods"].label(spelling))

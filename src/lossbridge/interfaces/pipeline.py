@@ -33,6 +33,7 @@ from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
+from ..estimation.penalised import penalised_fit
 from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..models.identity import MODELLED, ModelId
@@ -62,6 +63,9 @@ def fit(
     quantile_sigma: float | None = None,
     tau: float | Iterable[float] | None = None,
     priors: str = "flat",
+    penalty: str | None = None,
+    alpha: float | None = None,
+    l1_ratio: float | None = None,
     sample: bool = True,
     draws: int = 1000,
     tune: int = 1000,
@@ -110,6 +114,20 @@ def fit(
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
+    penalty : {"ridge", "lasso", "elasticnet"}, optional
+        A prior on the non-intercept coefficients whose MAP is scikit-learn's ``Ridge``,
+        ``Lasso`` or ``ElasticNet`` at ``alpha`` (``fit_intercept=True``): ridge
+        Normal(0, tau), tau² = σ²/alpha; lasso Laplace(0, s), s = σ²/(n alpha); elastic
+        net ∝ exp(-λ1|w| - λ2 w²/2), λ1 = n alpha r/σ², λ2 = n alpha (1 - r)/σ²
+        (:mod:`lossbridge.models.penalties`). Needs ``alpha``, a fixed scale
+        (``scales="fixed"``: the MAP equals the scikit-learn fit only at a fixed σ), the
+        Normal likelihood and flat priors; the MAP is certified against the exact
+        penalised fit by its optimality (KKT) conditions.
+    alpha : float, optional
+        The penalty's strength in scikit-learn's scaling (>= 0; 0 is no penalty).
+    l1_ratio : float, optional
+        The elastic net's L1 share r in [0, 1] (default 0.5, scikit-learn's); only with
+        ``penalty="elasticnet"``.
     sample : bool, default True
         Sample every model with NUTS, then summarise, check and compare them.
     draws, tune, chains : int, default 1000, 1000, 4
@@ -153,6 +171,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     priors, sample, hdi_prob, dropna = (checked["priors"], checked["sample"], checked["hdi_prob"],
                                         checked["dropna"])
     formula, progress = checked["formula"], checked["progress"]
+    penalty = checked.penalty
     seed = checked["seed"]
     if seed is None:  # draw one and record it, so the run can be repeated exactly
         seed = int(np.random.SeedSequence().entropy % 2**32)
@@ -162,6 +181,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     scale_formula = checked["scale_formula"]
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
                           scale_formula=scale_formula)
+    if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
+        penalty = penalty.for_rows(design.n)
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -195,7 +216,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     specs = [
         make_spec(key[0], mode, fixed_values[key[0]], plug_ins.get(key), priors,
                   other_user_scales=[n for n, v in fixed_values.items() if v is not None],
-                  shape=key[1])
+                  shape=key[1], penalty=penalty)
         for key, mode in requested
     ]
     if scale_formula is not None:  # one heteroscedastic model per family, beside the others
@@ -211,6 +232,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         estimate = find_map(model, spec, design, rotation)
         # A modelled scale has no constant-scale exact fit: its certificate is its own.
         baseline = None if spec.modelled_scale else baselines[(spec.likelihood, spec.shape)]
+        if spec.penalty is not None:  # the exact Ridge/Lasso/ElasticNet fit, not OLS
+            baseline = penalised_fit(spec.family, design, spec.penalty)
         certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))
@@ -255,6 +278,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
         **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter
         "priors": priors,
+        "penalty": None if penalty is None else penalty.as_dict(),
         "prior_details": {r.spec.name: describe_priors(r.spec, design) for r in fits},
         "sample": sample,
         "draws": sampler.draws,

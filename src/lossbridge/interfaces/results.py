@@ -69,6 +69,8 @@ class FitResult:
             "family": {"name": self.spec.likelihood, **dict(self.spec.shape)},
             "scale": self.spec.scale,
             "priors": self.spec.priors,
+            # A ridge/lasso/elastic-net prior ({"kind", "alpha", "l1_ratio"}), or None.
+            "penalty": None if self.spec.penalty is None else self.spec.penalty.as_dict(),
             "loss": family.loss_name,
             "fixed_scale": fixed,
             "map": map_values,
@@ -175,8 +177,9 @@ class Analysis:
                 baselines_done.add((base.method, result.spec.shape))
                 settings = ", ".join(f"{k}={format(v, 'g')}" for k, v in result.spec.shape
                                      if v is not None)
-                name = result.spec.family.exact_name + (f" ({settings})" if settings else "")
-                columns[name] = pd.Series(base.coefficients, index=terms)
+                name = base.title or result.spec.family.exact_name
+                columns[name + (f" ({settings})" if settings else "")] = pd.Series(
+                    base.coefficients, index=terms)
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
             values[scale_label(family.scale_name)] = result.map.scale

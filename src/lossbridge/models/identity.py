@@ -14,6 +14,7 @@ from ..core.errors import InputError
 from ..core.validation import check_choice
 from ..families.base import Family
 from ..families.registry import get_family
+from .penalties import Penalty
 
 # How a model treats its likelihood's scale: a parameter, or a number given to it.
 SCALE_MODES = ("learned", "fixed")
@@ -32,12 +33,16 @@ def family_label(likelihood: str, shape) -> str:
     return f"{likelihood}({settings})" if settings else likelihood
 
 
-def model_label(likelihood: str, shape, scale: str, scale_formula: str | None = None) -> str:
+def model_label(likelihood: str, shape, scale: str, scale_formula: str | None = None,
+                penalty: Penalty | None = None) -> str:
     """A model's display label from its fields, without the registry:
-    ``"<family label>-<scale mode>"``, or ``"normal-scale(~ x)"`` for a modelled scale."""
+    ``"<family label>-<scale mode>"``, or ``"normal-scale(~ x)"`` for a modelled scale,
+    then ``"+<penalty>"`` (``normal-fixed+lasso(alpha=0.5)``)."""
     if scale == MODELLED:
-        return f"{family_label(likelihood, shape)}-scale({' '.join(str(scale_formula).split())})"
-    return f"{family_label(likelihood, shape)}-{scale}"
+        label = f"{family_label(likelihood, shape)}-scale({' '.join(str(scale_formula).split())})"
+    else:
+        label = f"{family_label(likelihood, shape)}-{scale}"
+    return label if penalty is None else f"{label}+{penalty.label}"
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,15 @@ class ModelId:
         at its default where not given. Empty for the families that have none.
     scale_formula : str or None
         The one-sided formula of a modelled scale (``"~ x"``); None otherwise.
+    penalty : Penalty or None
+        A ridge, lasso or elastic-net prior on the coefficients (:mod:`lossbridge.models.penalties`).
     """
 
     likelihood: str
     scale: str
     shape: tuple[tuple[str, float | None], ...] = ()
     scale_formula: str | None = None
+    penalty: Penalty | None = None
 
     def __post_init__(self) -> None:
         family = get_family(self.likelihood)
@@ -84,13 +92,15 @@ class ModelId:
         # Every declared parameter, at its default where not given: one id per model.
         bound = family.with_shape(**settings)
         object.__setattr__(self, "shape", tuple(sorted(bound.shape_values.items())))
+        if self.penalty is not None and not isinstance(self.penalty, Penalty):
+            raise InputError(f"penalty must be a Penalty or None; got {self.penalty!r}")
 
     @classmethod
     def of(cls, spec) -> ModelId:
         """The identity of a :class:`lossbridge.models.spec.ModelSpec` (or of any object
         with ``likelihood``, ``scale`` and, optionally, ``shape``)."""
         return cls(spec.likelihood, spec.scale, tuple(getattr(spec, "shape", ()) or ()),
-                   getattr(spec, "scale_formula", None))
+                   getattr(spec, "scale_formula", None), getattr(spec, "penalty", None))
 
     @property
     def family(self) -> Family:
@@ -109,13 +119,17 @@ class ModelId:
 
         For display only: nothing reads a model's family or scale mode back out of it.
         """
-        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula)
+        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula,
+                           self.penalty)
 
     def as_dict(self) -> dict:
-        """JSON form: ``{"likelihood", "scale", "shape": {name: value}}`` (see :meth:`from_dict`)."""
+        """JSON form: ``{"likelihood", "scale", "shape": {name: value}}``, and
+        ``"scale_formula"`` / ``"penalty"`` when there is one (see :meth:`from_dict`)."""
         out = {"likelihood": self.likelihood, "scale": self.scale, "shape": dict(self.shape)}
         if self.scale_formula is not None:
             out["scale_formula"] = self.scale_formula
+        if self.penalty is not None:
+            out["penalty"] = self.penalty.as_dict()
         return out
 
     @classmethod
@@ -130,7 +144,8 @@ class ModelId:
         shape = data.get("shape") or {}
         if not isinstance(shape, dict):
             raise InputError(f"a model id's shape must be a mapping; got {shape!r}")
-        return cls(likelihood, scale, tuple(shape.items()), data.get("scale_formula"))
+        return cls(likelihood, scale, tuple(shape.items()), data.get("scale_formula"),
+                   Penalty.from_dict(data.get("penalty")))
 
     def __str__(self) -> str:
         return self.label

@@ -36,6 +36,7 @@ from ..data.design import Design
 from ..data.rotation import Rotation
 from ..families.base import Family
 from .heteroscedastic import joint_scale
+from .penalties import penalty_logp
 from .priors import WeakPriors
 from .reference import _weak_coefficient_logp
 from .spec import ModelSpec
@@ -155,6 +156,10 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
             if spec.priors == "weak":
                 beta = pt.dot(to_beta, theta)
                 pm.Potential(block_name(spec, "prior"), _weak_coefficient_logp(beta, weak))
+            if spec.penalty is not None:  # a ridge/lasso/elastic-net prior (fixed scale only)
+                pm.Potential(block_name(spec, "penalty_prior"),
+                             penalty_logp(pt.dot(to_beta, theta), spec.penalty, design,
+                                          spec.fixed_scale))
             if spec.modelled_scale:  # log scale_i = Z_i gamma (models/heteroscedastic.py)
                 scale = joint_scale(spec, design, estimate, partial(block_name, spec))
                 pm.Potential(block_name(spec, "loglik"),

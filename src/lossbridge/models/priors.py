@@ -98,4 +98,13 @@ def describe_priors(spec, design: Design) -> dict[str, str]:
         described.update(describe_gamma_priors(spec, design))
     if spec.scale == "fixed":
         described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
+    penalty = getattr(spec, "penalty", None)
+    if penalty is not None:  # the prior each penalty is, on each penalised coefficient
+        from .penalties import penalised_columns
+
+        text = penalty.describe(design.n, spec.fixed_scale)
+        for j in penalised_columns(design):
+            described[design.terms[j]] = text
+        for j in set(range(design.k)) - set(penalised_columns(design)):
+            described[design.terms[j]] = "flat (improper uniform; the intercept is unpenalised)"
     return described

@@ -22,6 +22,7 @@ import pytensor.tensor as pt
 from ..data.design import Design
 from ..data.rotation import Rotation
 from .heteroscedastic import reference_scale
+from .penalties import penalty_logp
 from .priors import WeakPriors
 from .spec import ModelSpec
 
@@ -58,6 +59,8 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         weak = WeakPriors.from_design(design) if spec.priors == "weak" else None
         if weak is not None:
             pm.Potential("coefficient_prior", _weak_coefficient_logp(beta, weak))
+        if spec.penalty is not None:  # a ridge/lasso/elastic-net prior (fixed scale only)
+            pm.Potential("penalty_prior", penalty_logp(beta, spec.penalty, design, spec.fixed_scale))
         if spec.modelled_scale:  # log scale_i = Z_i gamma (models/heteroscedastic.py)
             scale = reference_scale(spec, design, weak is not None)
         elif spec.scale == "learned" and weak is not None:

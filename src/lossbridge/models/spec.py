@@ -9,6 +9,7 @@ from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
 from .identity import MODEL_SCALE_MODES, MODELLED, ModelId, model_label
+from .penalties import Penalty, check_penalised_models
 from .priors import PRIOR_CHOICES as PRIORS
 
 
@@ -44,6 +45,10 @@ class ModelSpec:
         sorted, at its default where not given.
     scale_formula : str or None
         The one-sided formula of a modelled scale (``"~ income"``), else None.
+    penalty : Penalty or None
+        A ridge, lasso or elastic-net prior on the non-intercept coefficients
+        (:mod:`lossbridge.models.penalties`): needs a fixed scale, flat priors and a
+        least-squares family, where its MAP is scikit-learn's fit.
     """
 
     likelihood: str
@@ -54,6 +59,7 @@ class ModelSpec:
     fixed_scale_is_plug_in: bool = False
     shape: tuple = ()
     scale_formula: str | None = None
+    penalty: Penalty | None = None
 
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, MODEL_SCALE_MODES)
@@ -81,6 +87,17 @@ class ModelSpec:
                              f"{self.fixed_scale_is_plug_in!r}")
         if self.fixed_scale_is_plug_in and self.scale != "fixed":
             raise InputError("fixed_scale_is_plug_in is only valid with scale='fixed'")
+        if self.penalty is not None:
+            if not isinstance(self.penalty, Penalty):
+                raise InputError(f"penalty must be a Penalty or None; got {self.penalty!r}")
+            check_penalised_models(self.penalty, [family], [self.scale], self.priors,
+                                   "scale='fixed'", "likelihoods")
+
+    @property
+    def flat_priors(self) -> bool:
+        """Flat priors on every coefficient (no penalty): the closed forms of the flat-prior
+        posterior (oracle, exact LOO) apply."""
+        return self.priors == "flat" and self.penalty is None
 
     @property
     def family(self):
@@ -96,7 +113,8 @@ class ModelSpec:
     def name(self) -> str:
         """Model label used in every table (``"normal-learned"``): :attr:`model_id`'s label,
         written here without the registry so that a fit outlives its family's registration."""
-        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula)
+        return model_label(self.likelihood, self.shape, self.scale, self.scale_formula,
+                           self.penalty)
 
     @property
     def modelled_scale(self) -> bool:
@@ -105,7 +123,8 @@ class ModelSpec:
 
 
 def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: float | None,
-              priors: str, other_user_scales: Sequence[str] = (), shape: tuple = ()) -> ModelSpec:
+              priors: str, other_user_scales: Sequence[str] = (), shape: tuple = (),
+              penalty: Penalty | None = None) -> ModelSpec:
     """The spec of one model; a fixed scale is the user's value for this family, or the plug-in.
 
     ``plug_in_scale`` is the plug-in MLE (:func:`lossbridge.estimation.map.plug_in_scale`):
@@ -115,12 +134,12 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     can say it was not set by another family's option (``--sigma`` never sets ``b``).
     """
     if mode == "learned":
-        return ModelSpec(name, "learned", priors=priors, shape=shape)
+        return ModelSpec(name, "learned", priors=priors, shape=shape, penalty=penalty)
     family = get_family(name)
     option = family.fixed_scale_option.replace("_", "-")
     if fixed_value is not None:
         return ModelSpec(name, "fixed", fixed_value, f"user value (--{option})", priors,
-                         shape=shape)
+                         shape=shape, penalty=penalty)
     if plug_in_scale is None:
         raise InputError(f"the {name}-fixed model needs a scale: give a value for "
                          f"{family.scale_name} (a positive number) or a plug-in MLE")
@@ -136,4 +155,4 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
         source += (f"; {flags} does not set {family.scale_name}: give --{option} "
                    "to fix it")
     return ModelSpec(name, "fixed", plug_in_scale, source, priors,
-                     fixed_scale_is_plug_in=True, shape=shape)
+                     fixed_scale_is_plug_in=True, shape=shape, penalty=penalty)

@@ -44,6 +44,7 @@ from ..core.errors import InputError
 from ..core.labels import settings_text
 from ..families.registry import FAMILIES
 from ..models.identity import SCALE_MODES, ModelId
+from ..models.penalties import Penalty
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .loo import LooResult, difference_estimator
@@ -361,7 +362,8 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
         shape = {k: v for k, v in (fit.get("family") or {}).items() if k != "name"}
         out.append(Candidate(
             name=prefix + fit["model"],
-            model_id=ModelId(fit["likelihood"], fit["scale"], tuple(shape.items())),
+            model_id=ModelId(fit["likelihood"], fit["scale"], tuple(shape.items()),
+                             Penalty.from_dict(fit.get("penalty"))),
             priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
             fixed_scale_source=fixed.get("source"), fixed_scale_is_plug_in=fixed.get("plug_in"),
             y_hash=saved.y_hash,

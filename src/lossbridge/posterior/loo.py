@@ -228,7 +228,8 @@ def closed_form(spec: ModelSpec, design: Design, rotation: Rotation) -> ClosedFo
     Closed forms hold under flat priors only; the family decides the rest (for the
     Normal: enough rows, and no row that alone determines a coefficient).
     """
-    if spec.priors != "flat" or spec.modelled_scale:  # closed forms assume one scale
+    # Weak priors, a penalty or a modelled scale: no closed form.
+    if not spec.flat_priors or spec.modelled_scale:
         return None
     return spec.family.exact_loo(design, rotation, spec.scale, spec.fixed_scale,
                                  spec.fixed_scale_is_plug_in)

@@ -33,7 +33,8 @@ def exact_posterior(spec: ModelSpec, design: Design, rotation: Rotation,
     Only flat priors have closed forms here; the family decides whether it has one
     (``exact`` is its own exact classical fit, e.g. OLS for the Normal).
     """
-    if spec.priors != "flat" or spec.modelled_scale:  # closed forms assume one scale
+    # Weak priors, a penalty or a modelled scale: no closed form.
+    if not spec.flat_priors or spec.modelled_scale:
         return None
     return spec.family.exact_posterior(design, rotation, exact, spec.scale, spec.fixed_scale)
 

@@ -41,8 +41,14 @@ def format_analysis(analysis) -> str:
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
         f"priors: {analysis.options['priors']}"
-        + (" (MAP = maximum likelihood)" if analysis.options["priors"] == "flat" else ""),
+        + (" (MAP = maximum likelihood)" if analysis.options["priors"] == "flat"
+           and not analysis.options.get("penalty") else ""),
     ]
+    if analysis.options.get("penalty"):  # the prior each penalty is, model by model
+        for result in analysis.fits:
+            details = analysis.options["prior_details"][result.spec.name]
+            lines += [f"prior of {result.spec.name}:"] + [
+                f"  {term}: {text}" for term, text in details.items()]
     for result in analysis.fits:
         if result.spec.scale == "fixed":
             lines.append(
@@ -165,7 +171,7 @@ def _exact_fit_lines(fits) -> list[str]:
                          "has no exact classical fit to certify its MAP against)")
         elif r.baseline.method not in seen:
             seen.add(r.baseline.method)
-            lines.append(f"  exact {family.exact_name}: {r.baseline.solver}")
+            lines.append(f"  exact {r.baseline.title or family.exact_name}: {r.baseline.solver}")
     return lines
 
 
