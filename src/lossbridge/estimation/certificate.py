@@ -34,7 +34,7 @@ import numpy as np
 
 from ..data.design import Design
 from ..models.spec import ModelSpec
-from .exact import ExactFit, lad_from_vertex
+from .exact import ExactFit, exact_fit_for, lad_from_vertex
 from .map import MapEstimate
 
 COEFFICIENT_RTOL = 1e-8
@@ -118,12 +118,15 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
     if exact is None:
         return None
     family = spec.family
-    residuals = design.y - design.X @ estimate.coefficients
-    loss_map = family.loss(residuals)
+    # A loss that depends on the scale is compared at the fit's own scale (the fixed one).
+    exact = exact_fit_for(spec, design, exact)
     X, y = design.X, design.y
     exact, resolved = _better_reference(family, design, estimate, exact)
-    bound = (family.loss_rounding(X, y, estimate.coefficients)
-             + family.loss_rounding(X, y, exact.coefficients))
+    at = exact.loss_scale
+    residuals = y - X @ estimate.coefficients
+    loss_map = family.scaled_loss(residuals, at)
+    bound = (family.scaled_loss_rounding(X, y, estimate.coefficients, at)
+             + family.scaled_loss_rounding(X, y, exact.coefficients, at))
     # Relative to the exact loss, or to its rounding bound when the loss is no larger (an
     # exact fit, all residuals zero: both losses are then rounding noise).
     scale = max(exact.loss, bound) or 1.0
@@ -151,6 +154,13 @@ def certify(spec: ModelSpec, design: Design, estimate: MapEstimate,
         checks["scale"] = scale_diff <= scale_tol
         # The closed form at the exact fit, too: the learned scale is the plug-in MLE.
         checks["scale_vs_exact"] = abs(estimate.scale - exact.scale_mle) / exact.scale_mle <= scale_tol
+    elif spec.scale == "learned" and exact.scale_mle:
+        # No closed form: the exact fit estimated the scale jointly (Huber's MLE).
+        scale_closed = exact.scale_mle
+        scale_diff = abs(estimate.scale - scale_closed) / scale_closed
+        checks["scale_vs_exact"] = scale_diff <= SCALE_RTOL
+    if exact.kkt is not None:  # the reference's own optimality proof (gradient, convexity)
+        checks["reference_kkt"] = bool(exact.kkt["holds"])
     dual = None
     if estimate.vertex is not None:
         dual = estimate.vertex.certificate.as_dict()

@@ -61,7 +61,7 @@ def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> Nll
     """Split the NLL at ``estimate`` into constant + scaled loss and compare with PyMC."""
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
-    loss = family.loss(residuals)
+    loss = family.scaled_loss(residuals, estimate.scale)  # the loss itself unless it has a scale
     constant = family.nll_constant(design.n, estimate.scale)
     loss_term = family.loss_term(residuals, estimate.scale)
     nll = constant + loss_term

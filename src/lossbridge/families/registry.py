@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from ..core.errors import InputError
 from .base import Family
+from .huber import HUBER
 from .laplace import LAPLACE
 from .normal import NORMAL
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, HUBER)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

@@ -30,7 +30,7 @@ from ..data.design import build_design
 from ..data.rotation import Rotation
 from ..data.tables import load_table
 from ..estimation.certificate import certify
-from ..estimation.exact import exact_fit
+from ..estimation.exact import exact_fit, exact_fit_for
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
@@ -186,7 +186,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         _progress(progress, f"MAP of {spec.name}")
         model = build_model(spec, design, rotation)
         estimate = find_map(model, spec, design, rotation)
-        baseline = baselines[(spec.likelihood, spec.shape)]
+        # the family's fit, or (a loss that depends on the scale) the fit at the model's fixed scale
+        baseline = exact_fit_for(spec, design, baselines[(spec.likelihood, spec.shape)])
         certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))
