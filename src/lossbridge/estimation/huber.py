@@ -77,37 +77,37 @@ def _newton(objective: Callable, x0: np.ndarray, feasible: Callable | None = Non
 
     ``objective(x)`` returns (value, gradient, Hessian, fallback), ``fallback`` a positive
     definite matrix (IRLS weights) used where the Hessian is singular. Backtracking line
-    search; stops when a full step no longer lowers the value or shrinks the gradient.
+    search: a step is taken when it lowers the value (Armijo) or, where the value is flat
+    to rounding, shrinks the gradient; iteration stops when no step does (rounding reached).
     """
     x = np.asarray(x0, dtype=float)
     value, grad, hess, fallback = objective(x)
     steps = 0
-    for steps in range(1, max_steps + 1):  # noqa: B007 - the count is returned
+    while steps < max_steps and np.any(grad):
+        steps += 1
         try:
             step = np.linalg.solve(hess, grad)
             if not np.all(np.isfinite(step)) or np.linalg.cond(hess) > 1e14:
                 raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
             step = np.linalg.solve(fallback, grad)
-        t = 1.0
-        for _ in range(80):
+        decrease = float(grad @ step)
+        t, accepted = 1.0, None
+        for _ in range(60):
             candidate = x - t * step
+            if np.array_equal(candidate, x):
+                break  # the step is below rounding
             if feasible is None or feasible(candidate):
                 new = objective(candidate)
-                if new[0] <= value - 1e-4 * t * float(grad @ step):
+                if new[0] < value - 1e-4 * t * decrease or (
+                        new[0] <= value and np.linalg.norm(new[1]) < np.linalg.norm(grad)):
+                    accepted = candidate
                     break
-                if new[0] <= value and np.linalg.norm(new[1]) < np.linalg.norm(grad):
-                    break  # rounding: the value is flat, the gradient still improves
             t /= 2.0
-        else:
+        if accepted is None:
             break
-        if t == 1.0 and not np.linalg.norm(new[1]) < np.linalg.norm(grad) \
-                and new[0] >= value:
-            break  # rounding reached
-        x = candidate
+        x = accepted
         value, grad, hess, fallback = new
-        if not np.any(grad):
-            break
     return x, steps
 
 

@@ -197,14 +197,23 @@ def _shape_option(parameter, family) -> Option:
                  f"({family.name}), in {parameter.valid_range()}; default {default}"
                  + ("; repeat for several models" if parameter.multiple else ""))
 
+    def number(label: str, value: Any):
+        # The command line gives text: read it as a number first (bad text keeps its spelling).
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        return parameter.check(label, value)
+
     def check(label: str, value: Any):
         if parameter.multiple:
             values = [value] if not isinstance(value, (list, tuple)) else list(value)
             if not values:
                 raise InputError(f"{label} must give at least one value in "
                                  f"{parameter.valid_range()}")
-            return list(dict.fromkeys(parameter.check(label, v) for v in values))
-        return parameter.check(label, value)
+            return list(dict.fromkeys(number(label, v) for v in values))
+        return number(label, value)
 
     return Option(parameter.option, None, check, help_text,
                   list if parameter.multiple else float, optional=True, flag=flag,
