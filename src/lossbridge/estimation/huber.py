@@ -99,8 +99,10 @@ def _newton(objective: Callable, x0: np.ndarray, feasible: Callable | None = Non
                 break  # the step is below rounding
             if feasible is None or feasible(candidate):
                 new = objective(candidate)
+                # the value's own rounding (a sum of n terms) allows a tie within 1e-12
                 if new[0] < value - 1e-4 * t * decrease or (
-                        new[0] <= value and np.linalg.norm(new[1]) < np.linalg.norm(grad)):
+                        new[0] <= value + 1e-12 * abs(value)
+                        and np.linalg.norm(new[1]) < np.linalg.norm(grad)):
                     accepted = candidate
                     break
             t /= 2.0
