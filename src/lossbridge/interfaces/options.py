@@ -440,10 +440,11 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
             continue
         titles = " or ".join(FAMILIES[f].title for f in families)
         models = " or ".join(f"{f}-fixed" for f in families)
-        others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {n}"
+        # the scale by its name (sigma), not by its option (huber_sigma)
+        others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {FAMILIES[f].scale_name}"
                            for f, n in fixed.items() if n != name)
         raise InputError(
-            f"{label(name)} fixes the {titles} scale {name} of the {models} "
+            f"{label(name)} fixes the {titles} scale {FAMILIES[families[0]].scale_name} of the {models} "
             f"model, which is not requested (likelihoods: {', '.join(options['likelihoods'])}; "
             f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}"
             + (f"; {others}" if others else "")

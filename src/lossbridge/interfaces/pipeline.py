@@ -57,8 +57,8 @@ def fit(
     scales: str | Iterable[str] = "both",
     sigma: float | None = None,
     b: float | None = None,
-    huber_c: float | None = None,
     huber_sigma: float | None = None,
+    huber_c: float | None = None,
     priors: str = "flat",
     sample: bool = True,
     draws: int = 1000,
@@ -92,12 +92,12 @@ def fit(
         Giving ``sigma`` or ``b`` without a fixed-scale model of its family raises
         :class:`InputError`. Under a user value an exact fit (all residuals zero) can be
         fitted; models whose scale would be learned or plugged in are then refused.
-    huber_c : float, optional
-        The Huber likelihood's threshold c > 0, in units of σ (default 1.345): its loss is
-        quadratic for |r/σ| <= c and linear beyond. Only with ``"huber"`` among the likelihoods.
     huber_sigma : float, optional
         The Huber likelihood's fixed scale σ (model ``huber-fixed``); by default its plug-in
         MLE, the σ of the joint maximum-likelihood fit of (β, σ), found numerically.
+    huber_c : float, optional
+        The Huber likelihood's threshold c > 0, in units of σ (default 1.345): its loss is
+        quadratic for |r/σ| <= c and linear beyond. Only with ``"huber"`` among the likelihoods.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
