@@ -251,3 +251,33 @@ def test_huber_c_zero_is_a_one_line_error(capsys):
     assert main(["fit", "engel", "--likelihood", "huber", "--huber-c", "0", "--no-sample"]) == 2
     err = capsys.readouterr().err
     assert err == "lossbridge: error: --huber-c must be a number in (0, inf); got 0.0\n"
+
+
+@pytest.mark.slow
+def test_huber_map_certified_on_every_bundled_dataset():
+    """Learned and plug-in-fixed scale, every bundled dataset (Longley: cond(X) ~ 1e9):
+    every Huber MAP certified (1e-8 relative to the exact fit, reference KKT), and the NLL
+    split equals PyMC's log-likelihood to 1e-9."""
+    from lossbridge.data.datasets import BUNDLED
+
+    for name in BUNDLED:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", lossbridge.CertificateWarning)
+            analysis = lossbridge.fit(name, likelihoods=["huber"], sample=False, progress=False)
+        for result in analysis.fits:
+            assert result.certificate.certified, (name, result.certificate.explanation)
+            assert result.certificate.max_relative_coefficient_difference <= 1e-8
+            assert result.nll.matches_pymc
+
+
+def test_exact_fit_data_refuse_the_learned_scale_and_fit_a_user_scale():
+    import pandas as pd
+
+    x = np.arange(12.0)
+    frame = pd.DataFrame({"x": x, "y": 1.0 + 2.0 * x})
+    with pytest.warns(lossbridge.ModelRefusedWarning):
+        analysis = lossbridge.fit(frame, "y ~ x", likelihoods=["huber"], huber_sigma=0.5,
+                                  sample=False, progress=False)
+    (result,) = analysis.fits
+    assert result.spec.scale == "fixed" and result.certificate.certified
+    np.testing.assert_allclose(result.map.coefficients, [1.0, 2.0], rtol=1e-12)

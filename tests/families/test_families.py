@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from lossbridge.core.errors import InputError
-from lossbridge.families.registry import FAMILIES, get_family
+from lossbridge.families.registry import get_family
 
 # The families with a scipy/PyMC counterpart; the others have their own test files
 # (tests/families/test_huber.py).
