@@ -217,6 +217,9 @@ def test_map_is_certified_against_the_exact_fit(engel, mode):
     if mode == "fixed":
         assert reference.scale == 50.0 and reference is not baseline
         assert relative(reference.coefficients, huber_m_estimate(engel.X, engel.y, 2.0, 50.0).coefficients) <= 1e-13
+        rlm = sm.RLM(engel.y, engel.X, M=sm.robust.norms.HuberT(t=2.0)).fit(
+            start_scale=50.0, update_scale=False, conv="coefs", tol=1e-13, maxiter=20_000)
+        assert relative(estimate.coefficients, rlm.params) <= 1e-8  # the MAP is RLM's fit
     certificate = certify(spec, engel, estimate, baseline)
     assert certificate.certified, certificate.explanation
     assert certificate.max_relative_coefficient_difference <= 1e-8
@@ -281,3 +284,18 @@ def test_exact_fit_data_refuse_the_learned_scale_and_fit_a_user_scale():
     (result,) = analysis.fits
     assert result.spec.scale == "fixed" and result.certificate.certified
     np.testing.assert_allclose(result.map.coefficients, [1.0, 2.0], rtol=1e-12)
+
+
+def test_no_concomitant_fit_below_c_one(engel):
+    """For c <= 1, Σ min(u², c²) < n at every σ: the concomitant objective falls to σ = 0,
+    so there is no fit to show (scikit-learn refuses epsilon < 1); the JSON says so."""
+    from sklearn.linear_model import HuberRegressor
+
+    fit = exact_fit(HUBER.with_shape(c=0.5), engel)
+    other = fit.related["concomitant_scale_fit"]
+    assert other["sigma"] is None and "no minimum at σ > 0" in other["note"]
+    with pytest.raises(ValueError):
+        HuberRegressor(epsilon=0.5).fit(engel.X, engel.y)
+    sigmas = [1.0, 1e-2, 1e-4]
+    values = [concomitant_objective(engel.X, engel.y, 0.5, fit.coefficients, s) for s in sigmas]
+    assert values[0] > values[1] > values[2]

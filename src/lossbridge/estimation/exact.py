@@ -191,12 +191,19 @@ def exact_huber(design: Design, family: Family, scale: float | None = None) -> E
            "unique": fit.unique, "newton_steps": fit.steps}
     related = {}
     text = f"{how}; {verdict} by the gradient (KKT) within its rounding bound and convexity"
-    if scale is None:
+    note = ("scikit-learn's HuberRegressor (alpha=0, epsilon=c) minimises the "
+            "concomitant-scale objective Σ[σ + σ H_c(r/σ)] (Owen 2007), not a likelihood: "
+            "its σ solves Σ min(r²/σ², c²) = n, so it is NOT the MLE of the Huber density")
+    if scale is None and c <= 1.0:
+        # Σ min(u², c²) <= n c² < n: the objective decreases all the way to σ = 0.
+        related["concomitant_scale_fit"] = {
+            "coefficients": None, "sigma": None, "objective": None, "kkt": None,
+            "note": note + f"; with c = {c:g} <= 1 it has no minimum at σ > 0 (its σ equation "
+                           "has no solution; scikit-learn requires epsilon >= 1)"}
+        text += "; HuberRegressor's concomitant-scale fit does not exist for c <= 1"
+    elif scale is None:
         other = concomitant_scale_fit(X, y, c)
-        note = ("scikit-learn's HuberRegressor (alpha=0, epsilon=c) minimises the "
-                "concomitant-scale objective Σ[σ + σ H_c(r/σ)] (Owen 2007), not a likelihood: "
-                "its σ solves Σ min(r²/σ², c²) = n, so it is NOT the MLE of the Huber density "
-                "(computed here by Newton, not by scikit-learn)")
+        note += " (computed here by Newton, not by scikit-learn)"
         related["concomitant_scale_fit"] = {
             "coefficients": dict(zip(design.terms, map(float, other.coefficients), strict=True)),
             "sigma": other.scale, "objective": other.objective, "kkt": other.kkt,
