@@ -21,6 +21,12 @@ Tolerances, and why:
 * LAD dual: ``|d_i| <= 1 + 1e-9``, stationarity ``max_j |x_j'd|/||x_j|| <= 1e-9``
   and zero duality gap within its own rounding bound (:class:`lossbridge.estimation.lad.DualCertificate`).
 
+* a loss that depends on the scale (``Family.scale_dependent_fit``, Huber): the MAP is
+  compared with the exact fit at that fit's scale (:func:`~lossbridge.estimation.exact.exact_fit_for`
+  re-solves it at a fixed-scale model's scale); a learned scale without a closed form is
+  compared with the exact joint fit's to 1e-8 (reported as ``scale_closed_form``), and
+  the exact fit's own gradient certificate is the ``reference_kkt`` check.
+
 A family without an exact classical fit (``Family.exact_solver = None``) gets no
 certificate: :func:`certify` returns None and :func:`certificate_note` says "no exact
 counterpart", as it says "not applicable" for a MAP under weak priors.
