@@ -276,8 +276,8 @@ def test_families_sharing_a_scale_name_share_its_option():
                                                 "(normal-fixed; default: ")
         assert "and of the Twin likelihood (twin-fixed; " in OPTIONS["sigma"].help
         checked = validate_options({"likelihoods": "twin", "sigma": 2.0})  # applies to the twin
-        assert checked.fixed_scales == {**dict.fromkeys(FIXED_SCALE_OPTIONS), "normal": 2.0,
-                                        "twin": 2.0}
+        assert checked.fixed_scales == {name: 2.0 if name in ("normal", "twin") else None
+                                        for name in FAMILIES}
         with pytest.raises(InputError, match="^sigma fixes the Normal or Twin scale sigma of the "
                            "normal-fixed or twin-fixed model, which is not requested"):
             validate_options({"likelihoods": "laplace", "sigma": 2.0})

@@ -65,7 +65,7 @@ def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> Nll
         return decompose_heteroscedastic_nll(spec, design, estimate)
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
-    loss = family.loss(residuals)
+    loss = family.scaled_loss(residuals, estimate.scale)  # the loss itself unless it has a scale
     constant = family.nll_constant(design.n, estimate.scale)
     loss_term = family.loss_term(residuals, estimate.scale)
     nll = constant + loss_term

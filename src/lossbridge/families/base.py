@@ -188,6 +188,11 @@ class Family(ABC):
     comparison_group: str = "distribution"
     exact_solver: str | None = None
     exact_name: str | None = None
+    # The loss depends on the scale (Huber's rho_c(r/sigma), a Student-t's), so its exact
+    # fit does too: the solver is called with ``scale=`` for a fixed-scale model (None:
+    # the scale is estimated with the coefficients), and :meth:`scaled_loss` is the loss
+    # at a scale (see estimation.exact.exact_fit_for).
+    scale_dependent_fit: bool = False
     smooth: bool = True
     piecewise_linear: bool = False
     # At a fixed scale the NLL is RSS/(2 scale²) + const (the Normal): a ridge, lasso or
@@ -294,6 +299,17 @@ class Family(ABC):
     def loss_term(self, residuals: np.ndarray, scale: float) -> float:
         """NLL minus :meth:`nll_constant` at these residuals (what the NLL panel shows)."""
         return self.nll_loss_term(self.loss(residuals), scale)
+
+    def scaled_loss(self, residuals: np.ndarray, scale: float) -> float:
+        """The loss at ``scale``: what the exact fit at that scale minimises (the
+        certificate compares the MAP with it there). :meth:`loss` itself unless the
+        family's loss depends on the scale (``scale_dependent_fit``)."""
+        return self.loss(residuals)
+
+    def scaled_loss_rounding(self, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
+                             scale: float) -> float:
+        """Bound on the rounding error of :meth:`scaled_loss` at ``beta``."""
+        return self.loss_rounding(X, y, beta)
 
     def loss_rounding(self, X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
         """Bound on the rounding error of :meth:`loss` at ``beta``, in the loss's units;

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from ..core.errors import InputError
 from .base import Family
+from .huber import HUBER
 from .laplace import LAPLACE
 from .normal import NORMAL
 from .quantile import QUANTILE
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

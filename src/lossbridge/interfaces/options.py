@@ -209,14 +209,23 @@ def _shape_option(parameter, family) -> Option:
                  f"({family.name}), in {parameter.valid_range()}; default {default}"
                  + ("; repeat for several models" if parameter.multiple else ""))
 
+    def number(label: str, value: Any):
+        # The command line gives text: read it as a number first (bad text keeps its spelling).
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        return parameter.check(label, value)
+
     def check(label: str, value: Any):
         if parameter.multiple:
             values = [value] if not isinstance(value, (list, tuple)) else list(value)
             if not values:
                 raise InputError(f"{label} must give at least one value in "
                                  f"{parameter.valid_range()}")
-            return list(dict.fromkeys(parameter.check(label, v) for v in values))
-        return parameter.check(label, value)
+            return list(dict.fromkeys(number(label, v) for v in values))
+        return number(label, value)
 
     return Option(parameter.option, None, check, help_text,
                   list if parameter.multiple else float, optional=True, flag=flag,
@@ -465,10 +474,11 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
             continue
         titles = " or ".join(FAMILIES[f].title for f in families)
         models = " or ".join(f"{f}-fixed" for f in families)
-        others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {n}"
+        # the scale by its name (sigma), not by its option (huber_sigma)
+        others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {FAMILIES[f].scale_name}"
                            for f, n in fixed.items() if n != name)
         raise InputError(
-            f"{label(name)} fixes the {titles} scale {name} of the {models} "
+            f"{label(name)} fixes the {titles} scale {FAMILIES[families[0]].scale_name} of the {models} "
             f"model, which is not requested (likelihoods: {', '.join(options['likelihoods'])}; "
             f"scales: {', '.join(options['scales'])}); got {label(name)}={options[name]:g}"
             + (f"; {others}" if others else "")

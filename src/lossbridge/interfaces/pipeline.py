@@ -30,7 +30,7 @@ from ..data.design import build_design
 from ..data.rotation import Rotation
 from ..data.tables import load_table
 from ..estimation.certificate import certify
-from ..estimation.exact import exact_fit
+from ..estimation.exact import exact_fit, exact_fit_for
 from ..estimation.map import find_map, plug_in_scale
 from ..estimation.nll import decompose_nll
 from ..estimation.penalised import penalised_fit
@@ -61,7 +61,9 @@ def fit(
     sigma: float | None = None,
     b: float | None = None,
     quantile_sigma: float | None = None,
+    huber_sigma: float | None = None,
     tau: float | Iterable[float] | None = None,
+    huber_c: float | None = None,
     priors: str = "flat",
     penalty: str | None = None,
     alpha: float | None = None,
@@ -111,6 +113,12 @@ def fit(
         Quantile levels in (0, 1) of the ``quantile`` likelihood (asymmetric Laplace,
         pinball loss), one model each (``tau=[0.1, 0.5, 0.9]``); default 0.5. Needs
         ``"quantile"`` among ``likelihoods``.
+    huber_sigma : float, optional
+        The Huber likelihood's fixed scale σ (model ``huber-fixed``); by default its plug-in
+        MLE, the σ of the joint maximum-likelihood fit of (β, σ), found numerically.
+    huber_c : float, optional
+        The Huber likelihood's threshold c > 0, in units of σ (default 1.345): its loss is
+        quadratic for |r/σ| <= c and linear beyond. Only with ``"huber"`` among the likelihoods.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
@@ -231,9 +239,14 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         model = build_model(spec, design, rotation)
         estimate = find_map(model, spec, design, rotation)
         # A modelled scale has no constant-scale exact fit: its certificate is its own.
-        baseline = None if spec.modelled_scale else baselines[(spec.likelihood, spec.shape)]
-        if spec.penalty is not None:  # the exact Ridge/Lasso/ElasticNet fit, not OLS
+        if spec.modelled_scale:
+            baseline = None
+        elif spec.penalty is not None:  # the exact Ridge/Lasso/ElasticNet fit, not OLS
             baseline = penalised_fit(spec.family, design, spec.penalty)
+        else:
+            # the family's fit, or (a loss that depends on the scale) the fit at the model's
+            # fixed scale
+            baseline = exact_fit_for(spec, design, baselines[(spec.likelihood, spec.shape)])
         certificate = certify(spec, design, estimate, baseline) if priors == "flat" else None
         fits.append(FitResult(spec, estimate, baseline, certificate,
                               decompose_nll(spec, design, estimate)))

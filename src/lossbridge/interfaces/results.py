@@ -90,6 +90,10 @@ class FitResult:
                 "loss": self.baseline.loss,
                 "scale_mle": self.baseline.scale_mle,
                 "unique": self.baseline.unique,
+                "fixed_scale": self.baseline.scale,  # the scale a scale-dependent fit is at
+                "kkt": self.baseline.kkt,
+                # other classical fits shown beside it (Huber: the concomitant-scale fit)
+                "related_fits": dict(self.baseline.related),
             },
             "certificate": None if self.certificate is None else self.certificate.as_dict(),
             "certificate_note": None if self.certificate is not None else certificate_note(
