@@ -7,6 +7,7 @@ loading the data stage's formula machinery.
 from __future__ import annotations
 
 SCALE_LABEL_PREFIX = "scale: "
+SHAPE_LABEL_PREFIX = "shape: "
 
 
 def scale_label(scale_name: str) -> str:
@@ -17,3 +18,9 @@ def scale_label(scale_name: str) -> str:
     in :func:`build_design`), so this label never does.
     """
     return f"{SCALE_LABEL_PREFIX}{scale_name}"
+
+
+def shape_label(name: str) -> str:
+    """Row label of a learned shape parameter beside the coefficients (``"shape: nu"``);
+    no term may start with :data:`SHAPE_LABEL_PREFIX` either."""
+    return f"{SHAPE_LABEL_PREFIX}{name}"

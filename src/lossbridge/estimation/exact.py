@@ -45,6 +45,21 @@ class ExactFit:
         it could not be determined (the certificate's ``uniqueness`` says why).
     certificate : DualCertificate or None
         LP optimality certificate (a fit that is an LP vertex, LAD).
+    scale : float or None
+        The scale the fit was computed at: the fixed value it was asked for
+        (``exact_fit(..., scale=)``), or the jointly estimated one (Student-t EM); None
+        for a fit that does not depend on the scale (OLS, LAD).
+    scale_fixed : bool
+        ``scale`` was given, not estimated.
+    shape : dict of str to float
+        The fitted value of each learned shape parameter (Student-t EM: ``{"nu": ...}``).
+    objective : float or None
+        The minimised objective where the fit is not the minimiser of :meth:`Family.loss`
+        alone: the negative log posterior (no Jacobian) of :func:`negative_log_posterior`
+        at the fit. The certificate then compares objectives (see ``certificate.py``).
+    local_optima : tuple of float
+        The objective values of the distinct local optima a multi-start solver found,
+        best first (one value: a single optimum was found from every start).
     """
 
     method: str
@@ -54,6 +69,23 @@ class ExactFit:
     scale_mle: float
     unique: bool | None = True
     certificate: DualCertificate | None = None
+    scale: float | None = None
+    scale_fixed: bool = False
+    shape: dict = dataclasses.field(default_factory=dict)
+    objective: float | None = None
+    local_optima: tuple = ()
+
+
+def negative_log_posterior(family: Family, design: Design, beta: np.ndarray, scale: float,
+                           shape: dict) -> float:
+    """minus [sum_i log f(y_i | x_i beta, scale, shape) + sum of the learned shape
+    parameters' log prior densities]: what the MAP maximises under flat priors on the
+    coefficients and HalfFlat on the scale (both constant), in NumPy and scipy only."""
+    mu = family.link.inverse(design.X @ beta)
+    value = -float(np.sum(family.logpdf(design.y, mu, scale, **shape)))
+    for parameter in family.learned_shape:
+        value -= parameter.prior_logpdf(shape[parameter.name])
+    return value
 
 
 def exact_ols(design: Design, family: Family = NORMAL) -> ExactFit:
@@ -110,13 +142,26 @@ def lad_from_vertex(design: Design, vertex: LadVertex, how: str,
 
 
 def exact_fit(family: Family | str, design: Design,
-              progress: Callable[[str], None] | None = None) -> ExactFit | None:
+              progress: Callable[[str], None] | None = None,
+              scale: float | None = None) -> ExactFit | None:
     """The exact fit of the loss that ``family`` (or the family registered under that
-    name) corresponds to; None when the family has no exact counterpart."""
+    name) corresponds to; None when the family has no exact counterpart.
+
+    ``scale``: fit at this fixed scale, for a family whose exact fit depends on it
+    (``Family.exact_fit_depends_on_scale``); its solver takes it as the keyword ``scale``.
+    """
     family = get_family(family) if isinstance(family, str) else family
     if family.exact_solver is None:
         return None
+    if scale is not None and family.exact_fit_depends_on_scale:
+        return SOLVERS[family.exact_solver](family, design, progress, scale=scale)
     return SOLVERS[family.exact_solver](family, design, progress)
+
+
+def _student(family, design, progress=None, scale=None):
+    from .student_em import exact_student  # imported on use: it is only needed for t fits
+
+    return exact_student(family, design, scale=scale)
 
 
 # The exact classical fits, by the key a family names in ``Family.exact_solver``; each
@@ -124,6 +169,8 @@ def exact_fit(family: Family | str, design: Design,
 SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "ols": lambda family, design, progress=None: exact_ols(design, family),
     "lad": lambda family, design, progress=None: exact_lad(design, progress, family),
+    # EM / IRLS for t regression from several starts (a fixed scale as ``scale=``)
+    "student": _student,
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's

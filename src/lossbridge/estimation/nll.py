@@ -61,9 +61,10 @@ def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> Nll
     """Split the NLL at ``estimate`` into constant + scaled loss and compare with PyMC."""
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
-    loss = family.loss(residuals)
-    constant = family.nll_constant(design.n, estimate.scale)
-    loss_term = family.loss_term(residuals, estimate.scale)
+    shape = estimate.shape  # learned shape parameters (nu) at the MAP, as keywords
+    loss = family.loss_at(residuals, estimate.scale, **shape)
+    constant = family.nll_constant(design.n, estimate.scale, **shape)
+    loss_term = family.loss_term(residuals, estimate.scale, **shape)
     nll = constant + loss_term
     pymc_nll = -estimate.log_likelihood
     size = max(abs(pymc_nll), abs(constant) + abs(loss_term))

@@ -15,8 +15,9 @@ from ..core.errors import InputError
 from .base import Family
 from .laplace import LAPLACE
 from .normal import NORMAL
+from .student import STUDENT
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, STUDENT)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.labels import scale_label
+from ..core.labels import scale_label, shape_label
 
 if TYPE_CHECKING:  # annotations only: the CLI's option checks must not load formulaic
     from ..data.design import Design
@@ -93,4 +93,8 @@ def describe_priors(spec, design: Design) -> dict[str, str]:
         described = describe_flat(design.terms, scale_name)
     if spec.scale == "fixed":
         described[scale_label(scale_name)] = f"fixed at {spec.fixed_scale:.6g} ({spec.fixed_scale_source})"
+    for parameter in spec.family.learned_shape:  # its own proper prior, under either choice
+        described[shape_label(parameter.name)] = (
+            f"{parameter.prior} on {parameter.name} (proper; the MAP of {parameter.name} is a "
+            "posterior mode under it, not a maximum-likelihood value)")
     return described

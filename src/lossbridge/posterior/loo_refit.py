@@ -46,6 +46,6 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         draws = sample_models([model_spec], reduced, rotation, [estimate], options,
                               int(child.generate_state(1)[0]))[model_spec.name]
         log_density = log_likelihood(family, design.X[[row]], design.y[[row]], draws.flat_beta,
-                                     draws.flat_scale)[:, 0]
+                                     draws.flat_scale, draws.flat_shape)[:, 0]
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values
