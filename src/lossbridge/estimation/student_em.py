@@ -268,7 +268,7 @@ def exact_student(family, design: Design, scale: float | None = None) -> ExactFi
     where = f"at fixed sigma = {scale:.6g}" if scale is not None else "sigma estimated"
     nu_text = "nu by ECME with its prior" if learned else f"nu = {family.shape_value('nu'):g}"
     solver = (f"EM/IRLS for t regression ({where}; {nu_text}) from {starts} starts, each "
-              f"polished by Newton; {len(optima)} distinct optimum/optima found")
+              f"polished by Newton; distinct optima found: {len(optima)}")
     return ExactFit(
         method="student",
         solver=solver,

@@ -67,6 +67,10 @@ class Student(Family):
         import pytensor.tensor as pt
 
         nu = self._nu(nu)
+        if not isinstance(nu, pt.TensorVariable):
+            # A Python float would become a float32 constant where exactly representable
+            # (PyTensor's autocast), and gammaln would then be computed in single precision.
+            nu = pt.constant(np.float64(nu))
         z2 = ((y - mu) / scale) ** 2
         return (pt.gammaln(0.5 * (nu + 1.0)) - pt.gammaln(0.5 * nu) - 0.5 * (pt.log(nu) + LOG_PI)
                 - pt.log(scale) - 0.5 * (nu + 1.0) * pt.log1p(z2 / nu))

@@ -274,8 +274,8 @@ def _fit_warnings(result: FitResult) -> list[dict]:
         out.append({"code": "map_not_certified", "model": name, "message": message})
     if len(result.certificate.local_optima) > 1:  # a non-convex objective (Student-t)
         values = ", ".join(f"{v:.10g}" for v in result.certificate.local_optima)
-        message = (f"{name}: the objective is not convex and {result.certificate.reference.solver}"
-                   f" found {len(result.certificate.local_optima)} distinct local optima "
+        message = (f"{name}: the objective is not convex: the {result.spec.family.exact_name} "
+                   f"solver found {len(result.certificate.local_optima)} distinct local optima "
                    f"(negative log posterior {values}); the certificate compares the MAP with "
                    "the best")
         warnings.warn(message, LocalOptimaWarning, stacklevel=4)
