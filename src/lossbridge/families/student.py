@@ -66,11 +66,10 @@ class Student(Family):
     def logp(self, y, mu, scale, nu=None):
         import pytensor.tensor as pt
 
-        nu = self._nu(nu)
-        if not isinstance(nu, pt.TensorVariable):
-            # A Python float would become a float32 constant where exactly representable
-            # (PyTensor's autocast), and gammaln would then be computed in single precision.
-            nu = pt.constant(np.float64(nu))
+        # A Python float would become a float32 constant where exactly representable
+        # (PyTensor's autocast), and the density would then be computed in single precision.
+        nu, scale, mu = (v if isinstance(v, pt.Variable) else pt.constant(np.asarray(v, dtype=np.float64))
+                         for v in (self._nu(nu), scale, mu))
         z2 = ((y - mu) / scale) ** 2
         return (pt.gammaln(0.5 * (nu + 1.0)) - pt.gammaln(0.5 * nu) - 0.5 * (pt.log(nu) + LOG_PI)
                 - pt.log(scale) - 0.5 * (nu + 1.0) * pt.log1p(z2 / nu))
