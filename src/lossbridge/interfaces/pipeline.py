@@ -57,8 +57,8 @@ def fit(
     scales: str | Iterable[str] = "both",
     sigma: float | None = None,
     b: float | None = None,
-    nu: float | None = None,
     t_sigma: float | None = None,
+    nu: float | None = None,
     priors: str = "flat",
     sample: bool = True,
     draws: int = 1000,
@@ -92,14 +92,14 @@ def fit(
         Giving ``sigma`` or ``b`` without a fixed-scale model of its family raises
         :class:`InputError`. Under a user value an exact fit (all residuals zero) can be
         fitted; models whose scale would be learned or plugged in are then refused.
-    nu : float, optional
-        The Student-t likelihood's degrees of freedom ν > 0 (``likelihoods`` must include
-        ``"student"``; ν = 1 is the Cauchy loss). By default ν is learned under a proper
-        Gamma(2, 0.1) prior, so its MAP is a posterior mode (said in ``prior_details``).
     t_sigma : float, optional
         The Student-t likelihood's fixed scale σ (model ``student-fixed``); by default the
         plug-in MLE: the σ of the joint fit found by EM (no closed form). It is not the
         Normal's ``sigma``.
+    nu : float, optional
+        The Student-t likelihood's degrees of freedom ν > 0 (``likelihoods`` must include
+        ``"student"``; ν = 1 is the Cauchy loss). By default ν is learned under a proper
+        Gamma(2, 0.1) prior, so its MAP is a posterior mode (said in ``prior_details``).
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
