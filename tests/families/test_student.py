@@ -89,7 +89,8 @@ def test_nu_parameter_declaration_and_prior():
     assert not STUDENT.in_default_set and STUDENT.smooth
     assert [p.name for p in STUDENT.learned_shape] == ["nu"]
     assert STUDENT.with_shape(nu=4).learned_shape == ()
-    for value in (0.0, -1.0, float("nan"), "4"):
+    assert STUDENT.with_shape(nu="4").shape_value("nu") == 4.0  # the command line's text
+    for value in (0.0, -1.0, float("nan"), "-1", "four", [4]):
         with pytest.raises(InputError, match="nu must be a number in"):
             STUDENT.with_shape(nu=value)
     # The three forms of the prior are one distribution: Gamma(alpha = 2, rate = 0.1).

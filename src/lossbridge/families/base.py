@@ -127,13 +127,19 @@ class ShapeParameter:
 
         if value is None and self.learnable:
             return None
+        given = value
+        if isinstance(value, str):  # the command line's text, as check_positive_float takes it
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not np.isfinite(value)
                 or (self.lower is not None and value <= self.lower)
                 or (self.upper is not None and value >= self.upper)):
             learned = " (or omitted: learned)" if self.learnable else ""
             raise InputError(f"{label} must be a number in {self.valid_range()}{learned}; "
-                             f"got {value!r}")
+                             f"got {given!r}")
         return float(value)
 
     # The prior of a learned value, built from ``prior_dist`` (one declaration, three uses).
