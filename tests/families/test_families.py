@@ -7,16 +7,20 @@ import pytest
 from scipy import stats
 
 from lossbridge.core.errors import InputError
-from lossbridge.families.registry import FAMILIES, get_family
+from lossbridge.families.registry import get_family
+
+# The families these closed-form checks know; each newer family has its own test module
+# (test_student.py) against its own references.
+BUILT_IN = ["normal", "laplace"]
 
 
 def test_lookup_error_lists_valid_names():
-    with pytest.raises(InputError, match=r"likelihood must be one of 'normal', 'laplace'; got 'l2'"):
+    with pytest.raises(InputError, match=r"likelihood must be one of 'normal', 'laplace'(, '\w+')*; got 'l2'"):
         get_family("l2")
     assert isinstance(InputError("x"), ValueError)  # the registry raises a ValueError
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_nll_split_equals_scipy_negative_log_likelihood(name):
     rng = np.random.default_rng(1)
     r = rng.standard_t(5, size=101) * 3
@@ -27,7 +31,7 @@ def test_nll_split_equals_scipy_negative_log_likelihood(name):
     assert nll == pytest.approx(-dist.logpdf(r, scale=scale).sum(), rel=1e-13)
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_scale_mle_maximises_the_likelihood(name):
     rng = np.random.default_rng(2)
     r = rng.normal(size=57)
@@ -42,7 +46,7 @@ def test_scale_mle_maximises_the_likelihood(name):
     )
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_logp_equals_logpdf_and_the_reference_densities(name):
     """The PyTensor ``logp`` (what PyMC samples) and the NumPy ``logpdf`` (LOO, PPC) are one
     density: equal to each other, to scipy and to PyMC's own distribution, to rounding."""
