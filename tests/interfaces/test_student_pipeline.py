@@ -54,7 +54,7 @@ def test_bad_nu_is_one_line_exit_2(capsys):
 
 
 @pytest.mark.slow
-def test_sampled_run_has_nu_in_the_posterior_and_loo():
+def test_sampled_run_has_nu_in_the_posterior_and_loo(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny draws: ESS and misfit warnings are expected
         analysis = lossbridge.fit("engel", likelihoods=["normal", "student"], scales="learned",
@@ -67,3 +67,5 @@ def test_sampled_run_has_nu_in_the_posterior_and_loo():
     assert np.isfinite(record["loo"]["elpd_loo"])
     draws = analysis.fits[[f.spec.name for f in analysis.fits].index("student-learned")].posterior.draws
     assert draws.shape["nu"].shape == (2, 200)
+    analysis.to_html(tmp_path / "report.html")  # the report renders a learned nu's model
+    assert (tmp_path / "report.html").stat().st_size > 0
