@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.rounding import SAFETY, residual_errors
 from ..data.design import Design
 from ..models.spec import ModelSpec
 from .exact import ExactFit, exact_fit, lad_from_vertex, negative_log_posterior
@@ -262,7 +263,8 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
 
     Checks: the MAP's negative log posterior (:func:`negative_log_posterior`, NumPy, the
     solver's own function) is not above the best optimum's by more than the rounding of
-    the two sums (10 n eps sum |log f_i|, both points); coefficients within 1e-8 relative
+    the two evaluations (10 x [n eps sum |log f_i| plus each term's change under its
+    residual's rounding bound], both points); coefficients within 1e-8 relative
     (unless the best optimum is tied with another); a learned scale and each learned shape
     parameter within 1e-8 relative. Distinct local optima are listed, best first.
     """
@@ -271,12 +273,17 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
     beta, scale, shape = estimate.coefficients, estimate.scale, dict(estimate.shape)
     objective_map = negative_log_posterior(family, design, beta, scale, shape)
 
-    def absolute_terms(b, s, sh):
-        return float(np.sum(np.abs(family.logpdf(y, family.link.inverse(X @ b), s, **sh))))
+    def rounding(b, s, sh):
+        # the n-term sum's rounding, plus each term's change under its residual's rounding
+        # error (core.rounding.residual_errors: cancellation in y - X beta), to first order
+        mu = family.link.inverse(X @ b)
+        terms = family.logpdf(y, mu, s, **sh)
+        shifted = family.logpdf(y + residual_errors(X, y, b), mu, s, **sh)
+        return (design.n * np.finfo(float).eps * float(np.sum(np.abs(terms)))
+                + float(np.sum(np.abs(shifted - terms))))
 
-    bound = 10.0 * design.n * np.finfo(float).eps * (
-        absolute_terms(beta, scale, shape)
-        + absolute_terms(exact.coefficients, exact.scale, exact.shape))
+    bound = SAFETY * (rounding(beta, scale, shape)
+                      + rounding(exact.coefficients, exact.scale, exact.shape))
     size = max(abs(exact.objective), 1.0)
     gap, tol = (objective_map - exact.objective) / size, bound / size
     coefficient_diff = float(np.max(relative_coefficient_differences(beta, exact.coefficients,

@@ -31,6 +31,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import digamma
 
 from ..data.design import Design
+from ..data.rotation import Rotation
 from .exact import ExactFit, negative_log_posterior
 from .lad import exact_lad_vertex
 
@@ -59,11 +60,20 @@ class Optimum:
 
 
 class _Problem:
-    """The objective of one t regression, with its gradient in (beta, log sigma, log nu)."""
+    """The objective of one t regression, with its gradient in (beta, log sigma, log nu).
 
-    def __init__(self, family, design: Design, fixed_sigma: float | None):
+    ``coordinates``: a :class:`~lossbridge.data.rotation.Rotation` to work in its rotated
+    coefficients theta (mu = s Q* theta, Q*'Q* = n I) instead of beta: on an
+    ill-conditioned design (Longley, cond(X) ~ 1e15 before scaling) the objective is then
+    round and Newton converges in every direction; None: beta itself (the tests' form).
+    """
+
+    def __init__(self, family, design: Design, fixed_sigma: float | None, coordinates=None):
         self.family, self.design = family, design
-        self.X, self.y, self.n = design.X, design.y, design.n
+        self.rotation = coordinates
+        self.X = design.X if coordinates is None else coordinates.y_scale * coordinates.Q
+        self.y, self.n = design.y, design.n
+        self.sigma_floor = 0.0  # EM stops below it (a degenerate, unbounded "optimum")
         self.fixed_sigma = fixed_sigma
         self.learn_nu = bool(family.learned_shape)
         self.prior = family.learned_shape[0] if self.learn_nu else None
@@ -74,7 +84,11 @@ class _Problem:
         return {"nu": nu} if self.learn_nu else {}
 
     def objective(self, beta, sigma, nu) -> float:
-        return negative_log_posterior(self.family, self.design, beta, sigma, self.shape(nu))
+        """The negative log posterior at coefficients ``beta`` (in this problem's coordinates)."""
+        value = -float(np.sum(self.family.logpdf(self.y, self.X @ beta, sigma, **self.shape(nu))))
+        if self.learn_nu:
+            value -= self.prior.prior_logpdf(nu)
+        return value
 
     def pack(self, beta, sigma, nu) -> np.ndarray:
         parts = [beta]
@@ -146,7 +160,8 @@ class _Problem:
             if self.fixed_sigma is None:
                 r = self.y - self.X @ new_beta
                 new_sigma = float(np.sqrt(np.sum(w * r**2) / self.n))
-                if not new_sigma > 0:  # an exact fit through every heavily weighted row
+                if not new_sigma > self.sigma_floor:  # running to an exact fit of some rows
+                    sigma = new_sigma
                     break
             new_nu = nu
             if self.learn_nu:  # ECME: the observed-data objective in nu, prior included
@@ -215,37 +230,55 @@ def _starts(design: Design, nu0: float, learn_nu: bool) -> list[tuple[str, np.nd
     return starts
 
 
-def _same(a: Optimum, b: Optimum, design: Design) -> bool:
-    floor = 1e-6 * np.linalg.norm(design.y) / np.linalg.norm(design.X, axis=0)
-    coef = np.max(np.abs(a.beta - b.beta) / np.maximum(np.abs(b.beta), floor))
-    return bool(coef <= DISTINCT_RTOL and abs(a.sigma - b.sigma) <= DISTINCT_RTOL * b.sigma
+def _same(a: Optimum, b: Optimum, theta_a: np.ndarray, theta_b: np.ndarray) -> bool:
+    """The same optimum: rotated coefficients (all of one size, ~1) within DISTINCT_RTOL of
+    their largest, and sigma and nu within DISTINCT_RTOL relative."""
+    size = max(float(np.max(np.abs(theta_b))), 1e-12)
+    return bool(np.max(np.abs(theta_a - theta_b)) <= DISTINCT_RTOL * size
+                and abs(a.sigma - b.sigma) <= DISTINCT_RTOL * b.sigma
                 and abs(a.nu - b.nu) <= DISTINCT_RTOL * b.nu)
 
 
 def student_optima(family, design: Design, scale: float | None = None) -> list[Optimum]:
     """Every distinct optimum EM + Newton reaches from the starts, best (lowest) first."""
-    problem = _Problem(family, design, scale)
+    return _optima(family, design, scale)[0]
+
+
+def _optima(family, design: Design, scale: float | None) -> tuple[list[Optimum], int]:
+    """The distinct optima, best first, and how many starts ran to sigma -> 0 (where the
+    likelihood is unbounded: rows fitted exactly, a degenerate "optimum" left out)."""
+    rotation = Rotation.from_design(design.X, design.y)
+    problem = _Problem(family, design, scale, rotation)
     nu0 = family.shape_value("nu")
     if problem.learn_nu:
         nu0 = problem.prior.initial
-    found: list[Optimum] = []
+    found: list[tuple[Optimum, np.ndarray]] = []
+    degenerate = 0
+    floor = 1e-8 * _robust_sigma(design.y - design.X @ np.linalg.lstsq(design.X, design.y,
+                                                                        rcond=None)[0])
+    problem.sigma_floor = floor
     for label, beta0, nu_start in _starts(design, nu0, problem.learn_nu):
         nu_start = nu_start if problem.learn_nu else problem.fixed_nu
         sigma0 = scale or _robust_sigma(design.y - design.X @ beta0)
-        beta, sigma, nu, iterations = problem.em(beta0, sigma0, nu_start)
-        p = problem.newton(problem.pack(beta, sigma, nu))
-        beta, sigma, nu = problem.unpack(p)
-        value = problem.value(p)
-        if not np.isfinite(value):
+        theta, sigma, nu, iterations = problem.em(rotation.to_theta(beta0), sigma0, nu_start)
+        if scale is None and not sigma > floor:
+            degenerate += 1
+            continue
+        p = problem.newton(problem.pack(theta, sigma, nu))
+        theta, sigma, nu = problem.unpack(p)
+        beta = rotation.to_beta(theta)
+        value = negative_log_posterior(family, design, beta, sigma, problem.shape(nu))
+        if not np.isfinite(value) or (scale is None and not sigma > floor):
+            degenerate += int(scale is None)
             continue
         optimum = Optimum(beta, sigma, nu, value, float(np.linalg.norm(problem.gradient(p))),
                           label, iterations)
-        match = next((i for i, o in enumerate(found) if _same(optimum, o, design)), None)
+        match = next((i for i, (o, t) in enumerate(found) if _same(optimum, o, theta, t)), None)
         if match is None:
-            found.append(optimum)
-        elif optimum.objective < found[match].objective:
-            found[match] = optimum
-    return sorted(found, key=lambda o: o.objective)
+            found.append((optimum, theta))
+        elif optimum.objective < found[match][0].objective:
+            found[match] = (optimum, theta)
+    return sorted((o for o, _ in found), key=lambda o: o.objective), degenerate
 
 
 def exact_student(family, design: Design, scale: float | None = None) -> ExactFit:
@@ -254,7 +287,7 @@ def exact_student(family, design: Design, scale: float | None = None) -> ExactFi
     ``scale``: fit at this fixed sigma (the model's fixed scale); else sigma is
     estimated jointly and is the fit's ``scale_mle`` (the plug-in MLE, found numerically).
     """
-    optima = student_optima(family, design, scale)
+    optima, degenerate = _optima(family, design, scale)
     if not optima:
         raise RuntimeError("EM for t regression reached no finite optimum from any start")
     best = optima[0]
@@ -268,7 +301,9 @@ def exact_student(family, design: Design, scale: float | None = None) -> ExactFi
     where = f"at fixed sigma = {scale:.6g}" if scale is not None else "sigma estimated"
     nu_text = "nu by ECME with its prior" if learned else f"nu = {family.shape_value('nu'):g}"
     solver = (f"EM/IRLS for t regression ({where}; {nu_text}) from {starts} starts, each "
-              f"polished by Newton; distinct optima found: {len(optima)}")
+              f"polished by Newton; distinct optima found: {len(optima)}"
+              + (f"; {degenerate} start(s) ran to sigma -> 0, where the likelihood is unbounded "
+                 "(rows fitted exactly), and were left out" if degenerate else ""))
     return ExactFit(
         method="student",
         solver=solver,
