@@ -42,6 +42,20 @@ def test_engel_student_maps_are_certified(nu):
     assert fixed.scale_fixed and fixed.scale == fits[f"{label}-fixed"].spec.fixed_scale
 
 
+@pytest.mark.parametrize("nu", [None, 4.0])
+def test_longley_student_map_is_certified(nu):
+    """Longley (cond(X) ~ 1e15 before scaling): EM works in the rotated coordinates, and a
+    learned nu's starts that run to sigma -> 0 (16 rows, 7 coefficients: elemental fits are
+    exact, where the t likelihood is unbounded) are left out rather than taken as the fit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lossbridge.CertificateWarning)
+        analysis = lossbridge.fit("longley", likelihoods=["student"], nu=nu, scales="learned",
+                                  sample=False)
+    certificate = analysis.fits[0].certificate
+    assert certificate.certified, certificate.explanation
+    assert certificate.max_relative_coefficient_difference <= 1e-8
+
+
 def test_bad_nu_is_one_line_exit_2(capsys):
     with pytest.raises(InputError, match="nu must be a number in"):
         lossbridge.fit("engel", likelihoods=["student"], nu=-1.0, sample=False)
