@@ -113,7 +113,7 @@ BAD_INPUTS = {
     "non-numeric-target": (["fit", "{csv}", "-f", "label ~ x"], "response column 'label' is not numeric"),
     "rank-deficient": (["fit", "{csv}", "-f", "y ~ x + z"], "rank-deficient"),
     "bad-likelihood": (["fit", "{csv}", "-f", "y ~ x", "--likelihood", "cauchy"],
-                       "likelihood must be one of 'normal', 'laplace'; got 'cauchy'"),
+                       "likelihood must be one of 'normal', 'laplace'"),
     "bad-scale": (["fit", "{csv}", "-f", "y ~ x", "--scale", "free"],
                   "scale must be one of 'learned', 'fixed', 'both'; got 'free'"),
     "negative-sigma": (["fit", "{csv}", "-f", "y ~ x", "--sigma", "-1"], "sigma must be a positive finite number; got '-1'"),
