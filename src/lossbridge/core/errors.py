@@ -27,6 +27,10 @@ class NonUniqueSolutionWarning(LossbridgeWarning):
     """The least-absolute-deviation fit is not unique (a flat face of the LP)."""
 
 
+class LocalOptimaWarning(LossbridgeWarning):
+    """The MAP's objective is not convex and the exact solver found several local optima."""
+
+
 class SamplingWarning(LossbridgeWarning):
     """A sampler or LOO diagnostic failed (divergences, R-hat, ESS, E-BFMI, Pareto k, oracle)."""
 

@@ -8,6 +8,7 @@ loading the data stage's formula machinery.
 from __future__ import annotations
 
 SCALE_LABEL_PREFIX = "scale: "
+SHAPE_LABEL_PREFIX = "shape: "
 
 
 def scale_label(scale_name: str) -> str:
@@ -25,3 +26,7 @@ def settings_text(shape) -> str:
     (value None), ``""`` for a family without any; ``shape`` as in ``ModelId.shape``."""
     return ", ".join(f"{name} learned" if value is None else f"{name}={format(value, 'g')}"
                      for name, value in shape)
+def shape_label(name: str) -> str:
+    """Row label of a learned shape parameter beside the coefficients (``"shape: nu"``);
+    no term may start with :data:`SHAPE_LABEL_PREFIX` either."""
+    return f"{SHAPE_LABEL_PREFIX}{name}"

@@ -23,7 +23,7 @@ from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
 
 from ..core.errors import InputError
-from ..core.labels import SCALE_LABEL_PREFIX
+from ..core.labels import SCALE_LABEL_PREFIX, SHAPE_LABEL_PREFIX
 from ..core.rounding import EPS, SAFETY
 from .formula_safety import check_formula
 from .tables import Table
@@ -318,13 +318,14 @@ def _check_intercept_column(formula: str, rhs_vars: set[str]) -> None:
 
 
 def _check_reserved_terms(terms: tuple[str, ...], formula: str) -> None:
-    clashes = [t for t in terms if t.startswith(SCALE_LABEL_PREFIX)]
-    if clashes:
-        raise InputError(
-            f"term {clashes[0]!r} of formula {formula!r} starts with {SCALE_LABEL_PREFIX!r}, "
-            "which labels the likelihood's scale beside the coefficients (e.g. 'scale: sigma'); "
-            "rename the column"
-        )
+    for prefix, what in ((SCALE_LABEL_PREFIX, "the likelihood's scale (e.g. 'scale: sigma')"),
+                         (SHAPE_LABEL_PREFIX, "a learned shape parameter (e.g. 'shape: nu')")):
+        clashes = [t for t in terms if t.startswith(prefix)]
+        if clashes:
+            raise InputError(
+                f"term {clashes[0]!r} of formula {formula!r} starts with {prefix!r}, "
+                f"which labels {what} beside the coefficients; rename the column"
+            )
 
 
 def _valued_variables(rhs) -> list[str]:

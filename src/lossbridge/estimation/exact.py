@@ -51,6 +51,21 @@ class ExactFit:
         it could not be determined (the certificate's ``uniqueness`` says why).
     certificate : DualCertificate or None
         LP optimality certificate (a fit that is an LP vertex, LAD).
+    scale : float or None
+        The scale the fit was computed at: the fixed value it was asked for
+        (``exact_fit(..., scale=)``), or the jointly estimated one (Student-t EM); None
+        for a fit that does not depend on the scale (OLS, LAD).
+    scale_fixed : bool
+        ``scale`` was given, not estimated.
+    shape : dict of str to float
+        The fitted value of each learned shape parameter (Student-t EM: ``{"nu": ...}``).
+    objective : float or None
+        The minimised objective where the fit is not the minimiser of :meth:`Family.loss`
+        alone: the negative log posterior (no Jacobian) of :func:`negative_log_posterior`
+        at the fit. The certificate then compares objectives (see ``certificate.py``).
+    local_optima : tuple of float
+        The objective values of the distinct local optima a multi-start solver found,
+        best first (one value: a single optimum was found from every start).
     """
 
     method: str
@@ -68,6 +83,13 @@ class ExactFit:
     # Other classical fits of the same loss shown beside this one, not certified against
     # (Huber: scikit-learn's concomitant-scale fit), by name: JSON ``related_fits``.
     related: dict = dataclasses.field(default_factory=dict)
+    # Objective-certified fits (a non-convex loss, the Student-t's EM): whether the
+    # scale was held fixed, the shape settings, the objective at the best optimum and
+    # every distinct optimum's objective.
+    scale_fixed: bool = False
+    shape: dict = dataclasses.field(default_factory=dict)
+    objective: float | None = None
+    local_optima: tuple = ()
 
     @property
     def loss_scale(self) -> float | None:
@@ -79,6 +101,18 @@ class ExactFit:
         """The fit's display name where its family's ``exact_name`` is not it (a penalised
         fit: ``Lasso(alpha=0.5)``); None otherwise."""
         return None
+
+
+def negative_log_posterior(family: Family, design: Design, beta: np.ndarray, scale: float,
+                           shape: dict) -> float:
+    """minus [sum_i log f(y_i | x_i beta, scale, shape) + sum of the learned shape
+    parameters' log prior densities]: what the MAP maximises under flat priors on the
+    coefficients and HalfFlat on the scale (both constant), in NumPy and scipy only."""
+    mu = family.link.inverse(design.X @ beta)
+    value = -float(np.sum(family.logpdf(design.y, mu, scale, **shape)))
+    for parameter in family.learned_shape:
+        value -= parameter.prior_logpdf(shape[parameter.name])
+    return value
 
 
 def exact_ols(design: Design, family: Family = NORMAL) -> ExactFit:
@@ -234,6 +268,12 @@ def exact_huber(design: Design, family: Family, scale: float | None = None) -> E
                     scale=scale, kkt=kkt, related=related)
 
 
+def _student(family, design, progress=None, scale=None):
+    from .student_em import exact_student  # imported on use: it is only needed for t fits
+
+    return exact_student(family, design, scale=scale)
+
+
 # The exact classical fits, by the key a family names in ``Family.exact_solver``; each
 # is called as ``solver(family, design, progress)``.
 SOLVERS: dict[str, Callable[..., ExactFit]] = {
@@ -242,6 +282,8 @@ SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "quantile": lambda family, design, progress=None: exact_quantile(design, family, progress),
     # a scale-dependent loss (Family.scale_dependent_fit) takes the fixed scale too
     "huber": lambda family, design, progress=None, scale=None: exact_huber(design, family, scale),
+    # EM / IRLS for t regression from several starts (a fixed scale as ``scale=``)
+    "student": _student,
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's

@@ -33,7 +33,7 @@ how is chosen by the family's capabilities, never by its name:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
@@ -87,6 +87,12 @@ class MapEstimate:
     gamma : ndarray of shape (p,) or None
         A modelled scale's coefficients, log scale_i = Z_i gamma (``scale`` is then the
         geometric mean of the rows' scales); None otherwise.
+    shape : dict of str to float
+        The MAP of each learned shape parameter (``{"nu": 4.2}``); empty when none is
+        learned. Its prior is proper and part of the objective: a posterior mode.
+    shape_units : dict of str to float
+        Approximate posterior sd of the log of each learned shape parameter at the MAP
+        (1/sqrt of minus the log-density's curvature there), which standardises NUTS.
     """
 
     coefficients: np.ndarray
@@ -99,6 +105,8 @@ class MapEstimate:
     vertex: LadVertex | None = None
     gamma: np.ndarray | None = None
     penalty_check: dict | None = None  # a non-smooth penalty: the PyMC subgradient check
+    shape: dict = field(default_factory=dict)
+    shape_units: dict = field(default_factory=dict)
 
 
 class LogDensity:
@@ -165,10 +173,11 @@ class LogDensity:
             hess[i] = (self(up)[1] - self(down)[1]) / (up[i] - down[i])
         return 0.5 * (hess + hess.T)
 
-    def flat(self, theta: np.ndarray, log_scale: float | None) -> np.ndarray:
+    def flat(self, theta: np.ndarray, log_scale: float | None, log_shape=()) -> np.ndarray:
         parts = [np.asarray(theta, dtype=float)]
         if log_scale is not None:
             parts.append(np.array([log_scale]))
+        parts.append(np.asarray(log_shape, dtype=float).reshape(-1))
         return np.concatenate(parts)
 
 
@@ -209,7 +218,15 @@ def find_map(
         # (Q*'Q* = n I), with the mean absolute size of its residuals as the scale.
         start_theta = rotation.Q.T @ y / (design.n * rotation.y_scale)
         start_scale = np.mean(np.abs(y - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
-    x0 = density.flat(start_theta, np.log(start_scale) if learned else None)
+    # Learned shape parameters follow theta and the scale, in the reference model's order,
+    # on PyMC's log scale (their priors have positive support), started at their ``initial``.
+    shape_params = family.learned_shape
+    first = k + int(learned)
+    expected = [f"{p.name}_log__" for p in shape_params]
+    if density.names[1 + int(learned):] != expected:
+        raise RuntimeError(f"unexpected free variables {density.names}")
+    x0 = density.flat(start_theta, np.log(start_scale) if learned else None,
+                      [np.log(p.initial) for p in shape_params])
     vertex = None
     if family.smooth:
         x, method = _newton(density, x0, k)
@@ -231,6 +248,16 @@ def find_map(
     if fast:  # the fast form has no observed variable: PyMC's own, on the reference model
         loglik = _observed_log_likelihood(model, x, k, learned, family.scale_name)
     scale = float(np.exp(x[k])) if learned else float(spec.fixed_scale)
+    shape, units = {}, {}
+    if shape_params:
+        coords = slice(first, first + len(shape_params))
+        curvature = -np.diag(density.hessian(x, coords))
+        for i, p in enumerate(shape_params):
+            shape[p.name] = float(np.exp(x[first + i]))
+            units[p.name] = float(1.0 / np.sqrt(curvature[i])) if curvature[i] > 0 else 1.0
+        method += "; " + "; ".join(
+            f"{p.name} = {shape[p.name]:.6g} learned: its MAP is a posterior mode under its "
+            f"proper {p.prior} prior, which the objective includes" for p in shape_params)
     return MapEstimate(
         coefficients=beta,
         theta=np.asarray(x[:k]).copy(),
@@ -240,6 +267,8 @@ def find_map(
         method=method,
         evaluations=density.evaluations,
         vertex=vertex,
+        shape=shape,
+        shape_units=units,
     )
 
 

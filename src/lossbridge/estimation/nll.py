@@ -65,9 +65,11 @@ def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> Nll
         return decompose_heteroscedastic_nll(spec, design, estimate)
     family = spec.family
     residuals = design.y - design.X @ estimate.coefficients
-    loss = family.scaled_loss(residuals, estimate.scale)  # the loss itself unless it has a scale
-    constant = family.nll_constant(design.n, estimate.scale)
-    loss_term = family.loss_term(residuals, estimate.scale)
+    shape = estimate.shape  # learned shape parameters (nu) at the MAP, as keywords
+    # the loss itself unless it depends on the scale (Huber's) or the shape (a Student-t's)
+    loss = family.loss_at(residuals, estimate.scale, **shape)
+    constant = family.nll_constant(design.n, estimate.scale, **shape)
+    loss_term = family.loss_term(residuals, estimate.scale, **shape)
     nll = constant + loss_term
     pymc_nll = -estimate.log_likelihood
     size = max(abs(pymc_nll), abs(constant) + abs(loss_term))

@@ -17,8 +17,9 @@ from .huber import HUBER
 from .laplace import LAPLACE
 from .normal import NORMAL
 from .quantile import QUANTILE
+from .student import STUDENT
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

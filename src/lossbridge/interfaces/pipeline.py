@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.errors import CertificateWarning, NonUniqueSolutionWarning, SamplingWarning
+from ..core.errors import CertificateWarning, LocalOptimaWarning, NonUniqueSolutionWarning, SamplingWarning
 from ..core.validation import MAX_LOSS_TERM_NATS, check_fixed_scale
 from ..data.datasets import resolve_formula
 from ..data.design import build_design
@@ -62,8 +62,10 @@ def fit(
     b: float | None = None,
     quantile_sigma: float | None = None,
     huber_sigma: float | None = None,
+    t_sigma: float | None = None,
     tau: float | Iterable[float] | None = None,
     huber_c: float | None = None,
+    nu: float | None = None,
     priors: str = "flat",
     penalty: str | None = None,
     alpha: float | None = None,
@@ -119,6 +121,14 @@ def fit(
     huber_c : float, optional
         The Huber likelihood's threshold c > 0, in units of σ (default 1.345): its loss is
         quadratic for |r/σ| <= c and linear beyond. Only with ``"huber"`` among the likelihoods.
+    t_sigma : float, optional
+        The Student-t likelihood's fixed scale σ (model ``student-fixed``); by default the
+        plug-in MLE: the σ of the joint fit found by EM (no closed form). It is not the
+        Normal's ``sigma``.
+    nu : float, optional
+        The Student-t likelihood's degrees of freedom ν > 0 (``likelihoods`` must include
+        ``"student"``; ν = 1 is the Cauchy loss). By default ν is learned under a proper
+        Gamma(2, 0.1) prior, so its MAP is a posterior mode (said in ``prior_details``).
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
@@ -326,6 +336,14 @@ def _fit_warnings(result: FitResult) -> list[dict]:
         message = f"{name}: MAP not certified against the exact fit: {result.certificate.explanation}"
         warnings.warn(message, CertificateWarning, stacklevel=4)
         out.append({"code": "map_not_certified", "model": name, "message": message})
+    if len(result.certificate.local_optima) > 1:  # a non-convex objective (Student-t)
+        values = ", ".join(f"{v:.10g}" for v in result.certificate.local_optima)
+        message = (f"{name}: the objective is not convex: the {result.spec.family.exact_name} "
+                   f"solver found {len(result.certificate.local_optima)} distinct local optima "
+                   f"(negative log posterior {values}); the certificate compares the MAP with "
+                   "the best")
+        warnings.warn(message, LocalOptimaWarning, stacklevel=4)
+        out.append({"code": "local_optima", "model": name, "message": message})
     if result.certificate.unique is not True:
         family = result.spec.family
         on_loss = (f"the MAP is certified on the {family.loss_name} loss ({family.loss_symbol}), "

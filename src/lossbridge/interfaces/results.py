@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputError
-from ..core.labels import scale_label
+from ..core.labels import scale_label, shape_label
 from ..data.design import Design
 from ..estimation.certificate import Certificate, certificate_note
 from ..estimation.exact import ExactFit
@@ -52,12 +52,14 @@ class FitResult:
         column may be called ``sigma`` or ``b``."""
         family = self.spec.family
         map_values = dict(zip(terms, map(float, self.map.coefficients), strict=True))
-        posterior = posterior_scale = None
+        posterior = posterior_scale = posterior_shape = None
         if self.posterior is not None:
             posterior = self.posterior.summary_dict()
             scale_stats = posterior.pop(scale_label(family.scale_name), None)
             if scale_stats is not None:
                 posterior_scale = {"name": family.scale_name, **scale_stats}
+            posterior_shape = {p.name: posterior.pop(shape_label(p.name))
+                               for p in family.learned_shape if shape_label(p.name) in posterior}
         fixed = None
         if self.spec.scale == "fixed":
             fixed = {"value": self.spec.fixed_scale, "source": self.spec.fixed_scale_source,
@@ -80,6 +82,9 @@ class FitResult:
             "map_gamma": None if self.map.gamma is None else dict(zip(
                 gamma_labels(family.scale_name, scale_terms or range(len(self.map.gamma))),
                 map(float, self.map.gamma), strict=True)),
+            # Learned shape parameters ({"nu": ...}) at the MAP, and their priors (proper).
+            "map_shape": {p.name: {"value": float(self.map.shape[p.name]), "prior": p.prior}
+                          for p in family.learned_shape} or None,
             "map_method": self.map.method,
             "baseline": None if self.baseline is None else {
                 "method": self.baseline.method,
@@ -101,6 +106,7 @@ class FitResult:
             "nll": self.nll.as_dict(),
             "posterior": posterior,
             "posterior_scale": posterior_scale,
+            "posterior_shape": posterior_shape,
             "diagnostics": None if self.posterior is None else self.posterior.diagnostics_dict(),
             "loo": None if self.posterior is None else self.posterior.loo_dict(),
             "ppc": None if self.posterior is None else self.posterior.ppc_dict(),

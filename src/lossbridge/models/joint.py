@@ -68,14 +68,15 @@ class _LogLikelihoods:
         self.fast: set[str] = set()  # the families whose blocks use their fast form
 
     def __call__(self, family: Family) -> Callable:
-        # Keyed by the family and its shape settings: each tau (nu, ...) is its own density.
-        key = (family.name, tuple(sorted(family.shape_values.items())))
-        if key not in self._by_family:
-            fast = family.sufficient_log_likelihood(self.design, self.rotation)
-            if fast is not None:
+        # A fast form is shared by the family's blocks (its pm.Data are named after the
+        # family); the summed form is built per block, so that two blocks of one family
+        # with different shape settings (tau = 0.1, 0.9) each use their own density.
+        if family.name not in self._by_family:
+            self._by_family[family.name] = family.sufficient_log_likelihood(self.design,
+                                                                            self.rotation)
+            if self._by_family[family.name] is not None:
                 self.fast.add(family.name)
-            self._by_family[key] = fast or self._summed(family)
-        return self._by_family[key]
+        return self._by_family[family.name] or self._summed(family)
 
     def data(self):
         """The rotated design, y and y's scale as shared variables, registered once."""
@@ -100,9 +101,9 @@ class _LogLikelihoods:
     def _summed(self, family: Family) -> Callable:
         q, y, y_scale = self.data()
 
-        def log_likelihood(theta, scale):
+        def log_likelihood(theta, scale, **shape):
             mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
-            return family.summed_logp(y, mu, scale)
+            return family.summed_logp(y, mu, scale, **shape)
 
         return log_likelihood
 
@@ -119,7 +120,9 @@ def build_joint_model(specs: list[ModelSpec], design: Design, rotation: Rotation
     posterior sd near 1 at any n, so the sampler's adaptation starts at the right scale.
     The scale's prior gets the log-Jacobian of scale = scale_MAP exp(c v), log(scale) + const.
     ``theta`` and the scale are Deterministics with the names the unstandardised model
-    gives its free variables. Without ``estimates`` (the MAP's own objective) theta and
+    gives its free variables. A learned shape parameter (a Student-t's nu) is standardised
+    the same way around its MAP (:func:`shape_coordinate`) and keeps its declared prior.
+    Without ``estimates`` (the MAP's own objective) theta and
     the scale are the free variables.
     """
     return _build(specs, design, rotation, estimates)[0]
@@ -133,6 +136,35 @@ def fast_form_model(spec: ModelSpec, design: Design, rotation: Rotation) -> pm.M
         return None  # the contract's default: no fast form, nothing to build
     model, fast = _build([spec], design, rotation, None)
     return model if fast else None
+
+
+def shape_coordinate(spec: ModelSpec, name: str) -> str:
+    """The standardised free variable of learned shape parameter ``name`` in ``spec``'s block."""
+    return block_name(spec, f"w_{name}")
+
+
+def _learned_shape(spec: ModelSpec, estimate, n: int) -> dict:
+    """Each learned shape parameter of ``spec`` under its declared prior, by name.
+
+    Without an estimate: the prior's PyMC variable (log-transformed by PyMC where its
+    support is positive). With one (NUTS): standardised as the scale is, value =
+    value_MAP exp(c w) with c the MAP's approximate posterior sd of log value
+    (``MapEstimate.shape_units``), the prior plus the log-Jacobian log(value) as a Potential.
+    """
+    out = {}
+    for parameter in spec.family.learned_shape:
+        name = parameter.name
+        if estimate is None:
+            out[name] = parameter.prior_variable(block_name(spec, name))
+            continue
+        unit = pm.Data(block_name(spec, f"log_{name}_unit"), np.float64(estimate.shape_units[name]))
+        centre = pm.Data(block_name(spec, f"{name}_map"), np.float64(estimate.shape[name]))
+        w = pm.Flat(shape_coordinate(spec, name))
+        value = pm.Deterministic(block_name(spec, name), centre * pt.exp(unit * w))
+        pm.Potential(block_name(spec, f"{name}_prior_and_jacobian"),
+                     parameter.prior_logp(value) + pt.log(value))
+        out[name] = value
+    return out
 
 
 def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
@@ -183,5 +215,6 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
             else:
                 scale = pm.Data(block_name(spec, f"fixed_{family.scale_name}"),
                                 np.float64(spec.fixed_scale))
-            pm.Potential(block_name(spec, "loglik"), log_likelihoods(family)(theta, scale))
+            shape = _learned_shape(spec, estimate, design.n)
+            pm.Potential(block_name(spec, "loglik"), log_likelihoods(family)(theta, scale, **shape))
     return model, log_likelihoods.fast

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.labels import scale_label
+from ..core.labels import scale_label, shape_label
 
 if TYPE_CHECKING:  # annotations only: the CLI's option checks must not load formulaic
     from ..data.design import Design
@@ -107,4 +107,8 @@ def describe_priors(spec, design: Design) -> dict[str, str]:
             described[design.terms[j]] = text
         for j in set(range(design.k)) - set(penalised_columns(design)):
             described[design.terms[j]] = "flat (improper uniform; the intercept is unpenalised)"
+    for parameter in spec.family.learned_shape:  # its own proper prior, under either choice
+        described[shape_label(parameter.name)] = (
+            f"{parameter.prior} on {parameter.name} (proper; the MAP of {parameter.name} is a "
+            "posterior mode under it, not a maximum-likelihood value)")
     return described

@@ -9,7 +9,9 @@ Coefficients live in the rotated parameterisation of :mod:`lossbridge.data.rotat
 (free variable ``theta``, flat); ``beta`` on the original scale is a Deterministic.
 Weak priors on ``beta`` enter as a Potential: the map from theta to beta is linear, so
 this is exactly the prior on beta. A learned scale is HalfFlat (flat priors) or
-Exponential (weak priors); a fixed scale is a constant. The observed variable is
+Exponential (weak priors); a fixed scale is a constant. A learned shape parameter
+(``family.learned_shape``) is a variable of its own name under its declared prior
+(``ShapeParameter.prior_dist``) and reaches the density as a keyword. The observed variable is
 called ``y`` so ArviZ's log-likelihood group has one name for every model.
 """
 
@@ -69,8 +71,14 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
             scale = pm.HalfFlat(family.scale_name)
         else:
             scale = pm.Data(f"fixed_{family.scale_name}", np.float64(spec.fixed_scale))
+        # A learned shape parameter (a Student-t's nu) under its declared proper prior,
+        # whatever the coefficients' priors; passed to the density as a keyword.
+        names = [p.name for p in family.learned_shape]
+        shape = [p.prior_variable(p.name) for p in family.learned_shape]
         # The family's own log-density: the one definition the sampler and the MAP use too.
-        pm.CustomDist(OBSERVED, mu, scale, logp=lambda value, m, s: family.logp(value, m, s),
+        pm.CustomDist(OBSERVED, mu, scale, *shape,
+                      logp=lambda value, m, s, *extra: family.logp(
+                          value, m, s, **dict(zip(names, extra, strict=True))),
                       observed=y)
     return model
 

@@ -66,12 +66,6 @@ class ModelSpec:
         object.__setattr__(self, "shape", ModelId(self.likelihood, self.scale, self.shape,
                                                   self.scale_formula).shape)
         family = self.family
-        # Declared by the family contract, not yet carried through the models: refused
-        # here rather than silently ignored.
-        if family.learned_shape:
-            raise InputError(f"likelihood {self.likelihood!r}: learning "
-                             f"{', '.join(p.name for p in family.learned_shape)} is not "
-                             "supported yet; give a value")
         if family.scale_name is None:
             raise InputError(f"likelihood {self.likelihood!r} has no scale parameter, which the "
                              "pipeline needs")

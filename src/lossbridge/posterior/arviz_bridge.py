@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-from ..core.labels import scale_label
+from ..core.labels import scale_label, shape_label
 from ..core.quiet import quiet_arviz
 from .pointwise import logsumexp
 
@@ -33,13 +33,15 @@ SUMMARY_COLUMNS = {
 }
 
 
-def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob: float) -> pd.DataFrame:
-    """Mean, sd, HDI, MCSE, ESS (bulk, tail) and R-hat of beta (per term) and the scale.
+def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob: float,
+                      shape_names: list[str] = ()) -> pd.DataFrame:
+    """Mean, sd, HDI, MCSE, ESS (bulk, tail) and R-hat of beta (per term), the scale and
+    each learned shape parameter.
 
-    Index: term names, then the scale's row label (``scale: sigma``) if it was sampled:
-    a term may be called ``sigma`` itself.
+    Index: term names, then the scale's row label (``scale: sigma``) if it was sampled
+    (a term may be called ``sigma`` itself), then ``shape: nu`` per learned shape parameter.
     """
-    var_names = ["beta"] + ([scale_name] if scale_name else [])
+    var_names = ["beta"] + ([scale_name] if scale_name else []) + list(shape_names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.summary(idata, var_names=var_names, hdi_prob=hdi_prob, round_to="none")
@@ -47,7 +49,8 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
     out = table[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
     out.insert(2, "hdi_low", table[hdi_columns[0]].to_numpy())
     out.insert(3, "hdi_high", table[hdi_columns[1]].to_numpy())
-    out.index = list(terms) + ([scale_label(scale_name)] if scale_name else [])
+    out.index = (list(terms) + ([scale_label(scale_name)] if scale_name else [])
+                 + [shape_label(name) for name in shape_names])
     return out.astype(float)
 
 

@@ -253,16 +253,17 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
         None: computed here.
     """
     family = spec.family
-    beta, scale = draws.flat_beta, draws.flat_scale
+    beta, scale, shape = draws.flat_beta, draws.flat_scale, draws.flat_shape
     n_samples = int(beta.shape[0])
     exact = closed if closed is not None else closed_form(spec, design, rotation)
     if exact is not None:
         if subsample is None:
-            lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale).sum())
+            lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale, shape).sum())
         else:  # only p_loo needs lppd; on large data estimate it on the subsample
-            approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
+            approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)),
+                                   scale.mean(), **_posterior_mean(shape))
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta,
-                                       at_rows(scale, subsample))
+                                       at_rows(scale, subsample), shape)
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
         pointwise = exact.elpd_pointwise
         return LooResult(LooEstimator.EXACT, float(lppd - pointwise.sum()), n_samples,
@@ -289,16 +290,23 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
 
 def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.ndarray) -> LooResult:
     family = spec.family
-    beta, scale = draws.flat_beta, draws.flat_scale
+    beta, scale, shape = draws.flat_beta, draws.flat_scale, draws.flat_shape
     m = rows.size
-    approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)), scale.mean())
+    approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)),
+                           scale.mean(), **_posterior_mean(shape))
     chains, per_chain = draws.beta.shape[:2]
-    block = log_likelihood(family, design.X[rows], design.y[rows], beta, at_rows(scale, rows))
+    block = log_likelihood(family, design.X[rows], design.y[rows], beta, at_rows(scale, rows),
+                           shape)
     psis = arviz_bridge.psis(block.reshape(chains, per_chain, m), _posterior(draws))
     sample = LooSubsample(rows, psis["elpd_pointwise"], approx, psis["log_weights"])
     lppd = difference_estimator(approx, psis["lppd_pointwise"], rows)["total"]
     return LooResult(LooEstimator.PSIS_SUBSAMPLE, float(lppd - sample.estimate["total"]),
                      int(beta.shape[0]), psis["pareto_k"], subsample=sample)
+
+
+def _posterior_mean(shape: dict) -> dict:
+    """Learned shape parameters at their posterior means (the difference estimator's point)."""
+    return {name: float(np.mean(values)) for name, values in shape.items()}
 
 
 def _posterior(draws: ModelDraws) -> dict:
@@ -307,6 +315,7 @@ def _posterior(draws: ModelDraws) -> dict:
         out["scale"] = draws.scale
     if draws.gamma is not None:
         out["gamma"] = draws.gamma
+    out.update(draws.shape)  # learned shape parameters count towards r_eff too
     return out
 
 

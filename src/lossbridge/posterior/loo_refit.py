@@ -49,6 +49,6 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         if isinstance(scale, RowScales):  # the left-out row's scale, from the full Z
             scale = RowScales(scale.gamma, design.Z[[row]])
         log_density = log_likelihood(family, design.X[[row]], design.y[[row]], draws.flat_beta,
-                                     scale)[:, 0]
+                                     scale, draws.flat_shape)[:, 0]
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

@@ -65,29 +65,36 @@ def logsumexp(values: np.ndarray, axis: int | None = None) -> np.ndarray | float
     return total.item() if axis is None else np.squeeze(total, axis=axis)
 
 
+def _shape_per_draw(shape: dict | None) -> dict:
+    """Learned shape draws ({"nu": (draws,)}) as keywords broadcasting over the rows."""
+    return {name: np.asarray(values)[:, None] for name, values in (shape or {}).items()}
+
+
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                   scale: np.ndarray) -> np.ndarray:
-    """(draws, rows) matrix of log p(y_i | beta_s, scale_s) for the given rows (``scale``:
-    (draws,) or :class:`RowScales` for those rows)."""
+                   scale: np.ndarray, shape: dict | None = None) -> np.ndarray:
+    """(draws, rows) matrix of log p(y_i | beta_s, scale_s, shape_s) for the given rows
+    (``scale``: (draws,) or :class:`RowScales` for those rows; ``shape``: each learned
+    shape parameter's draws, ``ModelDraws.flat_shape``)."""
     mu = family.link.inverse(beta @ X.T)
-    return family.logpdf(y[None, :], mu, _per_draw(scale))
+    return family.logpdf(y[None, :], mu, _per_draw(scale), **_shape_per_draw(shape))
 
 
 def lppd_pointwise(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                   scale: np.ndarray) -> np.ndarray:
+                   scale: np.ndarray, shape: dict | None = None) -> np.ndarray:
     """log mean_s p(y_i | theta_s) for every row, chunked over rows."""
     draws = beta.shape[0]
     rows = max(1, CHUNK_ELEMENTS // draws)
     out = np.empty(y.size)
     for start in range(0, y.size, rows):
         block = log_likelihood(family, X[start:start + rows], y[start:start + rows], beta,
-                               at_rows(scale, slice(start, start + rows)))
+                               at_rows(scale, slice(start, start + rows)), shape)
         out[start:start + rows] = logsumexp(block, axis=0) - np.log(draws)
     return out
 
 
 def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray,
-              rng: np.random.Generator) -> np.ndarray:
-    """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s)."""
+              rng: np.random.Generator, shape: dict | None = None) -> np.ndarray:
+    """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s,
+    shape_s)."""
     mu = family.link.inverse(beta @ X.T)
-    return family.replicate(mu, _per_draw(scale), rng)
+    return family.replicate(mu, _per_draw(scale), rng, **_shape_per_draw(shape))

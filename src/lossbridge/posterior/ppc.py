@@ -136,7 +136,7 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
                                 pit_estimator: LooEstimator) -> PpcResult:
     """Discrepancy p-values, replicated statistics, histograms and LOO-PIT for one model."""
     y = design.y
-    beta, scale = draws.flat_beta, draws.flat_scale
+    beta, scale, shape = draws.flat_beta, draws.flat_scale, draws.flat_shape
     total = beta.shape[0]
     used = min(total, max(HISTOGRAM_DRAWS, PPC_ELEMENT_BUDGET // y.size))
     chosen = np.sort(rng.choice(total, size=used, replace=False))
@@ -150,7 +150,8 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
     step = max(1, CHUNK_ELEMENTS // y.size)
     for start in range(0, used, step):
         index = chosen[start:start + step]
-        y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng)
+        y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng,
+                          {name: values[index] for name, values in shape.items()})
         for name, statistic in STATISTICS.items():
             replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
         for row in y_rep[for_histograms[start:start + index.size]]:

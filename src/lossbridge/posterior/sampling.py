@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
@@ -29,7 +29,7 @@ from ..core.validation import check_positive_int
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.map import MapEstimate
-from ..models.joint import block_name, build_joint_model
+from ..models.joint import block_name, build_joint_model, shape_coordinate
 from ..models.spec import ModelSpec
 from .pointwise import RowScales
 
@@ -82,6 +82,8 @@ class ModelDraws:
     run_models: tuple[str, ...] = ()  # every model of that NUTS run (they share its statistics)
     gamma: np.ndarray | None = None  # a modelled scale's coefficients (chain, draw, p)
     scale_design: np.ndarray | None = None  # its Z (n, p)
+    # Draws of each learned shape parameter ({"nu": (chain, draw)}); empty when none is learned.
+    shape: dict = field(default_factory=dict)
 
     @property
     def flat_beta(self) -> np.ndarray:
@@ -95,6 +97,12 @@ class ModelDraws:
         if self.scale is not None:
             return self.scale.reshape(-1)
         return np.full(self.flat_beta.shape[0], self.fixed_scale)
+
+    @property
+    def flat_shape(self) -> dict[str, np.ndarray]:
+        """Each learned shape parameter's draws, flattened like :attr:`flat_scale`: the
+        keywords the density's NumPy methods take (``logpdf(..., nu=)``)."""
+        return {name: values.reshape(-1) for name, values in self.shape.items()}
 
 
 def sample_models(
@@ -128,6 +136,8 @@ def sample_models(
                 start[block_name(spec, "v")] = 2.0 * rng.standard_normal()
             if spec.modelled_scale:
                 start[block_name(spec, "w")] = 2.0 * rng.standard_normal(design.Z.shape[1])
+            for parameter in spec.family.learned_shape:
+                start[shape_coordinate(spec, parameter.name)] = 2.0 * rng.standard_normal()
             initvals[chain].update(start)
     clock = time.perf_counter()
     with model, _quiet_pymc_logger(), _interrupts_are_fatal() as interrupted:
@@ -164,11 +174,14 @@ def sample_models(
             gamma = np.asarray(idata.posterior[block_name(spec, "gamma")])
         if spec.scale == "learned":
             scale = np.asarray(idata.posterior[block_name(spec, spec.family.scale_name)])
+        shape = {p.name: np.asarray(idata.posterior[block_name(spec, p.name)])
+                 for p in spec.family.learned_shape}
         out[spec.name] = ModelDraws(theta=theta, beta=rotation.to_beta(theta), scale=scale,
                                     sample_stats=idata.sample_stats,
                                     fixed_scale=spec.fixed_scale,
                                     run_models=tuple(s.name for s in specs), gamma=gamma,
-                                    scale_design=design.Z if gamma is not None else None)
+                                    scale_design=design.Z if gamma is not None else None,
+                                    shape=shape)
     return out
 
 

@@ -92,18 +92,19 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
         posterior[spec.family.scale_name] = draws.scale
     if draws.gamma is not None:
         posterior["gamma"] = draws.gamma
+    posterior.update(draws.shape)  # learned shape parameters, by name ("nu")
     log_lik = y_rep = None
     if full and design.n <= FULL_LOO_MAX_N:
         shape = (*draws.beta.shape[:2], design.n)
         log_lik = pointwise.get("log_lik")
         if log_lik is None:
             log_lik = log_likelihood(spec.family, design.X, design.y, draws.flat_beta,
-                                     draws.flat_scale).reshape(shape)
+                                     draws.flat_scale, draws.flat_shape).reshape(shape)
         y_rep = pointwise.get("y_rep")
         if y_rep is None:
             rng = np.random.default_rng(seed)
             y_rep = replicate(spec.family, design.X, draws.flat_beta, draws.flat_scale,
-                              rng).reshape(shape)
+                              rng, draws.flat_shape).reshape(shape)
     return arviz_bridge.inference_data(posterior=posterior, sample_stats=draws.sample_stats,
                                        observed=design.y, terms=list(design.terms),
                                        log_likelihood=log_lik, posterior_predictive=y_rep)
@@ -136,9 +137,10 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     if design.n <= FULL_LOO_MAX_N and closed is None:  # PSIS needs them; keep them for idata
         shape = (*draws.beta.shape[:2], design.n)
         pointwise["log_lik"] = log_likelihood(family, design.X, design.y, draws.flat_beta,
-                                              draws.flat_scale).reshape(shape)
+                                              draws.flat_scale, draws.flat_shape).reshape(shape)
         pointwise["y_rep"] = replicate(family, design.X, draws.flat_beta, draws.flat_scale,
-                                       np.random.default_rng(seed + 1)).reshape(shape)
+                                       np.random.default_rng(seed + 1),
+                                       draws.flat_shape).reshape(shape)
     light = _inference_data(spec, design, draws, seed + 1, pointwise, full=False)
     timings["pointwise"] += time.perf_counter() - clock
 
@@ -148,7 +150,8 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     timings["loo"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
-    summary = arviz_bridge.posterior_summary(light, list(design.terms), scale_name, hdi_prob)
+    summary = arviz_bridge.posterior_summary(light, list(design.terms), scale_name, hdi_prob,
+                                             shape_names=list(draws.shape))
     if draws.gamma is not None:  # rows "scale: log sigma[term]" (models/heteroscedastic.py)
         summary = pd.concat([summary, arviz_bridge.gamma_summary(
             light, gamma_labels(family.scale_name, design.scale_terms), hdi_prob)])
@@ -165,7 +168,7 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     else:
         rows = loo.subsample.rows
         rows_rep = replicate(family, design.X[rows], draws.flat_beta,
-                             at_rows(draws.flat_scale, rows), rng)
+                             at_rows(draws.flat_scale, rows), rng, draws.flat_shape)
         pit = loo_pit_from_weights(design.y[rows], rows_rep, loo.subsample.log_weights)
     ppc = posterior_predictive_checks(spec, design, draws, rng, pit, loo.estimator)
     notes = (
