@@ -77,13 +77,13 @@ def test_fixed_nu_equals_tlinearmodel_and_scipy(engel, nu):
         reference = TLinearModel(engel.y, engel.X, fix_df=nu).fit(
             disp=0, method="bfgs", maxiter=5000, gtol=1e-10).params
     np.testing.assert_allclose(fit.coefficients, reference[:-1], rtol=RTOL)
-    assert fit.scale == pytest.approx(reference[-1], rel=RTOL)
+    assert fit.loss_scale == pytest.approx(reference[-1], rel=RTOL)
     f = independent_objective(engel.X, engel.y, nu_fixed=nu)
     ols = np.linalg.lstsq(engel.X, engel.y, rcond=None)[0]
     p = scipy_minimum(f, np.r_[ols, np.log(60.0)])
     np.testing.assert_allclose(fit.coefficients, p[:-1], rtol=RTOL)
-    assert fit.scale == pytest.approx(np.exp(p[-1]), rel=RTOL)
-    assert fit.objective == pytest.approx(f(np.r_[fit.coefficients, np.log(fit.scale)]), rel=1e-13)
+    assert fit.loss_scale == pytest.approx(np.exp(p[-1]), rel=RTOL)
+    assert fit.objective == pytest.approx(f(np.r_[fit.coefficients, np.log(fit.loss_scale)]), rel=1e-13)
     assert fit.objective <= f(p) + 1e-12 * abs(fit.objective)  # EM is not worse than scipy
 
 
@@ -93,10 +93,10 @@ def test_learned_nu_maximises_likelihood_plus_gamma_prior(engel):
     ols = np.linalg.lstsq(engel.X, engel.y, rcond=None)[0]
     p = scipy_minimum(f, np.r_[ols, np.log(60.0), np.log(5.0)])
     np.testing.assert_allclose(fit.coefficients, p[:2], rtol=RTOL)
-    assert fit.scale == pytest.approx(np.exp(p[2]), rel=RTOL)
+    assert fit.loss_scale == pytest.approx(np.exp(p[2]), rel=RTOL)
     assert fit.shape["nu"] == pytest.approx(np.exp(p[3]), rel=RTOL)
     assert fit.objective <= f(p) + 1e-12 * abs(fit.objective)
-    assert fit.scale_mle == fit.scale and fit.local_optima == (fit.objective,)
+    assert fit.scale is None and fit.scale_mle == fit.loss_scale and fit.local_optima == (fit.objective,)
 
 
 def test_fixed_sigma_fit(engel):
@@ -205,7 +205,7 @@ def test_parameter_recovery_within_four_standard_errors(nu, learned):
     family = STUDENT if learned else STUDENT.with_shape(nu=nu)
     fit = exact_student(family, design)
     problem = _Problem(family, design, None)
-    p = problem.pack(fit.coefficients, fit.scale, fit.shape.get("nu", nu))
+    p = problem.pack(fit.coefficients, fit.loss_scale, fit.shape.get("nu", nu))
     se = np.sqrt(np.diag(np.linalg.inv(problem.hessian(p))))
     truth = problem.pack(np.array([1.0, 2.0]), 0.5, nu)
     assert np.all(np.abs(p - truth) <= 4.0 * se), (p, truth, se)

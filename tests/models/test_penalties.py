@@ -121,11 +121,11 @@ def test_identity_label_and_json_round_trip():
     spec = ModelSpec("normal", "fixed", 2.0, "user value (--sigma)",
                      penalty=Penalty("lasso", 0.5).for_rows(21))
     assert spec.name == "normal-fixed+lasso(alpha=0.5)" == spec.model_id.label
-    net = ModelId("normal", "fixed", (), Penalty("elasticnet", 1.0, 0.3))
+    net = ModelId("normal", "fixed", (), penalty=Penalty("elasticnet", 1.0, 0.3))
     assert net.label == "normal-fixed+elasticnet(alpha=1,l1_ratio=0.3)"
     assert ModelId.from_dict(net.as_dict()) == net
-    assert ModelId("normal", "fixed", (), Penalty("ridge", 1.0)) != ModelId(
-        "normal", "fixed", (), Penalty("ridge", 2.0))
+    assert ModelId("normal", "fixed", (), penalty=Penalty("ridge", 1.0)) != ModelId(
+        "normal", "fixed", (), penalty=Penalty("ridge", 2.0))
     assert ModelId("normal", "fixed").as_dict() == {"likelihood": "normal", "scale": "fixed",
                                                      "shape": {}}  # unchanged without one
     # The pinned n is not part of the identity.

@@ -192,7 +192,7 @@ def _optimise(map_module, VERTEX_SOLVERS, family, spec, design, rotation, densit
         for _ in range(MAX_ALTERNATIONS):
             scale = np.exp(design.Z @ x[k:])
             vertex = VERTEX_SOLVERS[family.exact_solver](
-                design.X / scale[:, None], design.y / scale,
+                family, design.X / scale[:, None], design.y / scale,
                 beta_start=rotation.to_beta(x[:k]))
             x = np.concatenate([rotation.to_theta(vertex.coefficients), x[k:]])
             x = map_module._newton_polish(density, x, coords=slice(k, k + p), max_steps=100)
@@ -379,8 +379,8 @@ def certify_heteroscedastic(spec: ModelSpec, design: Design, estimate) -> Hetero
         solver = "NumPy Newton (central-difference row derivatives) and SciPy BFGS"
     else:
         scale = np.exp(design.Z @ gamma_map)
-        vertex = VERTEX_SOLVERS[family.exact_solver](design.X / scale[:, None], design.y / scale,
-                                                     beta_start=beta_map)
+        vertex = VERTEX_SOLVERS[family.exact_solver](
+            family, design.X / scale[:, None], design.y / scale, beta_start=beta_map)
         dual = vertex.certificate.as_dict()
         checks["weighted_lp_dual"] = bool(vertex.certificate.holds)
         checks["weighted_vertex_is_map"] = bool(np.max(relative_coefficient_differences(

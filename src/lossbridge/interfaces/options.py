@@ -210,12 +210,8 @@ def _shape_option(parameter, family) -> Option:
                  + ("; repeat for several models" if parameter.multiple else ""))
 
     def number(label: str, value: Any):
-        # The command line gives text: read it as a number first (bad text keeps its spelling).
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
+        # ShapeParameter.check reads the command line's text as a number and names a bad
+        # value as the user typed it ('1.5').
         return parameter.check(label, value)
 
     def check(label: str, value: Any):
@@ -476,7 +472,7 @@ def _check_fixed_scales(options: dict[str, Any], spelling: str) -> None:
         models = " or ".join(f"{f}-fixed" for f in families)
         # the scale by its name (sigma), not by its option (huber_sigma)
         others = "; ".join(f"{label(n)} fixes the {FAMILIES[f].title} scale {FAMILIES[f].scale_name}"
-                           for f, n in fixed.items() if n != name)
+                           for f, n in fixed.items() if n != name and f in options["likelihoods"])
         raise InputError(
             f"{label(name)} fixes the {titles} scale {FAMILIES[families[0]].scale_name} of the {models} "
             f"model, which is not requested (likelihoods: {', '.join(options['likelihoods'])}; "
