@@ -253,7 +253,7 @@ def test_huber_c_zero_is_a_one_line_error(capsys):
 
     assert main(["fit", "engel", "--likelihood", "huber", "--huber-c", "0", "--no-sample"]) == 2
     err = capsys.readouterr().err
-    assert err == "lossbridge: error: --huber-c must be a number in (0, inf); got 0.0\n"
+    assert err == "lossbridge: error: --huber-c must be a number in (0, inf); got '0'\n"
 
 
 @pytest.mark.slow

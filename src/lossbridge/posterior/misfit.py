@@ -135,11 +135,12 @@ def assess_misfit(design, fits: Sequence) -> MisfitAssessment:
 def parameter_count(spec, design) -> int:
     """Coefficients plus the scale when it is estimated from these data: learned, or fixed
     at its plug-in MLE (whose true leave-one-out re-estimates it without each row, so its
-    p_loo counts the scale as well)."""
+    p_loo counts the scale as well), plus each learned shape parameter (a Student-t's nu)."""
+    shape = len(spec.family.learned_shape)
     if spec.modelled_scale:  # gamma: one coefficient per column of the scale's Z
-        return design.k + design.Z.shape[1]
+        return design.k + design.Z.shape[1] + shape
     estimated = spec.scale == "learned" or spec.fixed_scale_is_plug_in
-    return design.k + (1 if estimated else 0)
+    return design.k + (1 if estimated else 0) + shape
 
 
 def model_misfit_warnings(model: str, ppc: PpcResult, loo: LooResult, parameters: int,

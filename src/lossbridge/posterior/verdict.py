@@ -374,7 +374,9 @@ def build_verdict(candidates: Sequence[Candidate], *,
     all_misfit = assessment.all_misfit(c.name for c in ranked)
     if all_misfit:
         count = _COUNT_WORDS.get(len(ranked), str(len(ranked)))
-        opening = ("Neither likelihood describes these data well" if rival is not None
+        families = len({c.likelihood_key for c in ranked})
+        opening = ("Neither likelihood describes these data well" if families == 2
+                   else "None of the likelihoods describes these data well" if families > 2
                    else "None of the models describes these data well")
         headline = (f"{opening}; the comparison is between {count} wrong models: "
                     f"{leader.described} is ahead of {against} by {gap} "

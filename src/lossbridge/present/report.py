@@ -234,6 +234,8 @@ def report_context(analysis, command: str | None = None) -> dict:
             "loo": None if r.posterior is None else r.posterior.loo_dict(),
             "ppc": None if r.posterior is None else r.posterior.ppc_dict(),
             "oracle": None if r.posterior is None else r.posterior.oracle_dict(),
+            "adjusted": (None if r.posterior is None or r.posterior.adjusted is None
+                         else r.posterior.adjusted.as_dict()),
             "priors": analysis.options["prior_details"][r.spec.name],
         })
     coefficients = analysis.coefficients()
