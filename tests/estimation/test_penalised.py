@@ -258,3 +258,17 @@ def test_cli_refuses_a_penalty_with_a_learned_scale(capsys):
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err.count("\n") == 0 and "--scale fixed" in err and "fixed sigma" in err
+
+
+def test_cli_json_of_a_penalised_fit_carries_its_kkt_certificate(capsys):
+    # Found in review: the penalised fit's KKT certificate (an object) broke --json.
+    import json
+
+    from lossbridge.interfaces.cli import main
+
+    status = main(["fit", "stackloss", "--likelihood", "normal", "--scale", "fixed",
+                   "--penalty", "lasso", "--alpha", "0.5", "--no-sample", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert status in (0, None)
+    kkt = doc["fits"][0]["baseline"]["kkt"]
+    assert kkt["holds"] is True and doc["all_certified"] is True

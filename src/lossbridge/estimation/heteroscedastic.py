@@ -285,13 +285,16 @@ class HeteroscedasticCertificate:
         }
 
 
-def _weighted_lad_highs(design: Design, scale: np.ndarray) -> np.ndarray:
-    """min_beta sum |y_i - x_i beta| / scale_i by SciPy's HiGHS (independent of lad.py)."""
+def _weighted_lad_highs(design: Design, scale: np.ndarray, family: Family) -> np.ndarray:
+    """min_beta sum rho(y_i - x_i beta) / scale_i by SciPy's HiGHS (independent of lad.py),
+    rho the family's piecewise-linear loss: its cost of a unit residual above and below the
+    fit (1 and 1 for absolute error; tau and 1 - tau for the pinball loss)."""
     X, y = design.X / scale[:, None], design.y / scale
     n, k = X.shape
+    above, below = family.loss(np.array([1.0])), family.loss(np.array([-1.0]))
     norms = np.linalg.norm(X, axis=0)
     A = np.hstack([X / norms, np.eye(n), -np.eye(n)])
-    c = np.concatenate([np.zeros(k), np.ones(n), np.ones(n)])
+    c = np.concatenate([np.zeros(k), np.full(n, above), np.full(n, below)])
     bounds = [(None, None)] * k + [(0, None)] * (2 * n)
     result = linprog(c, A_eq=A, b_eq=y, bounds=bounds, method="highs")
     return result.x[:k] / norms
@@ -299,7 +302,7 @@ def _weighted_lad_highs(design: Design, scale: np.ndarray) -> np.ndarray:
 
 def _profile(family: Family, design: Design, gamma: np.ndarray):
     """Profile NLL in gamma (beta the exact weighted LAD) and its envelope gradient."""
-    beta = _weighted_lad_highs(design, np.exp(design.Z @ gamma))
+    beta = _weighted_lad_highs(design, np.exp(design.Z @ gamma), family)
     mu, t = design.X @ beta, design.Z @ gamma
     _, d_t = _row_derivatives(family, design.y, mu, t, second=False)
     return nll(family, design, beta, gamma), -(design.Z.T @ d_t), beta
@@ -398,7 +401,12 @@ def certify_heteroscedastic(spec: ModelSpec, design: Design, estimate) -> Hetero
     checks["independent_agrees"] = max(coefficient_diff, scale_diff) <= AGREEMENT_RTOL
     close = [abs(f[0] - nll_map) <= 1e-7 * abs(nll_map) for f in fits]
     agreeing = [f for f, ok in zip(fits, close, strict=True) if ok]
-    local = tuple(sorted(float(f[0]) for f, ok in zip(fits, close, strict=True) if not ok))
+    # Distinct optima only: starts that end at the same value (to 1e-7) are one optimum.
+    local: list[float] = []
+    for value in sorted(float(f[0]) for f, ok in zip(fits, close, strict=True) if not ok):
+        if not local or abs(value - local[-1]) > 1e-7 * abs(value):
+            local.append(value)
+    local = tuple(local)
     certified = all(checks.values())
     failed = [name for name, ok in checks.items() if not ok]
     if certified:

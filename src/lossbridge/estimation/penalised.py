@@ -342,8 +342,10 @@ def certify_penalised(spec, design: Design, estimate, exact: ExactFit | None):
         explanation = (f"MAP equals the exact {name} fit, scikit-learn's objective "
                        f"(coefficients within {diff:.1e} relative; KKT conditions within "
                        f"{exact.kkt.worst:.2g} of their rounding tolerance"
-                       + ("; subgradient conditions hold on the PyMC gradient"
-                          if "pymc_subgradient" in checks else "") + ")")
+                       + ("; the MAP is the solver's point (the L1 kink defeats gradient "
+                          "methods), so the evidence is these conditions: they hold on the "
+                          "PyMC model's own gradient" if "pymc_subgradient" in checks else "")
+                       + ")")
     else:
         failed = ", ".join(name for name, ok in checks.items() if not ok)
         explanation = (f"NOT certified: failed {failed} (coefficient diff {diff:.1e}, "

@@ -421,6 +421,7 @@ class CheckedOptions(Mapping):
         _check_fixed_scales(merged, self.spelling)
         _check_shape_options(merged, self.spelling)
         _check_penalty(merged, self.spelling)
+        _check_scale_formula(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
 
 
@@ -449,6 +450,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python") -> Che
     _check_fixed_scales(out, spelling)
     _check_shape_options(out, spelling)
     _check_penalty(out, spelling)
+    _check_scale_formula(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
 
 
@@ -507,3 +509,30 @@ def _check_penalty(options: dict[str, Any], spelling: str) -> None:
     check_penalised_models(penalty, [FAMILIES[name] for name in options["likelihoods"]],
                            options["scales"], options["priors"], fix,
                            OPTIONS["likelihoods"].label(spelling))
+
+
+def _check_scale_formula(options: dict[str, Any], spelling: str) -> None:
+    """A modelled scale (log scale_i = Z_i gamma) is fitted for families whose loss does not
+    itself depend on the scale; with a penalty its MAP would no longer be scikit-learn's fit."""
+    if options.get("scale_formula") is None:
+        return
+    label = OPTIONS["scale_formula"].label(spelling)
+
+    def modelled(family) -> bool:
+        # A loss that depends on the scale itself (Huber, Student-t) is not supported yet;
+        # a quantile model's scale is a working parameter, not the spread of y.
+        return (not family.scale_dependent_fit and not family.learned_shape
+                and family.comparison_group == "distribution")
+
+    unsupported = [name for name in options["likelihoods"] if not modelled(FAMILIES[name])]
+    if unsupported:
+        titles = ", ".join(FAMILIES[name].title for name in unsupported)
+        supported = [n for n, f in FAMILIES.items() if modelled(f)]
+        raise InputError(f"{label} models the scale of the {' and '.join(supported)} "
+                         f"likelihoods only; not of {titles} (a loss that depends on the "
+                         "scale itself, or a quantile's working scale); drop "
+                         f"{label} or those likelihoods")
+    if options.get("penalty") is not None:
+        penalty = OPTIONS["penalty"].label(spelling)
+        raise InputError(f"{label} and {penalty} cannot be combined: a penalty's MAP equals "
+                         "scikit-learn's fit only at one fixed scale; drop one of them")

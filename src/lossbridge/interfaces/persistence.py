@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -104,8 +105,12 @@ def write_save_folder(analysis, folder: Path) -> None:
     from ..core.version import __version__
 
     files = {}
-    for result in analysis.fits:
-        filename = f"{result.spec.name}.nc"
+    for index, result in enumerate(analysis.fits):
+        # The label may hold characters a file name must not ('/' in a scale formula): a
+        # numbered, sanitised name; the manifest maps the label to it.
+        name = result.spec.name
+        safe = re.sub(r"[^A-Za-z0-9._()=,+~-]", "_", name)
+        filename = f"{name}.nc" if safe == name else f"{index:02d}-{safe}.nc"
         # Serialised in memory with signals held: HDF5 must not be interrupted half-way
         # (see arviz_bridge.netcdf_bytes); the disk write is plain Python I/O.
         with interrupts.deferred():

@@ -96,7 +96,8 @@ class FitResult:
                 "scale_mle": self.baseline.scale_mle,
                 "unique": self.baseline.unique,
                 "fixed_scale": self.baseline.scale,  # the scale a scale-dependent fit is at
-                "kkt": self.baseline.kkt,
+                "kkt": (self.baseline.kkt.as_dict() if hasattr(self.baseline.kkt, "as_dict")
+                        else self.baseline.kkt),
                 # other classical fits shown beside it (Huber: the concomitant-scale fit)
                 "related_fits": dict(self.baseline.related),
             },
@@ -182,11 +183,16 @@ class Analysis:
         baselines_done: set[tuple] = set()
         for result in self.fits:
             base = result.baseline
-            # One exact fit per solver and shape setting (a quantile regression per tau).
-            if base is not None and (base.method, result.spec.shape) not in baselines_done:
-                baselines_done.add((base.method, result.spec.shape))
-                settings = ", ".join(f"{k}={format(v, 'g')}" for k, v in result.spec.shape
-                                     if v is not None)
+            # One exact fit per solver, shape setting (a quantile regression per tau) and
+            # fixed scale (a Huber M-estimate at the user's sigma).
+            key = (base.method, result.spec.shape, base.scale) if base is not None else None
+            if base is not None and key not in baselines_done:
+                baselines_done.add(key)
+                settings = ", ".join([f"{k}={format(v, 'g')}" for k, v in result.spec.shape
+                                      if v is not None]
+                                     + ([f"at {result.spec.family.scale_name}="
+                                         f"{format(base.scale, '.6g')}"]
+                                        if base.scale is not None else []))
                 name = base.title or result.spec.family.exact_name
                 columns[name + (f" ({settings})" if settings else "")] = pd.Series(
                     base.coefficients, index=terms)

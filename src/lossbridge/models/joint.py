@@ -43,8 +43,12 @@ from .spec import ModelSpec
 
 
 def block_name(spec: ModelSpec, variable: str) -> str:
-    """Name of one block's variable in the joint model, e.g. ``normal-learned::theta``."""
-    return f"{spec.name}::{variable}"
+    """Name of one block's variable in the joint model, e.g. ``normal-learned::theta``.
+
+    PyMC refuses '/' in a name (a scale formula may divide: ``~ I(x/1000)``); it becomes '|'
+    here, which no label contains otherwise.
+    """
+    return f"{spec.name.replace('/', '|')}::{variable}"
 
 
 def log_scale_unit(spec: ModelSpec, n: int) -> float:

@@ -363,7 +363,8 @@ def candidates_from_saved(saved, prefix: str = "") -> list[Candidate]:
         out.append(Candidate(
             name=prefix + fit["model"],
             model_id=ModelId(fit["likelihood"], fit["scale"], tuple(shape.items()),
-                             Penalty.from_dict(fit.get("penalty"))),
+                             scale_formula=fit.get("scale_formula"),
+                             penalty=Penalty.from_dict(fit.get("penalty"))),
             priors=fit.get("priors", "flat"), fixed_scale=fixed.get("value"),
             fixed_scale_source=fixed.get("source"), fixed_scale_is_plug_in=fixed.get("plug_in"),
             y_hash=saved.y_hash,

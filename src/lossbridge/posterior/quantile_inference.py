@@ -98,7 +98,8 @@ def adjust_posterior(beta_draws: np.ndarray, X: np.ndarray, tau: float, sigma: f
 def posterior_adjustment(spec, design, draws, prob: float = 0.9) -> AdjustedPosterior | None:
     """The adjustment a family asks for (``Family.sandwich_adjustment``), or None."""
     family = spec.family
-    if family.sandwich_adjustment is None:
+    # The sandwich assumes one scale for every row: none for a modelled scale.
+    if family.sandwich_adjustment is None or spec.modelled_scale:
         return None
     sigma = float(np.mean(draws.flat_scale))
     return adjust_posterior(draws.flat_beta, design.X, family.shape_value(family.quantile_level), sigma,

@@ -191,11 +191,15 @@ def _exact_fit_lines(fits) -> list[str]:
         if r.baseline is None and r.certificate is not None:  # a modelled scale: certified alone
             lines.append(f"  {r.spec.name}: joint MLE certified by "
                          f"{r.certificate.as_dict().get('reference_solver', 'its own checks')}")
+        elif r.baseline is None and r.spec.priors != "flat":
+            lines.append(f"  {r.spec.name}: no certificate under {r.spec.priors} priors (the "
+                         "classical fit is the flat-prior MAP)")
         elif family.exact_solver is None or r.baseline is None:
             lines.append(f"  {r.spec.name}: no exact counterpart (the {family.title} likelihood "
                          "has no exact classical fit to certify its MAP against)")
-        elif r.baseline.method not in seen:
-            seen.add(r.baseline.method)
+        elif (r.baseline.method, r.spec.shape, r.baseline.scale) not in seen:
+            # one line per exact fit: per solver, shape setting (tau) and fixed scale
+            seen.add((r.baseline.method, r.spec.shape, r.baseline.scale))
             lines.append(f"  exact {r.baseline.title or family.exact_name}: {r.baseline.solver}")
     return lines
 
