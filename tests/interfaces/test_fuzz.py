@@ -109,6 +109,17 @@ OPTIONS = {
     "--tune": st.sampled_from(["200", "1"]) | HOSTILE_NUMBERS,
     "--chains": st.sampled_from(["2", "1"]) | HOSTILE_NUMBERS,
     "--cores": st.sampled_from(["1", "2"]) | HOSTILE_NUMBERS,
+    # issue 12: the loss dictionary's options (most refused without their family: exit 2)
+    "--quantile-sigma": st.sampled_from(["2.5", "40"]) | HOSTILE_NUMBERS,
+    "--huber-sigma": st.sampled_from(["2.5", "40"]) | HOSTILE_NUMBERS,
+    "--t-sigma": st.sampled_from(["2.5", "40"]) | HOSTILE_NUMBERS,
+    "--tau": st.sampled_from(["0.1", "0.9", "0.5"]) | HOSTILE_NUMBERS,
+    "--huber-c": st.sampled_from(["1.345", "0.5"]) | HOSTILE_NUMBERS,
+    "--nu": st.sampled_from(["1", "4"]) | HOSTILE_NUMBERS,
+    "--scale-formula": st.sampled_from(["~ x", "~ nosuch", "y ~ x", "~ I(__import__('os'))", ""]),
+    "--penalty": st.sampled_from(["ridge", "lasso", "elasticnet", "l0"]),
+    "--alpha": st.sampled_from(["0.5", "0"]) | HOSTILE_NUMBERS,
+    "--l1-ratio": st.sampled_from(["0.5", "1"]) | HOSTILE_NUMBERS,
 }
 FLAGS = ["--dropna", "--json", "--quiet", "--progress"]
 ALWAYS = ["--no-sample", "--formula", "--likelihood", "--scale"]  # set by command_lines itself

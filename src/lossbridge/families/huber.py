@@ -64,7 +64,7 @@ class Huber(Family):
     density_formula = ("exp(−ρ_c(r/σ)) / (A σ), ρ_c(u) = u²/2 for |u| ≤ c, c|u| − c²/2 beyond, "
                        "A_c = 2√(2π)(Φ(c) + φ(c)/c − ½)")
     parameters = (ShapeParameter("c", 1.345, lower=0.0, option="huber_c",
-                                 help="Huber threshold c (in units of σ)"),)
+                                 help="Huber threshold c > 0, in units of σ (default 1.345)"),)
     exact_solver = "huber"
     exact_name = "Huber M-estimate"
     # C1, with a piecewise-constant Hessian: Newton applies (semismooth Newton converges

@@ -53,8 +53,9 @@ class Quantile(Family):
     density_formula = "τ(1−τ)/σ · exp(−ρ_τ(r)/σ), ρ_τ(r) = r (τ − 1[r < 0])"
     parameters = (
         ShapeParameter("tau", 0.5, lower=0.0, upper=1.0, option="tau", multiple=True,
-                       help="quantile level of the quantile likelihood, in (0, 1); repeat the "
-                            "flag for several quantiles (--tau 0.1 --tau 0.9), one model each"),
+                       help="quantile level of the quantile likelihood, in (0, 1), default 0.5; "
+                            "repeat the flag for several quantiles (--tau 0.1 --tau 0.9), one "
+                            "model each"),
     )
     in_default_set = False
     comparison_group = "quantile"

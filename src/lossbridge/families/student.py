@@ -34,7 +34,7 @@ class Student(Family):
     title = "Student-t"
     scale_name = "sigma"
     scale_option = "t_sigma"
-    loss_name = "Student-t loss (ν = 1: Cauchy)"
+    loss_name = "Student-t loss"
     loss_symbol = "Σρ_t"
     constant_formula = "n [log σ + ½ log(νπ) + log Γ(ν/2) − log Γ((ν+1)/2)]"
     loss_term_formula = "Σ ((ν+1)/2) log(1 + r²/(νσ²))"

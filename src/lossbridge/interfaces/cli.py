@@ -126,8 +126,9 @@ INTERFACE_FLAGS = ("--help", "--save", "--out", "--json", "--quiet", "--debug")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lossbridge", description=(
-        "Every regression loss is a likelihood: fit Normal and Laplace likelihoods in PyMC "
-        "and certify their MAP against exact OLS/LAD."))
+        "Every regression loss is a likelihood: fit Normal, Laplace, Student-t, Huber and "
+        "quantile likelihoods in PyMC and certify their MAP against the exact classical fit "
+        "(OLS, LAD, t regression, Huber, quantile regression, ridge/lasso)."))
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset",

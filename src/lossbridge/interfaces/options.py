@@ -205,9 +205,11 @@ def _shape_option(parameter, family) -> Option:
     """The option of one shape parameter (``--tau``, repeatable; ``--nu``; ``--huber-c``)."""
     flag = f"--{parameter.option.replace('_', '-')}"
     default = ("learned" if parameter.default is None else format(parameter.default, "g"))
-    help_text = (f"{parameter.help or parameter.name} of the {family.title} likelihood "
-                 f"({family.name}), in {parameter.valid_range()}; default {default}"
-                 + ("; repeat for several models" if parameter.multiple else ""))
+    # A family's own help text says it all; otherwise a generic one.
+    help_text = parameter.help or (
+        f"{parameter.name} of the {family.title} likelihood ({family.name}), in "
+        f"{parameter.valid_range()}; default {default}"
+        + ("; repeat for several models" if parameter.multiple else ""))
 
     def number(label: str, value: Any):
         # ShapeParameter.check reads the command line's text as a number and names a bad

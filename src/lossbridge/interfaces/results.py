@@ -199,10 +199,13 @@ class Analysis:
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
             values[scale_label(family.scale_name)] = result.map.scale
+            for name, value in result.map.shape.items():  # a learned nu, beside the scale
+                values[shape_label(name)] = value
             columns[result.spec.name] = values
         table = pd.DataFrame(columns)
         scales = dict.fromkeys(scale_label(r.spec.family.scale_name) for r in self.fits)
-        return table.loc[terms + list(scales)]
+        shapes = dict.fromkeys(shape_label(n) for r in self.fits for n in r.map.shape)
+        return table.loc[terms + list(scales) + list(shapes)]
 
     def differences(self) -> pd.DataFrame:
         """Relative difference of each model's MAP coefficient from its exact fit."""

@@ -42,7 +42,9 @@ def dictionary_entries(analysis) -> list[dict]:
             "nll_formula": f"{nll.constant_formula} + {nll.loss_term_formula}",
             "constant_formula": nll.constant_formula,
             "loss_term_formula": nll.loss_term_formula,
-            "exact_name": family.exact_name,
+            # a penalised fit's own name (ElasticNet(alpha=...)) where it is not the family's
+            "exact_name": (r.baseline.title if r.baseline is not None and r.baseline.title
+                           else family.exact_name),
             "solver": None,
             "comparison_group": family.comparison_group,
             "models": [],

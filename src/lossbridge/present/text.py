@@ -201,6 +201,12 @@ def _exact_fit_lines(fits) -> list[str]:
             # one line per exact fit: per solver, shape setting (tau) and fixed scale
             seen.add((r.baseline.method, r.spec.shape, r.baseline.scale))
             lines.append(f"  exact {r.baseline.title or family.exact_name}: {r.baseline.solver}")
+            for name, other in r.baseline.related.items():  # shown beside it, not certified
+                if other.get("coefficients"):
+                    values = ", ".join(f"{term} = {_number(v)}"
+                                       for term, v in other["coefficients"].items())
+                    lines.append(f"    beside it, {name.replace('_', ' ')}: {values}, "
+                                 f"sigma = {_number(other['sigma'])} ({other['note']})")
     return lines
 
 
