@@ -43,6 +43,7 @@ from pymc.logprob.utils import ParameterValueError
 from pytensor.graph.replace import graph_replace
 from scipy.optimize import minimize
 
+from ..core.differences import central_difference_hessian
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..families.base import Family
@@ -153,25 +154,8 @@ class LogDensity:
     def hessian(self, x: np.ndarray, coords: slice | None = None) -> np.ndarray:
         """Central differences of the exact gradient, symmetrised; only the ``coords``
         block (rows and columns) when given, at the cost of that many gradient pairs."""
-        x = np.asarray(x, dtype=float)
-        if coords is not None:
-            index = np.arange(x.size)[coords]
-            block = np.empty((index.size, index.size))
-            for row, i in enumerate(index):
-                step = 1e-5 * max(1.0, abs(x[i]))
-                up, down = x.copy(), x.copy()
-                up[i] += step
-                down[i] -= step
-                block[row] = ((self(up)[1] - self(down)[1]) / (up[i] - down[i]))[index]
-            return 0.5 * (block + block.T)
-        hess = np.empty((x.size, x.size))
-        for i in range(x.size):
-            step = 1e-5 * max(1.0, abs(x[i]))
-            up, down = x.copy(), x.copy()
-            up[i] += step
-            down[i] -= step
-            hess[i] = (self(up)[1] - self(down)[1]) / (up[i] - down[i])
-        return 0.5 * (hess + hess.T)
+        index = None if coords is None else np.arange(np.size(x))[coords]
+        return central_difference_hessian(lambda point: self(point)[1], x, index)
 
     def flat(self, theta: np.ndarray, log_scale: float | None, log_shape=()) -> np.ndarray:
         parts = [np.asarray(theta, dtype=float)]

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import digamma
 
+from ..core.differences import central_difference_hessian
 from ..data.design import Design
 from ..data.rotation import Rotation
 from .exact import ExactFit, negative_log_posterior
@@ -136,14 +137,7 @@ class _Problem:
         return (8.0 * (f(t + h) - f(t - h)) - (f(t + 2 * h) - f(t - 2 * h))) / (12.0 * h)
 
     def hessian(self, p: np.ndarray) -> np.ndarray:
-        out = np.empty((p.size, p.size))
-        for i in range(p.size):
-            step = 1e-5 * max(1.0, abs(p[i]))
-            up, down = p.copy(), p.copy()
-            up[i] += step
-            down[i] -= step
-            out[i] = (self.gradient(up) - self.gradient(down)) / (up[i] - down[i])
-        return 0.5 * (out + out.T)
+        return central_difference_hessian(self.gradient, p)
 
     # ---------------------------------------------------------------- the algorithms
     def em(self, beta, sigma, nu) -> tuple[np.ndarray, float, float, int]:
