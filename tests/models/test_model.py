@@ -46,8 +46,20 @@ def test_model_log_likelihood_equals_scipy(engel, likelihood, scale):
 def test_spec_validation_messages():
     with pytest.raises(InputError, match="likelihood must be one of 'normal', 'laplace'(, '[a-z]+')*; got 'cauchy'"):
         ModelSpec("cauchy", "learned")
-    with pytest.raises(InputError, match="scale must be one of 'learned', 'fixed', 'modelled'; got 'free'"):
+    with pytest.raises(InputError, match="scale must be one of 'learned', 'fixed', 'modelled', "
+                       "'none'; got 'free'"):
         ModelSpec("normal", "free")
+    # 'none' is the one mode of a family without a scale, and only of one.
+    with pytest.raises(InputError, match=r"'normal' has a scale \(sigma\): 'none' is for "
+                                         "families without one; got scale='none'"):
+        ModelSpec("normal", "none")
+    with pytest.raises(InputError, match="'poisson' has no scale: its only mode is 'none'; "
+                                         "got scale='learned'"):
+        ModelSpec("poisson", "learned")
+    with pytest.raises(InputError, match="'poisson' has no scale to fix; got fixed_scale=2.0"):
+        ModelSpec("poisson", "none", 2.0)
+    none = ModelSpec("poisson", "none")
+    assert (none.name, none.fixed_scale, none.has_scale) == ("poisson", 1.0, False)
     with pytest.raises(InputError, match="needs fixed_scale"):
         ModelSpec("normal", "fixed")
     with pytest.raises(InputError, match="positive finite number; got -1"):

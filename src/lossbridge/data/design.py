@@ -63,6 +63,14 @@ class Design:
     scale_formula: str | None = None
     Z: np.ndarray | None = None
     scale_terms: tuple[str, ...] = ()
+    # A known term of the linear predictor, eta = X beta + offset (log exposure of a count
+    # model); None: no offset.
+    offset: np.ndarray | None = None
+
+    def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
+        """eta = X beta (+ offset) for coefficients ``beta`` ((k,) or (draws, k) -> rows last)."""
+        eta = np.asarray(beta) @ self.X.T
+        return eta if self.offset is None else eta + self.offset
 
     @property
     def n(self) -> int:
@@ -92,6 +100,7 @@ class Design:
             y=self.y[keep], X=X, terms=self.terms, response=self.response,
             formula=self.formula, source=f"{self.source} without rows {list(np.atleast_1d(rows))}",
             scale_formula=self.scale_formula, Z=None if self.Z is None else self.Z[keep],
+            offset=None if self.offset is None else self.offset[keep],
             scale_terms=self.scale_terms,
         )
 

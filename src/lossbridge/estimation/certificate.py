@@ -62,7 +62,7 @@ class Certificate:
     max_relative_coefficient_difference: float
     coefficient_tolerance: float
     coefficients_compared: bool
-    scale_name: str
+    scale_name: str | None
     scale_map: float
     scale_closed_form: float | None
     scale_relative_difference: float | None
@@ -298,7 +298,7 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
     def rounding(b, s, sh):
         # the n-term sum's rounding, plus each term's change under its residual's rounding
         # error (core.rounding.residual_errors: cancellation in y - X beta), to first order
-        mu = family.link.inverse(X @ b)
+        mu = family.link.inverse(design.linear_predictor(b))
         terms = family.logpdf(y, mu, s, **sh)
         shifted = family.logpdf(y + residual_errors(X, y, b), mu, s, **sh)
         return (design.n * np.finfo(float).eps * float(np.sum(np.abs(terms)))
@@ -319,11 +319,14 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
         checks["scale"] = scale_diff <= SCALE_RTOL
     for name, value in exact.shape.items():
         checks[name] = abs(shape[name] - value) / abs(value) <= SCALE_RTOL
+    if exact.kkt is not None:  # the reference's own optimality proof (gradient, curvature)
+        checks["reference_kkt"] = bool(exact.kkt["holds"])
     certified = all(checks.values())
     optima = tuple(exact.local_optima)
     several = (f"; {len(optima)} distinct local optima found (objective "
                + ", ".join(f"{v:.10g}" for v in optima) + "): the MAP is at the best"
-               if len(optima) > 1 else "; one optimum found from every start")
+               if len(optima) > 1 else "; one optimum found from every start" if optima
+               else "; the objective is convex, so that stationary point is its unique minimum")
     if certified:
         explanation = (f"MAP equals the best {family.exact_name} optimum (coefficients within "
                        f"{coefficient_diff:.1e} relative, objective gap {gap:.1e}){several}")
@@ -339,7 +342,8 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
                           else ""))
     return Certificate(
         loss_name=family.loss_symbol,
-        loss_map=family.loss_at(y - X @ beta, scale, **shape),
+        loss_map=family.loss_of(y, family.link.inverse(design.linear_predictor(beta)), scale,
+                                **shape),
         loss_exact=exact.loss,
         loss_relative_gap=gap,
         loss_tolerance=tol,

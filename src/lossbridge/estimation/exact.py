@@ -108,7 +108,7 @@ def negative_log_posterior(family: Family, design: Design, beta: np.ndarray, sca
     """minus [sum_i log f(y_i | x_i beta, scale, shape) + sum of the learned shape
     parameters' log prior densities]: what the MAP maximises under flat priors on the
     coefficients and HalfFlat on the scale (both constant), in NumPy and scipy only."""
-    mu = family.link.inverse(design.X @ beta)
+    mu = family.link.inverse(design.linear_predictor(beta))
     value = -float(np.sum(family.logpdf(design.y, mu, scale, **shape)))
     for parameter in family.learned_shape:
         value -= parameter.prior_logpdf(shape[parameter.name])
@@ -274,6 +274,12 @@ def _student(family, design, progress=None, scale=None):
     return exact_student(family, design, scale=scale)
 
 
+def _glm(family, design, progress=None):
+    from .glm import exact_glm
+
+    return exact_glm(family, design, progress)
+
+
 # The exact classical fits, by the key a family names in ``Family.exact_solver``; each
 # is called as ``solver(family, design, progress)``.
 SOLVERS: dict[str, Callable[..., ExactFit]] = {
@@ -284,6 +290,8 @@ SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "huber": lambda family, design, progress=None, scale=None: exact_huber(design, family, scale),
     # EM / IRLS for t regression from several starts (a fixed scale as ``scale=``)
     "student": _student,
+    # Newton to a zero gradient for a GLM (Bernoulli, Poisson), certified by KKT
+    "glm": _glm,
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's

@@ -108,6 +108,15 @@ class MapEstimate:
     penalty_check: dict | None = None  # a non-smooth penalty: the PyMC subgradient check
     shape: dict = field(default_factory=dict)
     shape_units: dict = field(default_factory=dict)
+    # The noise's size on the linear predictor's scale at the MAP
+    # (Family.linear_predictor_scale: the scale itself for an identity link); NUTS'
+    # coefficient coordinates are standardised by it. None: ``scale``.
+    eta_scale: float | None = None
+
+    @property
+    def location_scale(self) -> float:
+        """What standardises the coefficients: ``eta_scale``, else the scale."""
+        return self.scale if self.eta_scale is None else self.eta_scale
 
 
 class LogDensity:
@@ -200,8 +209,10 @@ def find_map(
     else:
         # Otherwise a sensible start: the least-squares point in rotated coordinates
         # (Q*'Q* = n I), with the mean absolute size of its residuals as the scale.
-        start_theta = rotation.Q.T @ y / (design.n * rotation.y_scale)
-        start_scale = np.mean(np.abs(y - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
+        # A link other than the identity starts from link(y) made finite (the family's).
+        eta = family.initial_linear_predictor(y)
+        start_theta = rotation.Q.T @ eta / (design.n * rotation.y_scale)
+        start_scale = np.mean(np.abs(eta - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
     # Learned shape parameters follow theta and the scale, in the reference model's order,
     # on PyMC's log scale (their priors have positive support), started at their ``initial``.
     shape_params = family.learned_shape
@@ -242,6 +253,8 @@ def find_map(
         method += "; " + "; ".join(
             f"{p.name} = {shape[p.name]:.6g} learned: its MAP is a posterior mode under its "
             f"proper {p.prior} prior, which the objective includes" for p in shape_params)
+    eta_scale = family.linear_predictor_scale(y, family.link.inverse(design.linear_predictor(beta)), scale,
+                                              **shape)
     return MapEstimate(
         coefficients=beta,
         theta=np.asarray(x[:k]).copy(),
@@ -253,6 +266,7 @@ def find_map(
         vertex=vertex,
         shape=shape,
         shape_units=units,
+        eta_scale=float(eta_scale),
     )
 
 

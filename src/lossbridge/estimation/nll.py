@@ -24,7 +24,7 @@ class NllDecomposition:
 
     loss_name: str
     loss: float
-    scale_name: str
+    scale_name: str | None
     scale: float
     constant: float
     loss_term: float
@@ -64,12 +64,14 @@ def decompose_nll(spec: ModelSpec, design: Design, estimate: MapEstimate) -> Nll
 
         return decompose_heteroscedastic_nll(spec, design, estimate)
     family = spec.family
-    residuals = design.y - design.X @ estimate.coefficients
+    y = design.y
+    mu = family.link.inverse(design.linear_predictor(estimate.coefficients))
     shape = estimate.shape  # learned shape parameters (nu) at the MAP, as keywords
-    # the loss itself unless it depends on the scale (Huber's) or the shape (a Student-t's)
-    loss = family.loss_at(residuals, estimate.scale, **shape)
-    constant = family.nll_constant(design.n, estimate.scale, **shape)
-    loss_term = family.loss_term(residuals, estimate.scale, **shape)
+    # the loss itself unless it depends on the scale (Huber's) or the shape (a Student-t's);
+    # a function of y and mu for a GLM (log loss, Poisson deviance)
+    loss = family.loss_of(y, mu, estimate.scale, **shape)
+    constant = family.nll_constant_of(y, estimate.scale, **shape)
+    loss_term = family.loss_term_of(y, mu, estimate.scale, **shape)
     nll = constant + loss_term
     pymc_nll = -estimate.log_likelihood
     size = max(abs(pymc_nll), abs(constant) + abs(loss_term))

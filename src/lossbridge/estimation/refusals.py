@@ -15,7 +15,7 @@ import numpy as np
 from ..core.errors import InputError, ModelRefusedWarning
 from ..data.design import Design
 from ..families.registry import get_family
-from ..models.identity import model_label
+from ..models.identity import NO_SCALE, model_label
 from .exact import ExactFit, exact_ols
 
 
@@ -75,6 +75,8 @@ def refuse_perfect_fit(
     exact = {key: is_exact_fit(design, base) for key, base in baselines.items()}
 
     def undefined(key, mode: str) -> bool:
+        if mode == NO_SCALE:  # no scale to collapse (separation is refused on its own)
+            return False
         user_fixed = mode == "fixed" and fixed_values.get(key[0]) is not None
         return exact[key] and not user_fixed
 

@@ -115,18 +115,27 @@ class ShapeParameter:
     help: str = ""
     prior_dist: tuple | None = None
     initial: float | None = None
+    # A setting that is a word, not a number (a Bernoulli's link): its valid values, in
+    # order, the first being the default; ``lower``/``upper`` do not apply.
+    choices: tuple[str, ...] | None = None
 
     def valid_range(self) -> str:
         low = "-inf" if self.lower is None else format(self.lower, "g")
         high = "inf" if self.upper is None else format(self.upper, "g")
         return f"({low}, {high})"
 
-    def check(self, label: str, value: object) -> float | None:
-        """``value`` as a float inside the bounds (None where learnable); else InputError."""
+    def check(self, label: str, value: object) -> float | str | None:
+        """``value`` as a float inside the bounds (None where learnable), or one of
+        ``choices`` for a word-valued setting; else InputError."""
         from ..core.errors import InputError  # families import core only
 
         if value is None and self.learnable:
             return None
+        if self.choices is not None:
+            if not isinstance(value, str) or value not in self.choices:
+                raise InputError(f"{label} must be one of {', '.join(map(repr, self.choices))}; "
+                                 f"got {value!r}")
+            return value
         given = value
         if isinstance(value, str):  # the command line passes text ("0.9")
             try:
@@ -231,6 +240,10 @@ class Family(ABC):
     constant_formula: str
     loss_term_formula: str
     plug_in_formula: str | None = None
+    # What the likelihood is: "continuous" (a density on the real line) or "discrete" (a
+    # probability mass function: binary, categories or counts). Leave-one-out ranks only
+    # models of one kind: a density and a probability are not on one scale (Vehtari et
+    # al., cross-validation FAQ).
     density_kind: str = "continuous"
     link: Link = IDENTITY
     parameters: tuple[ShapeParameter, ...] = ()
@@ -379,6 +392,47 @@ class Family(ABC):
         """The loss at these residuals, for a loss that depends on the scale and the shape
         (the Student-t's); :meth:`scaled_loss` (Huber's) or :meth:`loss` where it does not."""
         return self.scaled_loss(residuals, scale)
+
+    # The loss and the NLL at fitted means mu = link^-1(eta). A location family's loss is a
+    # function of the residuals y - mu (the defaults); a GLM's (Bernoulli, Poisson) is a
+    # function of y and mu, and its NLL constant of y (log y! for a count).
+    def loss_of(self, y: np.ndarray, mu: np.ndarray, scale: float, **shape: float) -> float:
+        """The loss at fitted means ``mu`` (:meth:`loss_at` of the residuals by default)."""
+        return self.loss_at(y - mu, scale, **shape)
+
+    def nll_constant_of(self, y: np.ndarray, scale: float, **shape: float) -> float:
+        """The NLL's part that does not depend on the fit, given y (:meth:`nll_constant`)."""
+        return self.nll_constant(int(np.size(y)), scale, **shape)
+
+    def loss_term_of(self, y: np.ndarray, mu: np.ndarray, scale: float, **shape: float) -> float:
+        """NLL minus :meth:`nll_constant_of` at fitted means ``mu`` (:meth:`loss_term`)."""
+        return self.loss_term(y - mu, scale, **shape)
+
+    def check_response(self, y: np.ndarray, response: str) -> None:
+        """Raise :class:`InputError` when ``y`` is not data this family can model (a
+        non-binary y for a Bernoulli, a negative count for a Poisson); continuous
+        families take any finite y."""
+        return None
+
+    def initial_linear_predictor(self, y: np.ndarray) -> np.ndarray:
+        """A linear predictor eta to start the MAP from (its least-squares projection on
+        X is the start): y itself for the identity link, link(y) made finite otherwise."""
+        return y
+
+    def linear_predictor_scale(self, y: np.ndarray, mu: np.ndarray, scale: float,
+                               **shape: float) -> float:
+        """The noise's size on the scale of eta at fitted means ``mu``: 1/sqrt of the mean
+        Fisher information of eta per row. The posterior sd of a coefficient is about this
+        over sqrt(n) (NUTS' coordinates are standardised by it); the scale itself for an
+        identity link."""
+        return scale
+
+    def eta_derivatives(self, y: np.ndarray, eta: np.ndarray, scale: float,
+                        **shape: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per row, d log f / d eta and -d^2 log f / d eta^2 at linear predictor ``eta``:
+        the score and the observed information the exact GLM solver's Newton steps and its
+        KKT certificate use (:mod:`lossbridge.estimation.glm`); None where not given."""
+        return None
 
     def loss_rounding(self, X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
         """Bound on the rounding error of :meth:`loss` at ``beta``, in the loss's units;

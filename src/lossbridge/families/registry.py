@@ -16,10 +16,11 @@ from .base import Family
 from .huber import HUBER
 from .laplace import LAPLACE
 from .normal import NORMAL
+from .poisson import POISSON
 from .quantile import QUANTILE
 from .student import STUDENT
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT, POISSON)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

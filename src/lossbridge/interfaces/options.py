@@ -523,8 +523,8 @@ def _check_scale_formula(options: dict[str, Any], spelling: str) -> None:
     def modelled(family) -> bool:
         # A loss that depends on the scale itself (Huber, Student-t) is not supported yet;
         # a quantile model's scale is a working parameter, not the spread of y.
-        return (not family.scale_dependent_fit and not family.learned_shape
-                and family.comparison_group == "distribution")
+        return (family.scale_name is not None and not family.scale_dependent_fit
+                and not family.learned_shape and family.comparison_group == "distribution")
 
     unsupported = [name for name in options["likelihoods"] if not modelled(FAMILIES[name])]
     if unsupported:
@@ -532,7 +532,7 @@ def _check_scale_formula(options: dict[str, Any], spelling: str) -> None:
         supported = [n for n, f in FAMILIES.items() if modelled(f)]
         raise InputError(f"{label} models the scale of the {' and '.join(supported)} "
                          f"likelihoods only; not of {titles} (a loss that depends on the "
-                         "scale itself, or a quantile's working scale); drop "
+                         "scale itself, a quantile's working scale, or no scale); drop "
                          f"{label} or those likelihoods")
     if options.get("penalty") is not None:
         penalty = OPTIONS["penalty"].label(spelling)

@@ -36,7 +36,8 @@ from ..estimation.nll import decompose_nll
 from ..estimation.penalised import penalised_fit
 from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
-from ..models.identity import MODELLED, ModelId
+from ..families.registry import get_family
+from ..models.identity import MODELLED, NO_SCALE, ModelId
 from ..models.priors import describe_priors
 from ..models.reference import build_model
 from ..models.spec import ModelSpec, make_spec
@@ -206,7 +207,10 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     clock = time.perf_counter()
     # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
     settings = checked.family_settings()
-    families = {key: ModelId(key[0], "learned", key[1]).family for key in settings}
+    families = {key: ModelId(key[0], _family_modes(key[0], modes)[0], key[1]).family
+                for key in settings}
+    for family in dict.fromkeys(families.values()):  # y must be data the family models
+        family.check_response(design.y, design.response)
     baselines = {key: exact_fit(family, design, partial(_progress, progress))
                  for key, family in families.items()}
     timings["exact_fits"] = time.perf_counter() - clock
@@ -224,7 +228,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                                   plug_in=reference_scale(design, baselines[key]))
 
     requested, notes = refuse_perfect_fit(
-        design, baselines, [(key, mode) for key in settings for mode in modes], fixed_values)
+        design, baselines,
+        [(key, mode) for key in settings for mode in _family_modes(key[0], modes)], fixed_values)
     rotation = Rotation.from_design(design.X, design.y)
     # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
     # fit, or (a family without one) the scale of the numerical MLE.
@@ -316,6 +321,12 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     }
     timings["total"] = time.perf_counter() - run_clock
     return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict)
+
+
+def _family_modes(likelihood: str, modes: list[str]) -> list[str]:
+    """The scale modes of ``likelihood``'s models: the requested ones, or ``none`` (one
+    model) for a family without a scale."""
+    return modes if get_family(likelihood).scale_name is not None else [NO_SCALE]
 
 
 def _progress(progress: bool | None, message: str) -> None:

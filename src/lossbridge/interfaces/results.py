@@ -76,7 +76,9 @@ class FitResult:
             "loss": family.loss_name,
             "fixed_scale": fixed,
             "map": map_values,
-            "map_scale": {"name": family.scale_name, "value": float(self.map.scale)},
+            # None for a family without a scale (Bernoulli, Poisson).
+            "map_scale": ({"name": family.scale_name, "value": float(self.map.scale)}
+                          if self.spec.has_scale else None),
             # A modelled scale: log scale_i = Z_i gamma (map_scale is then the geometric mean).
             "scale_formula": self.spec.scale_formula,
             "map_gamma": None if self.map.gamma is None else dict(zip(
@@ -198,12 +200,14 @@ class Analysis:
                     base.coefficients, index=terms)
             family = result.spec.family
             values = pd.Series(result.map.coefficients, index=terms)
-            values[scale_label(family.scale_name)] = result.map.scale
+            if result.spec.has_scale:
+                values[scale_label(family.scale_name)] = result.map.scale
             for name, value in result.map.shape.items():  # a learned nu, beside the scale
                 values[shape_label(name)] = value
             columns[result.spec.name] = values
         table = pd.DataFrame(columns)
-        scales = dict.fromkeys(scale_label(r.spec.family.scale_name) for r in self.fits)
+        scales = dict.fromkeys(scale_label(r.spec.family.scale_name) for r in self.fits
+                               if r.spec.has_scale)
         shapes = dict.fromkeys(shape_label(n) for r in self.fits for n in r.map.shape)
         return table.loc[terms + list(scales) + list(shapes)]
 
@@ -233,7 +237,7 @@ class Analysis:
                 "loss_rel_gap": c.loss_relative_gap,
                 "max_rel_coef_diff": c.max_relative_coefficient_difference,
                 "scale": c.scale_name,
-                "scale_map": c.scale_map,
+                "scale_map": c.scale_map if r.spec.has_scale else None,
                 "scale_rel_diff": c.scale_relative_difference,
                 "lp_dual_gap": None if c.dual is None else c.dual["relative_gap"],
                 "unique": c.unique,
@@ -249,7 +253,7 @@ class Analysis:
             rows[r.spec.name] = {
                 "loss": d.loss_name,
                 "loss_value": d.loss,
-                "scale": f"{d.scale_name} = {d.scale:.6g}",
+                "scale": "none" if d.scale_name is None else f"{d.scale_name} = {d.scale:.6g}",
                 "constant": d.constant,
                 "constant_formula": d.constant_formula,
                 "loss_term": d.loss_term,

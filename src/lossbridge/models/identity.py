@@ -22,14 +22,16 @@ SCALE_MODES = ("learned", "fixed")
 # its own formula (``--scale-formula``): added beside the constant-scale models, never a
 # choice of ``--scale``.
 MODELLED = "modelled"
-MODEL_SCALE_MODES = (*SCALE_MODES, MODELLED)
+# A family without a scale (Bernoulli, Poisson) has one model, whatever ``--scale`` asks.
+NO_SCALE = "none"
+MODEL_SCALE_MODES = (*SCALE_MODES, MODELLED, NO_SCALE)
 
 
 def family_label(likelihood: str, shape) -> str:
     """``"quantile(tau=0.9)"``: the family's name and its fixed shape settings (learned
     ones, None, are left out: ``"student"`` learns nu, ``"student(nu=4)"`` fixes it)."""
-    settings = ", ".join(f"{name}={format(value, 'g')}" for name, value in shape
-                         if value is not None)
+    settings = ", ".join(f"{name}={value if isinstance(value, str) else format(value, 'g')}"
+                         for name, value in shape if value is not None)
     return f"{likelihood}({settings})" if settings else likelihood
 
 
@@ -37,8 +39,11 @@ def model_label(likelihood: str, shape, scale: str, scale_formula: str | None = 
                 penalty: Penalty | None = None) -> str:
     """A model's display label from its fields, without the registry:
     ``"<family label>-<scale mode>"``, or ``"normal-scale(~ x)"`` for a modelled scale,
-    then ``"+<penalty>"`` (``normal-fixed+lasso(alpha=0.5)``)."""
-    if scale == MODELLED:
+    then ``"+<penalty>"`` (``normal-fixed+lasso(alpha=0.5)``); a family without a scale
+    is its family label alone (``"bernoulli(link=probit)"``)."""
+    if scale == NO_SCALE:
+        label = family_label(likelihood, shape)
+    elif scale == MODELLED:
         label = f"{family_label(likelihood, shape)}-scale({' '.join(str(scale_formula).split())})"
     else:
         label = f"{family_label(likelihood, shape)}-{scale}"
@@ -56,8 +61,9 @@ class ModelId:
     ----------
     likelihood : str
         Name of a family registered in :data:`lossbridge.families.registry.FAMILIES`.
-    scale : {"learned", "fixed", "modelled"}
-        How the family's scale is treated (modelled: log scale_i = Z_i gamma).
+    scale : {"learned", "fixed", "modelled", "none"}
+        How the family's scale is treated (modelled: log scale_i = Z_i gamma; none: the
+        family has no scale).
     shape : tuple of (str, float or None)
         Settings of the family's shape parameters (a Student-t's nu, a quantile's tau),
         sorted by name: a number when fixed, None when learned; every declared parameter,
@@ -77,6 +83,10 @@ class ModelId:
     def __post_init__(self) -> None:
         family = get_family(self.likelihood)
         check_choice("scale", self.scale, MODEL_SCALE_MODES)
+        if (self.scale == NO_SCALE) != (family.scale_name is None):
+            what = ("has no scale: its only mode is 'none'" if family.scale_name is None
+                    else f"has a scale ({family.scale_name}): 'none' is for families without one")
+            raise InputError(f"likelihood {self.likelihood!r} {what}; got scale={self.scale!r}")
         if (self.scale == MODELLED) != (self.scale_formula is not None):
             raise InputError("a modelled scale needs its scale_formula, and only a modelled "
                              f"scale has one; got scale={self.scale!r}, "

@@ -39,7 +39,7 @@ from .heteroscedastic import joint_scale
 from .penalties import penalty_logp
 from .priors import WeakPriors
 from .reference import _weak_coefficient_logp
-from .spec import ModelSpec
+from .spec import NO_SCALE_VALUE, ModelSpec
 
 
 def block_name(spec: ModelSpec, variable: str) -> str:
@@ -118,7 +118,9 @@ def build_joint_model(specs: list[ModelSpec], design: Design, rotation: Rotation
 
     With ``estimates`` (the MAP of each spec) every block is standardised for NUTS: the
     free variables are z = (theta - theta_MAP) / u with u = scale / (s sqrt(n)) (the
-    approximate posterior sd of theta, since Q*'Q* = n I) and, for a learned scale,
+    approximate posterior sd of theta, since Q*'Q* = n I; for a link other than the
+    identity the scale is the noise's size on eta, ``MapEstimate.location_scale``) and,
+    for a learned scale,
     v = log(scale / scale_MAP) / c with c = :func:`log_scale_unit`, the approximate
     posterior sd of log scale. Every free variable then has
     posterior sd near 1 at any n, so the sampler's adaptation starts at the right scale.
@@ -185,7 +187,8 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
             else:
                 # Shared variables, not constants: compiled code is reused across datasets.
                 unit = pm.Data(block_name(spec, "unit"),
-                               np.float64(estimate.scale / (rotation.y_scale * np.sqrt(design.n))))
+                               np.float64(estimate.location_scale
+                                          / (rotation.y_scale * np.sqrt(design.n))))
                 centre = pm.Data(block_name(spec, "theta_map"), np.asarray(estimate.theta))
                 z = pm.Flat(block_name(spec, "z"), shape=k)
                 theta = pm.Deterministic(block_name(spec, "theta"), centre + unit * z)
@@ -216,6 +219,8 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
                 scale = pm.Exponential(block_name(spec, family.scale_name), lam=weak.scale_rate)
             elif spec.scale == "learned":
                 scale = pm.HalfFlat(block_name(spec, family.scale_name))
+            elif not spec.has_scale:  # the family's density ignores it
+                scale = pt.as_tensor_variable(np.float64(NO_SCALE_VALUE))
             else:
                 scale = pm.Data(block_name(spec, f"fixed_{family.scale_name}"),
                                 np.float64(spec.fixed_scale))

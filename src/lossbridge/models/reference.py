@@ -26,7 +26,7 @@ from ..data.rotation import Rotation
 from .heteroscedastic import reference_scale
 from .penalties import penalty_logp
 from .priors import WeakPriors
-from .spec import ModelSpec
+from .spec import NO_SCALE_VALUE, ModelSpec
 
 OBSERVED = "y"
 ROTATED = "theta"
@@ -69,6 +69,8 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
             scale = pm.Exponential(family.scale_name, lam=weak.scale_rate)
         elif spec.scale == "learned":
             scale = pm.HalfFlat(family.scale_name)
+        elif not spec.has_scale:  # the family's density ignores it (Bernoulli, Poisson)
+            scale = pt.as_tensor_variable(np.float64(NO_SCALE_VALUE))
         else:
             scale = pm.Data(f"fixed_{family.scale_name}", np.float64(spec.fixed_scale))
         # A learned shape parameter (a Student-t's nu) under its declared proper prior,

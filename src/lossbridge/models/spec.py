@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from ..core.errors import InputError
 from ..core.validation import check_choice, check_positive_float
 from ..families.registry import get_family
-from .identity import MODEL_SCALE_MODES, MODELLED, ModelId, model_label
+from .identity import MODEL_SCALE_MODES, MODELLED, NO_SCALE, ModelId, model_label
 from .penalties import Penalty, check_penalised_models
 from .priors import PRIOR_CHOICES as PRIORS
+
+# What a family without a scale receives as its scale argument: its density ignores it,
+# and every stage (MAP, NUTS, pointwise log-likelihood, PPC) then treats the model as one
+# with a fixed scale, without a special case.
+NO_SCALE_VALUE = 1.0
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,9 @@ class ModelSpec:
     ----------
     likelihood : str
         Family name in :data:`lossbridge.families.registry.FAMILIES`.
-    scale : {"learned", "fixed", "modelled"}
+    scale : {"learned", "fixed", "modelled", "none"}
+        ``none``: the family has no scale (Bernoulli, Poisson; ``fixed_scale`` is then
+        :data:`NO_SCALE_VALUE`, which its density ignores);
         ``learned``: the scale is a parameter (HalfFlat prior under flat priors);
         ``fixed``: the scale is the number ``fixed_scale``; ``modelled``: per row,
         log scale_i = Z_i gamma with Z from ``scale_formula`` (flat priors on gamma, or
@@ -66,11 +73,14 @@ class ModelSpec:
         object.__setattr__(self, "shape", ModelId(self.likelihood, self.scale, self.shape,
                                                   self.scale_formula).shape)
         family = self.family
-        if family.scale_name is None:
-            raise InputError(f"likelihood {self.likelihood!r} has no scale parameter, which the "
-                             "pipeline needs")
         check_choice("priors", self.priors, PRIORS)
-        if self.scale == "fixed":
+        if self.scale == NO_SCALE:
+            if self.fixed_scale not in (None, NO_SCALE_VALUE) or self.fixed_scale_is_plug_in:
+                raise InputError(f"likelihood {self.likelihood!r} has no scale to fix; got "
+                                 f"fixed_scale={self.fixed_scale!r}")
+            object.__setattr__(self, "fixed_scale", NO_SCALE_VALUE)
+            object.__setattr__(self, "fixed_scale_source", None)
+        elif self.scale == "fixed":
             if self.fixed_scale is None:
                 raise InputError("a fixed-scale model needs fixed_scale (a positive number)")
             check_positive_float(f"fixed {self.family.scale_name}", self.fixed_scale)
@@ -111,6 +121,11 @@ class ModelSpec:
                            self.penalty)
 
     @property
+    def has_scale(self) -> bool:
+        """The family has a scale (False for Bernoulli, Poisson: scale mode ``none``)."""
+        return self.scale != NO_SCALE
+
+    @property
     def modelled_scale(self) -> bool:
         """The scale is a function of the data (log scale_i = Z_i gamma)."""
         return self.scale == MODELLED
@@ -127,8 +142,8 @@ def make_spec(name: str, mode: str, fixed_value: float | None, plug_in_scale: fl
     ``other_user_scales`` names the families given a user value, so that a plug-in scale
     can say it was not set by another family's option (``--sigma`` never sets ``b``).
     """
-    if mode == "learned":
-        return ModelSpec(name, "learned", priors=priors, shape=shape, penalty=penalty)
+    if mode in ("learned", NO_SCALE):
+        return ModelSpec(name, mode, priors=priors, shape=shape, penalty=penalty)
     family = get_family(name)
     option = family.fixed_scale_option.replace("_", "-")
     if fixed_value is not None:

@@ -1,0 +1,96 @@
+"""The Poisson likelihood: the Poisson deviance, certified against the Poisson GLM.
+
+y_i ~ Poisson(mu_i), log mu_i = x_i beta (+ log exposure). NLL = sum(mu - y log mu +
+log y!) = D/2 + sum(log y! + y - y log y), with the deviance
+D = 2 sum[y log(y/mu) - (y - mu)] (0 log 0 = 0): minimising the deviance is maximum
+likelihood, and the MAP under flat priors is the GLM fit (Newton to a zero gradient,
+:mod:`lossbridge.estimation.glm`). There is no scale: the variance is the mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Family, Link
+
+LOG = Link("log", np.exp, lambda eta: __import__("pytensor.tensor", fromlist=["exp"]).exp(eta))
+
+
+def check_counts(y: np.ndarray, response: str, likelihood: str) -> None:
+    """Counts: finite, non-negative integers; else one InputError naming the first bad row."""
+    from ..core.errors import InputError
+
+    bad = np.flatnonzero(~np.isfinite(y) | (y < 0) | (y != np.round(y)))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"the {likelihood} likelihood needs counts (integers >= 0) in "
+                         f"{response!r}; got {y[row]:g} in row {row + 1}"
+                         + (f" and {bad.size - 1} more row(s)" if bad.size > 1 else ""))
+    if not np.any(y > 0):
+        raise InputError(f"the {likelihood} likelihood needs some positive counts in {response!r}; "
+                         "every value is 0, so the log mean has no maximum")
+
+
+class Poisson(Family):
+    name = "poisson"
+    title = "Poisson"
+    scale_name = None
+    loss_name = "Poisson deviance"
+    loss_symbol = "D"
+    constant_formula = "Σ [log yᵢ! + yᵢ − yᵢ log yᵢ]"
+    loss_term_formula = "D/2"
+    density_formula = "μʸ e^(−μ) / y!"
+    density_kind = "discrete"
+    link = LOG
+    in_default_set = False
+    exact_solver = "glm"
+    exact_name = "Poisson GLM"
+
+    def logp(self, y, mu, scale):
+        import pytensor.tensor as pt
+
+        return y * pt.log(mu) - mu - pt.gammaln(y + 1.0)
+
+    def logpdf(self, y, mu, scale):
+        from scipy.special import gammaln, xlogy
+
+        return xlogy(y, mu) - mu - gammaln(y + 1.0)
+
+    def replicate(self, mu, scale, rng):
+        return rng.poisson(np.broadcast_to(mu, np.broadcast_shapes(np.shape(mu),
+                                                                   np.shape(scale)))).astype(float)
+
+    def loss(self, residuals):
+        raise NotImplementedError("the Poisson deviance needs y and mu: loss_of(y, mu, ...)")
+
+    def nll_constant(self, n, scale):
+        raise NotImplementedError("the Poisson NLL constant needs y: nll_constant_of(y, ...)")
+
+    def loss_of(self, y, mu, scale):
+        from scipy.special import xlogy
+
+        return float(2.0 * np.sum(xlogy(y, y) - xlogy(y, mu) - (y - mu)))
+
+    def nll_constant_of(self, y, scale):
+        from scipy.special import gammaln, xlogy
+
+        return float(np.sum(gammaln(y + 1.0) + y - xlogy(y, y)))
+
+    def loss_term_of(self, y, mu, scale):
+        return self.loss_of(y, mu, scale) / 2.0
+
+    def check_response(self, y, response):
+        check_counts(y, response, self.name)
+
+    def initial_linear_predictor(self, y):
+        return np.log(y + 0.5)
+
+    def linear_predictor_scale(self, y, mu, scale):
+        return float(1.0 / np.sqrt(np.mean(mu)))
+
+    def eta_derivatives(self, y, eta, scale):
+        mu = np.exp(eta)
+        return y - mu, mu
+
+
+POISSON = Poisson()
