@@ -24,7 +24,8 @@ def scale_label(scale_name: str) -> str:
 def settings_text(shape) -> str:
     """A model's shape settings in words for tables: ``"tau=0.9"``, ``"nu learned"``
     (value None), ``""`` for a family without any; ``shape`` as in ``ModelId.shape``."""
-    return ", ".join(f"{name} learned" if value is None else f"{name}={format(value, 'g')}"
+    return ", ".join(f"{name} learned" if value is None else f"{name}={value}"
+                     if isinstance(value, str) else f"{name}={format(value, 'g')}"
                      for name, value in shape)
 def shape_label(name: str) -> str:
     """Row label of a learned shape parameter beside the coefficients (``"shape: nu"``);

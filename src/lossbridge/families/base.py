@@ -120,6 +120,8 @@ class ShapeParameter:
     choices: tuple[str, ...] | None = None
 
     def valid_range(self) -> str:
+        if self.choices is not None:  # a word-valued setting
+            return "{" + ", ".join(self.choices) + "}"
         low = "-inf" if self.lower is None else format(self.lower, "g")
         high = "inf" if self.upper is None else format(self.upper, "g")
         return f"({low}, {high})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..core.errors import InputError
 from .base import Family
+from .bernoulli import BERNOULLI
 from .huber import HUBER
 from .laplace import LAPLACE
 from .normal import NORMAL
@@ -20,7 +21,8 @@ from .poisson import POISSON
 from .quantile import QUANTILE
 from .student import STUDENT
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT, POISSON)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT, POISSON,
+                                                  BERNOULLI)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

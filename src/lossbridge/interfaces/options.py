@@ -204,7 +204,8 @@ def _fixed_scale_option(option: str, families: list) -> Option:
 def _shape_option(parameter, family) -> Option:
     """The option of one shape parameter (``--tau``, repeatable; ``--nu``; ``--huber-c``)."""
     flag = f"--{parameter.option.replace('_', '-')}"
-    default = ("learned" if parameter.default is None else format(parameter.default, "g"))
+    default = ("learned" if parameter.default is None else parameter.default
+               if isinstance(parameter.default, str) else format(parameter.default, "g"))
     # A family's own help text says it all; otherwise a generic one.
     help_text = parameter.help or (
         f"{parameter.name} of the {family.title} likelihood ({family.name}), in "
@@ -226,7 +227,8 @@ def _shape_option(parameter, family) -> Option:
         return number(label, value)
 
     return Option(parameter.option, None, check, help_text,
-                  list if parameter.multiple else float, optional=True, flag=flag,
+                  list if parameter.multiple else str if parameter.choices else float,
+                  optional=True, flag=flag,
                   metavar="VALUE", action="append" if parameter.multiple else "store")
 
 

@@ -190,8 +190,8 @@ class Analysis:
             key = (base.method, result.spec.shape, base.scale) if base is not None else None
             if base is not None and key not in baselines_done:
                 baselines_done.add(key)
-                settings = ", ".join([f"{k}={format(v, 'g')}" for k, v in result.spec.shape
-                                      if v is not None]
+                settings = ", ".join([f"{k}={v if isinstance(v, str) else format(v, 'g')}"
+                                      for k, v in result.spec.shape if v is not None]
                                      + ([f"at {result.spec.family.scale_name}="
                                          f"{format(base.scale, '.6g')}"]
                                         if base.scale is not None else []))
