@@ -14,12 +14,17 @@ from ..core.errors import InputError
 
 @dataclass(frozen=True)
 class BundledDataset:
-    """A dataset shipped with lossbridge and the formula it is usually fitted with."""
+    """A dataset shipped with lossbridge and the formula it is usually fitted with.
+
+    ``likelihoods``: the families fitted when the user names none (None: the default
+    set, Normal and Laplace); a binary response says ``("bernoulli",)``.
+    """
 
     name: str
     filename: str
     formula: str
     title: str
+    likelihoods: tuple[str, ...] | None = None
 
 
 BUNDLED: dict[str, BundledDataset] = {
@@ -47,6 +52,11 @@ BUNDLED: dict[str, BundledDataset] = {
             " + np.log(total_height) + np.log(density) + group",
             "Gelman & Hill (2006) mesquite bush biomass, 46 bushes",
         ),
+        BundledDataset(
+            "spector", "spector.csv", "GRADE ~ GPA + TUCE + PSI",
+            "Spector & Mazzeo (1980) grade improvement after a teaching method (PSI), 32 "
+            "students (binary)", likelihoods=("bernoulli",),
+        ),
     )
 }
 
@@ -67,6 +77,15 @@ def bundled_path(name: str) -> Path:
         if path.is_file():
             return path
     raise InputError(f"bundled dataset {name!r} is missing from this installation; reinstall lossbridge")
+
+
+def bundled_likelihoods(data) -> list[str] | None:
+    """The default likelihoods of bundled dataset ``data`` (a name, not a file of that
+    name), or None: the package's default set."""
+    if isinstance(data, (str, Path)) and str(data) in BUNDLED and not Path(str(data)).exists():
+        chosen = BUNDLED[str(data)].likelihoods
+        return None if chosen is None else list(chosen)
+    return None
 
 
 def resolve_formula(data, formula: str | None) -> str:

@@ -158,7 +158,7 @@ def _fit_options(args: argparse.Namespace):
 
     raw = {name: getattr(args, name) for name in OPTIONS if hasattr(args, name)}
     raw["progress"] = _progress_flag(args)
-    return validate_options(raw, spelling="cli")
+    return validate_options(raw, spelling="cli", data=getattr(args, "data", None))
 
 
 def _progress_flag(args: argparse.Namespace) -> bool | None:

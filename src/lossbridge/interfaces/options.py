@@ -437,14 +437,23 @@ def _unknown(names: list[str]) -> str:
             f"{', '.join(OPTIONS)}")
 
 
-def validate_options(values: Mapping[str, Any], spelling: str = "python") -> CheckedOptions:
+def validate_options(values: Mapping[str, Any], spelling: str = "python",
+                     data: object = None) -> CheckedOptions:
     """Check and convert ``values`` (a subset of :data:`OPTIONS`); fill in defaults.
 
     ``spelling`` is how names appear in messages: ``"python"`` (``hdi_prob``),
-    ``"cli"`` (``--hdi-prob``) or ``"toml"`` (``hdi_prob``).
+    ``"cli"`` (``--hdi-prob``) or ``"toml"`` (``hdi_prob``). ``data``: the data argument
+    when known; a bundled dataset's own default likelihoods (``spector``: bernoulli) then
+    stand in for the package's default set when ``likelihoods`` is not given.
     """
     if spelling not in SPELLINGS:
         raise ValueError(f"spelling must be one of {SPELLINGS}; got {spelling!r}")
+    if values.get("likelihoods") is None:
+        from ..data.datasets import bundled_likelihoods
+
+        chosen = bundled_likelihoods(data)
+        if chosen is not None:
+            values = {**values, "likelihoods": chosen}
     declared = declared_options()
     unknown = sorted(set(values) - set(declared))
     if unknown:

@@ -67,6 +67,7 @@ def fit(
     tau: float | Iterable[float] | None = None,
     huber_c: float | None = None,
     nu: float | None = None,
+    link: str | Iterable[str] | None = None,
     priors: str = "flat",
     penalty: str | None = None,
     alpha: float | None = None,
@@ -130,6 +131,11 @@ def fit(
         The Student-t likelihood's degrees of freedom ν > 0 (``likelihoods`` must include
         ``"student"``; ν = 1 is the Cauchy loss). By default ν is learned under a proper
         Gamma(2, 0.1) prior, so its MAP is a posterior mode (said in ``prior_details``).
+    link : str or list of str, optional
+        The Bernoulli likelihood's link: ``"logit"`` (default; logistic regression),
+        ``"probit"`` or ``"cloglog"``; several give one model each, compared by LOO. Only
+        with ``"bernoulli"`` among the likelihoods (a bundled binary dataset such as
+        ``spector`` fits it by default).
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
@@ -168,7 +174,7 @@ def fit(
     """
     # The parameters are the declared options (interfaces/options.py), by name.
     options = {name: value for name, value in locals().items() if name != "data"}
-    return run_pipeline(data, validate_options(options))
+    return run_pipeline(data, validate_options(options, data=data))
 
 
 def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> Analysis:

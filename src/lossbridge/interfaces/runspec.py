@@ -106,7 +106,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         raise InputError(f"analysis spec {str(path)!r} needs a 'data' key (bundled name or CSV path)")
     try:  # once, here: run_spec passes the typed values on
         options = validate_options({key: content[key] for key in option_keys() if key in content},
-                                   spelling="toml")
+                                   spelling="toml", data=content.get("data"))
     except InputError as exc:
         raise InputError(f"analysis spec {str(path)!r}: {exc}") from None
     data = str(content["data"])
