@@ -46,3 +46,8 @@ class MisfitWarning(LossbridgeWarning):
 class QuantileCrossingWarning(LossbridgeWarning):
     """Fitted quantile lines of different tau cross inside the data (a lower tau's fitted
     quantile exceeds a higher tau's at some observed row)."""
+
+
+class SeparationWarning(LossbridgeWarning):
+    """A binary response is separated by the predictors: the maximum-likelihood fit does
+    not exist, and under weak priors the posterior is driven by the prior in that direction."""

@@ -436,6 +436,18 @@ class Family(ABC):
         KKT certificate use (:mod:`lossbridge.estimation.glm`); None where not given."""
         return None
 
+    def weak_prior_eta_scale(self, y: np.ndarray) -> float:
+        """The size of y on the scale of eta, which the weak priors autoscale the
+        coefficients by (Normal(0, 2.5 s / sd(x_j)), intercept sd 2.5 s): sd(y) for an
+        identity link (its root mean square if y is constant); a link family says its own
+        (1 for a Bernoulli's logit, as rstanarm)."""
+        return float(np.std(y, ddof=1)) or float(np.sqrt(np.mean(y**2))) or 1.0
+
+    def weak_prior_eta_centre(self, y: np.ndarray) -> float:
+        """The weak prior's mean of the intercept at centred predictors, on the scale of
+        eta: mean(y) for an identity link."""
+        return float(np.mean(y))
+
     def loss_rounding(self, X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
         """Bound on the rounding error of :meth:`loss` at ``beta``, in the loss's units;
         0 where none is known (the checks then use their contract tolerances alone)."""

@@ -36,8 +36,9 @@ from ..estimation.nll import decompose_nll
 from ..estimation.penalised import penalised_fit
 from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
+from ..estimation.separation import check_separation
 from ..families.registry import get_family
-from ..models.identity import MODELLED, NO_SCALE, ModelId
+from ..models.identity import MODELLED, NO_SCALE, ModelId, family_label
 from ..models.priors import describe_priors
 from ..models.reference import build_model
 from ..models.spec import ModelSpec, make_spec
@@ -217,7 +218,12 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                 for key in settings}
     for family in dict.fromkeys(families.values()):  # y must be data the family models
         family.check_response(design.y, design.response)
-    baselines = {key: exact_fit(family, design, partial(_progress, progress))
+    # A separated binary y has no MLE: refused under flat priors, a note under weak ones
+    # (and no exact fit, which would diverge).
+    separated = {key: note for key, family in families.items() if (note := check_separation(
+        design, family, family_label(*key), priors)) is not None}
+    baselines = {key: None if key in separated else exact_fit(family, design,
+                                                              partial(_progress, progress))
                  for key, family in families.items()}
     timings["exact_fits"] = time.perf_counter() - clock
     refuse_overflow(design, baselines)
@@ -236,6 +242,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     requested, notes = refuse_perfect_fit(
         design, baselines,
         [(key, mode) for key in settings for mode in _family_modes(key[0], modes)], fixed_values)
+    notes.extend(separated.values())
     rotation = Rotation.from_design(design.X, design.y)
     # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
     # fit, or (a family without one) the scale of the numerical MLE.

@@ -175,12 +175,13 @@ def _learned_shape(spec: ModelSpec, estimate, n: int) -> dict:
 
 def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
     k = design.k
-    weak = WeakPriors.from_design(design) if any(s.priors == "weak" for s in specs) else None
     with pm.Model() as model:
         to_beta = pm.Data("beta_from_theta", rotation.beta_from_theta_matrix)
         log_likelihoods = _LogLikelihoods(design, rotation)
         for index, spec in enumerate(specs):
             family = spec.family
+            # on the scale of this family's linear predictor (Family.weak_prior_eta_scale)
+            weak = WeakPriors.from_design(design, family) if spec.priors == "weak" else None
             estimate = estimates[index] if estimates is not None else None
             if estimate is None:
                 theta = pm.Flat(block_name(spec, "theta"), shape=k)

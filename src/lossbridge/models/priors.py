@@ -8,6 +8,11 @@
   predictor): Normal(mean(y), 2.5 sd(y));
 * the likelihood's scale (sigma or b): Exponential(rate = 1 / sd(y)).
 
+For a family with a link, sd(y) and mean(y) are replaced by the family's sizes on the
+scale of eta (``Family.weak_prior_eta_scale`` and ``weak_prior_eta_centre``): a
+Bernoulli's are 1 and 0, so its coefficients get rstanarm's Normal(0, 2.5 / sd(x_j)) and
+its intercept Normal(0, 2.5).
+
 A column with zero spread that is not the intercept (a design without ``Intercept``)
 is scaled by its root mean square instead of its sd.
 """
@@ -40,14 +45,19 @@ class WeakPriors:
     scale_rate: float
 
     @classmethod
-    def from_design(cls, design: Design) -> WeakPriors:
+    def from_design(cls, design: Design, family=None) -> WeakPriors:
+        """The priors for ``design``; the coefficients' on the scale of ``family``'s
+        linear predictor (:meth:`~lossbridge.families.base.Family.weak_prior_eta_scale`;
+        None: that of y, an identity link)."""
         X, y = design.X, design.y
         sd_y = float(np.std(y, ddof=1)) or float(np.sqrt(np.mean(y**2))) or 1.0
+        sd_eta = sd_y if family is None else family.weak_prior_eta_scale(y)
+        centre = float(np.mean(y)) if family is None else family.weak_prior_eta_centre(y)
         spread = np.std(X, axis=0, ddof=1)
         rms = np.sqrt(np.mean(X**2, axis=0))
         spread = np.where(spread > 0, spread, rms)
         intercept = design.terms.index("Intercept") if design.has_intercept else None
-        coefficient_sd = COEFFICIENT_SCALE * sd_y / spread
+        coefficient_sd = COEFFICIENT_SCALE * sd_eta / spread
         means = X.mean(axis=0)
         if intercept is not None:
             coefficient_sd[intercept] = np.nan
@@ -55,13 +65,13 @@ class WeakPriors:
         return cls(
             coefficient_sd=coefficient_sd,
             intercept_index=intercept,
-            intercept_mean=float(np.mean(y)),
-            intercept_sd=COEFFICIENT_SCALE * sd_y,
+            intercept_mean=centre,
+            intercept_sd=COEFFICIENT_SCALE * sd_eta,
             predictor_means=means,
             scale_rate=1.0 / sd_y,
         )
 
-    def describe(self, terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
+    def describe(self, terms: tuple[str, ...], scale_name: str | None) -> dict[str, str]:
         """Each prior in words, per parameter, for tables and JSON."""
         out = {}
         for j, term in enumerate(terms):
@@ -72,15 +82,17 @@ class WeakPriors:
                 )
             else:
                 out[term] = f"Normal(0, {self.coefficient_sd[j]:.4g})"
-        out[scale_label(scale_name)] = f"Exponential(rate={self.scale_rate:.4g})"
+        if scale_name is not None:  # a family without a scale has no scale prior
+            out[scale_label(scale_name)] = f"Exponential(rate={self.scale_rate:.4g})"
         return out
 
 
-def describe_flat(terms: tuple[str, ...], scale_name: str) -> dict[str, str]:
+def describe_flat(terms: tuple[str, ...], scale_name: str | None) -> dict[str, str]:
     """Flat priors in words, per parameter; the scale is named as its family names it and
-    keyed by its label (a term may itself be called ``sigma`` or ``b``)."""
+    keyed by its label (a term may itself be called ``sigma`` or ``b``); none without one."""
     out = {term: "flat (improper uniform)" for term in terms}
-    out[scale_label(scale_name)] = f"HalfFlat (improper uniform on {scale_name} > 0)"
+    if scale_name is not None:
+        out[scale_label(scale_name)] = f"HalfFlat (improper uniform on {scale_name} > 0)"
     return out
 
 
@@ -88,7 +100,7 @@ def describe_priors(spec, design: Design) -> dict[str, str]:
     """Each parameter's prior in words, as the JSON's ``prior_details`` says it."""
     scale_name = spec.family.scale_name
     if spec.priors == "weak":
-        described = WeakPriors.from_design(design).describe(design.terms, scale_name)
+        described = WeakPriors.from_design(design, spec.family).describe(design.terms, scale_name)
     else:
         described = describe_flat(design.terms, scale_name)
     if getattr(spec, "modelled_scale", False):  # gamma in place of one scale

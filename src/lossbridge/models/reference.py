@@ -58,7 +58,7 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         theta = pm.Flat(ROTATED, dims="rotated_term")
         beta = pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
         mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
-        weak = WeakPriors.from_design(design) if spec.priors == "weak" else None
+        weak = WeakPriors.from_design(design, family) if spec.priors == "weak" else None
         if weak is not None:
             pm.Potential("coefficient_prior", _weak_coefficient_logp(beta, weak))
         if spec.penalty is not None:  # a ridge/lasso/elastic-net prior (fixed scale only)
