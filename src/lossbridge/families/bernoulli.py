@@ -11,7 +11,8 @@ Numerics. The log-probabilities are evaluated from eta, not from p, wherever eta
 hand: in PyTensor the link's inverse builds p as exp(log p) with log p exact in both
 tails (-softplus(-eta) logit, log Phi(eta) by the erfcx form probit, log1mexp(-e^eta)
 cloglog), and :meth:`Bernoulli.logp` reads log p off that graph, with
-log(1 - p) = log1mexp(log p): exact where p rounds to 0 or 1;
+log(1 - p) = log1mexp(log p) (cloglog: -e^eta, read off too): exact where p rounds to 0
+or 1 (logit and probit while log p does not round to 0, eta < 745 and 38);
 :meth:`Bernoulli.eta_derivatives` (the exact solver's gradient) works in eta too. The
 NumPy density :meth:`Bernoulli.logpdf` receives p (the contract's mu) and so loses
 precision only where 1 - p rounds to 0 (eta > 37 logit, > 8.3 probit, > 3.6 cloglog).
@@ -52,15 +53,21 @@ def _tensor_inverse(name: str):
     return inverse
 
 
-def _log_of_tensor(p):
-    """log p read off a p = exp(log p) graph (the links' form); None for another graph."""
-    from pytensor.scalar import Exp
+def _argument_of(variable, scalar_op: str):
+    """The input of ``variable`` when it is the elementwise ``scalar_op`` (a class name of
+    pytensor.scalar) of it; None for another graph."""
     from pytensor.tensor.elemwise import Elemwise
 
-    owner = getattr(p, "owner", None)
-    if owner is not None and isinstance(owner.op, Elemwise) and isinstance(owner.op.scalar_op, Exp):
+    owner = getattr(variable, "owner", None)
+    if (owner is not None and isinstance(owner.op, Elemwise)
+            and type(owner.op.scalar_op).__name__ == scalar_op):
         return owner.inputs[0]
     return None
+
+
+def _log_of_tensor(p):
+    """log p read off a p = exp(log p) graph (the links' form); None for another graph."""
+    return _argument_of(p, "Exp")
 
 
 def _numpy_inverse(name: str):
@@ -165,7 +172,10 @@ class Bernoulli(Family):
         log_p = _log_of_tensor(mu)
         if log_p is None:  # a p not built by the link: the plain form
             return pt.switch(pt.eq(y, 1.0), pt.log(mu), pt.log1p(-mu))
-        return pt.switch(pt.eq(y, 1.0), log_p, pt.log1mexp(log_p))
+        log_q = _argument_of(log_p, "Log1mexp")  # cloglog: log p = log1mexp(log(1 - p))
+        if log_q is None:  # log(1 - p) from log p, exact while log p does not round to 0
+            log_q = pt.log1mexp(log_p)
+        return pt.switch(pt.eq(y, 1.0), log_p, log_q)
 
     def logpdf(self, y, mu, scale):
         from scipy.special import xlog1py, xlogy
