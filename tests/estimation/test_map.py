@@ -9,10 +9,6 @@ import pytest
 import lossbridge
 from lossbridge.core.rounding import loss_error_bound
 from lossbridge.data.datasets import BUNDLED
-
-# The bundled datasets fitted by the default Normal and Laplace models (a binary set such
-# as spector names its own likelihood; tests/families/test_bernoulli.py covers it).
-CONTINUOUS = sorted(name for name, d in BUNDLED.items() if d.likelihoods is None)
 from lossbridge.estimation.certificate import COEFFICIENT_RTOL, relative_coefficient_differences
 from lossbridge.estimation.exact import exact_lad
 from lossbridge.estimation.lad import solve_lad_lp
@@ -20,6 +16,9 @@ from lossbridge.estimation.lad import solve_lad_lp
 from ..reference.exact import rational_least_squares
 from ..reference.published import ENGEL_LAD, LONGLEY_OLS, STACKLOSS_LAD
 
+# The bundled datasets fitted by the default Normal and Laplace models (a binary set such
+# as spector names its own likelihood; tests/families/test_bernoulli.py covers it).
+CONTINUOUS = sorted(name for name, d in BUNDLED.items() if d.likelihoods is None)
 EPS = np.finfo(float).eps
 
 
