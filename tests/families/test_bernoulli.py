@@ -174,6 +174,8 @@ def test_map_equals_statsmodels_and_scikit_learn_on_spector(spector):
     document = analysis.to_dict()
     assert all(f["map_scale"] is None for f in document["fits"])
     assert document["options"]["likelihoods"] == ["bernoulli"]
+    for details in document["options"]["prior_details"].values():  # no scale, no scale row
+        assert set(details) == {"Intercept", "GPA", "TUCE", "PSI"}
 
 
 def test_bundled_spector_fits_bernoulli_by_default(capsys):
@@ -265,3 +267,39 @@ def test_sampled_spector_logit_and_probit_compare_by_loo(tmp_path):
         assert -result.nll.nll - 10 < f["loo"]["elpd_loo"] < -result.nll.nll
     html = analysis.to_html(tmp_path / "spector.html")
     assert (tmp_path / "spector.html").stat().st_size > 0 and html is not None
+
+
+def test_weak_prior_map_is_the_penalised_logistic_fit(spector):
+    """Under weak priors the MAP maximises log-likelihood + rstanarm's priors on the logit
+    scale (Normal(0, 2.5/sd(x_j)) slopes, Normal(0, 2.5) centred intercept): checked
+    against scipy's trust-region Newton on that objective, written out independently."""
+    from scipy.optimize import minimize
+
+    frame, X, y = spector
+    sd = frame[["GPA", "TUCE", "PSI"]].std(ddof=1).to_numpy()
+    means = frame[["GPA", "TUCE", "PSI"]].mean().to_numpy()
+    prior_sd = 2.5 / sd
+
+    def objective(beta):
+        eta = X @ beta
+        centred = beta[0] + means @ beta[1:]
+        value = (np.sum(np.logaddexp(0, eta) - y * eta)
+                 + np.sum(0.5 * (beta[1:] / prior_sd) ** 2) + 0.5 * (centred / 2.5) ** 2)
+        p = special.expit(eta)
+        grad = X.T @ (p - y)
+        grad[1:] += beta[1:] / prior_sd**2
+        grad += centred / 2.5**2 * np.r_[1.0, means]
+        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(np.r_[0.0, 1 / prior_sd**2])
+        hess += np.outer(np.r_[1.0, means], np.r_[1.0, means]) / 2.5**2
+        return value, grad, hess
+
+    start = minimize(lambda b: objective(b)[0], np.zeros(4), jac=lambda b: objective(b)[1],
+                     hess=lambda b: objective(b)[2], method="trust-exact").x
+    beta = start
+    for _ in range(20):  # plain Newton polish from scipy's point (strictly convex)
+        _, grad, hess = objective(beta)
+        beta = beta - np.linalg.solve(hess, grad)
+    assert np.max(np.abs(objective(beta)[1])) < 1e-9
+    [result] = lossbridge.fit("spector", priors="weak", sample=False).fits
+    # strictly convex objective, both at gradients below 1e-9 (condition ~1e5): 1e-7 relative
+    assert np.allclose(result.map.coefficients, beta, rtol=1e-7, atol=0)
