@@ -229,7 +229,8 @@ def _shape_option(parameter, family) -> Option:
     return Option(parameter.option, None, check, help_text,
                   list if parameter.multiple else str if parameter.choices else float,
                   optional=True, flag=flag,
-                  metavar="VALUE", action="append" if parameter.multiple else "store")
+                  metavar=parameter.name.upper() if parameter.choices else "VALUE",
+                  action="append" if parameter.multiple else "store")
 
 
 def _declare() -> dict[str, Option]:
