@@ -262,6 +262,10 @@ class Family(ABC):
     # whole conditional law of y; ranked together by leave-one-out) or "quantile" (one
     # conditional quantile; shown in its own section, outside the ranking).
     comparison_group: str = "distribution"
+    # eta may carry a known offset (``--exposure``: log exposure): meaningful only where
+    # mu = exp(eta) scales with exposure (a log link on a count); the pipeline refuses an
+    # exposure for a family that does not declare it.
+    supports_offset: bool = False
     exact_solver: str | None = None
     exact_name: str | None = None
     # The loss depends on the scale (Huber's rho_c(r/sigma), a Student-t's), so its exact
