@@ -47,6 +47,14 @@ BUNDLED: dict[str, BundledDataset] = {
             " + np.log(total_height) + np.log(density) + group",
             "Gelman & Hill (2006) mesquite bush biomass, 46 bushes",
         ),
+        # A count y with clear overdispersion (variance/mean 8.5): fit it with
+        # likelihoods poisson and negbin (models/randhie.toml).
+        BundledDataset(
+            "randhie", "randhie.csv",
+            "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp",
+            "RAND Health Insurance Experiment doctor visits (Cameron & Trivedi 2005), "
+            "1,000 of 20,190 person-years",
+        ),
     )
 }
 
