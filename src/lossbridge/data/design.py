@@ -250,8 +250,10 @@ def _log_exposure(column: pd.Series, name: str) -> np.ndarray:
     bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
     if bad.size:
         row = int(bad[0])
+        value = column.iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(value)
         raise InputError(f"exposure column {name!r} must hold finite numbers > 0 (its log is "
-                         f"the offset); got {column.iloc[row]!r} in row {row + 1}"
+                         f"the offset); got {shown} in row {row + 1}"
                          + (f" and {bad.size - 1} more bad row(s)" if bad.size > 1 else ""))
     return np.log(values)
 

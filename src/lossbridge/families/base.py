@@ -156,7 +156,9 @@ class ShapeParameter:
         if self.prior_dist is None:
             raise ValueError(f"shape parameter {self.name!r} declares no prior_dist")
         distribution, arguments = self.prior_dist
-        return distribution, dict(arguments)
+        # float64 arrays: a Python float exact in float32 (2.0, 0.5) would otherwise become
+        # a float32 constant (PyTensor's autocast) and the prior be computed to 1e-8
+        return distribution, {k: np.asarray(v, dtype=np.float64) for k, v in arguments}
 
     def prior_variable(self, name: str):
         """The PyMC random variable ``name`` with this prior (inside a model context)."""
