@@ -59,6 +59,25 @@ def exposed():
     return pd.DataFrame({"y": y, "x": x, "z": z, "t": t})
 
 
+# ---------------------------------------------------------------------- the dataset
+def test_randhie_is_the_documented_subset_of_statsmodels():
+    import hashlib
+    import os
+
+    import statsmodels
+
+    from lossbridge.data.datasets import bundled_path
+
+    source = os.path.join(os.path.dirname(statsmodels.__file__), "datasets/randhie/randhie.csv")
+    lines = open(source).read().splitlines()
+    rows = np.sort(np.random.default_rng(20261201).choice(len(lines) - 1, 1000, replace=False))
+    expected = "\n".join([lines[0]] + [lines[1 + i] for i in rows]) + "\n"
+    shipped = bundled_path("randhie").read_bytes()
+    assert shipped == expected.encode()
+    digest = "66150b22652611aa38e0f170b3ba384e90fbb0573587c7ea1d40e7d53be6260a"
+    assert hashlib.sha256(shipped).hexdigest() == digest
+
+
 # ---------------------------------------------------------------------- the density
 def test_logpdf_matches_scipy_and_pymc():
     y = np.array([0.0, 1.0, 3.0, 10.0, 57.0, 0.0, 4.0])
