@@ -54,12 +54,6 @@ class _Problem:
                          self.offset, beta_start)
         return fit.nll - self.prior.prior_logpdf(float(np.exp(t))), fit
 
-    def value(self, p: np.ndarray) -> float:
-        beta, alpha = p[:-1], float(np.exp(p[-1]))
-        with np.errstate(all="ignore"):
-            value = negative_log_posterior(self.family, self.design, beta, 1.0, {"alpha": alpha})
-        return value if np.isfinite(value) else np.inf
-
     def prior_slope(self, t: float) -> float:
         """d log prior / d t by Richardson-extrapolated central differences (error 1e-12)."""
         def f(s):
