@@ -112,6 +112,13 @@ def test_fixed_and_learned_scale_give_the_same_coefficients(map_analyses):
         for family in ("normal", "laplace"):
             learned = analysis.fit_for(f"{family}-learned").map.coefficients
             fixed = analysis.fit_for(f"{family}-fixed").map.coefficients
+            if analysis.fit_for(f"{family}-fixed").certificate.unique is False:
+                # a non-unique LAD (a count y, randhie: many tied residuals) has a set of
+                # minimisers: the two MAPs are vertices of it with one SAD
+                d = analysis.design
+                sads = [np.sum(np.abs(d.y - d.X @ b)) for b in (learned, fixed)]
+                assert sads[0] == pytest.approx(sads[1], rel=1e-10)
+                continue
             assert relative_coefficient_differences(fixed, learned, analysis.design).max() <= 1e-8
 
 

@@ -66,13 +66,19 @@ def test_fit_tables_say_what_was_certified(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", FOUR_MODEL_SPECS, ids=[s.stem for s in FOUR_MODEL_SPECS])
 def test_run_every_shipped_spec(capsys, spec, tmp_path):
-    """Every bundled dataset: four certified MAPs, four posteriors, no diagnostic warning, a report."""
+    """Every bundled dataset: certified MAPs (two per family with a scale, one per family
+    without: a count's), a posterior each, no diagnostic warning, a report."""
+    import tomllib
+
+    from lossbridge.families.registry import get_family
+
     report = tmp_path / f"{spec.stem}.html"
     code, out, err = run_cli(capsys, "run", str(spec), "--json", "--quiet", "--out", str(report))
     assert code == 0, err
     doc = json.loads(out)
     assert doc["all_certified"] is True
-    assert len(doc["fits"]) == 4
+    families = [get_family(n) for n in tomllib.loads(spec.read_text())["likelihoods"]]
+    assert len(doc["fits"]) == sum(1 if f.scale_name is None else 2 for f in families)
     assert all(f["posterior"] is not None for f in doc["fits"])
     # misfit warnings name the data's features (issue 9); every other check must be clean
     assert [w for w in doc["warnings"] if w["code"] not in MISFIT_CODES] == []
@@ -81,7 +87,10 @@ def test_run_every_shipped_spec(capsys, spec, tmp_path):
         if f["likelihood"] == "normal":
             assert f["oracle"]["passed"] is True
     html = report.read_text(encoding="utf-8")
-    assert 'id="verdict"' in html and 'id="oracle"' in html and html.count("<img ") == 9
+    assert 'id="verdict"' in html and 'id="oracle"' in html
+    # nine figures for a continuous y; a count y (randhie) has no residual QQ figures yet
+    # (7 on 2026-12-01: its discrete-y figures belong to the comparison work of issue 13)
+    assert html.count("<img ") == (9 if all(f.scale_name for f in families) else 7)
 
 
 @pytest.mark.slow

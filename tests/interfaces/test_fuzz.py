@@ -120,6 +120,9 @@ OPTIONS = {
     "--penalty": st.sampled_from(["ridge", "lasso", "elasticnet", "l0"]),
     "--alpha": st.sampled_from(["0.5", "0"]) | HOSTILE_NUMBERS,
     "--l1-ratio": st.sampled_from(["0.5", "1"]) | HOSTILE_NUMBERS,
+    # issue 13: count likelihoods (refused for normal/laplace: exit 2)
+    "--exposure": st.sampled_from(["x", "y", "nosuch", ""]),
+    "--nb-alpha": st.sampled_from(["0.5", "2"]) | HOSTILE_NUMBERS,
 }
 FLAGS = ["--dropna", "--json", "--quiet", "--progress"]
 ALWAYS = ["--no-sample", "--formula", "--likelihood", "--scale"]  # set by command_lines itself

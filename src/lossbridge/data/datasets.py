@@ -57,6 +57,14 @@ BUNDLED: dict[str, BundledDataset] = {
             "Spector & Mazzeo (1980) grade improvement after a teaching method (PSI), 32 "
             "students (binary)", likelihoods=("bernoulli",),
         ),
+        # A count y with clear overdispersion (variance/mean 8.5): fit it with
+        # likelihoods poisson and negbin (models/randhie.toml).
+        BundledDataset(
+            "randhie", "randhie.csv",
+            "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp",
+            "RAND Health Insurance Experiment doctor visits (Cameron & Trivedi 2005), "
+            "1,000 of 20,190 person-years", likelihoods=("poisson", "negbin"),
+        ),
     )
 }
 

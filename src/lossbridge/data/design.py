@@ -129,7 +129,7 @@ class Design:
 
 
 def build_design(table: Table, formula: str, *, dropna: bool = False,
-                 scale_formula: str | None = None) -> Design:
+                 scale_formula: str | None = None, exposure: str | None = None) -> Design:
     """Validate ``table`` against ``formula`` and return the design.
 
     Parameters
@@ -145,6 +145,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         A one-sided formula (``"~ income"``) for the log scale of a heteroscedastic model,
         vetted as data like ``formula`` and evaluated on the same rows (a row missing a
         value either formula uses is dropped from both).
+    exposure : str, optional
+        A column of positive, finite exposures (time at risk, population): its log is
+        ``Design.offset``, so that mu_i = exposure_i exp(x_i beta) for a log link.
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise InputError(
@@ -164,7 +167,14 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         raise InputError(f"data from {table.source} has no rows (only a header?); it needs data rows")
     _check_numbers_as_text(frame, parsed.rhs, formula)
     scale_parsed, scale_vars = _parse_scale_formula(scale_formula, frame)
-    used = sorted(lhs_vars | rhs_vars | scale_vars, key=list(frame.columns).index)
+    exposure_vars = set()
+    if exposure is not None:
+        if not isinstance(exposure, str) or exposure not in map(str, frame.columns):
+            close = difflib.get_close_matches(str(exposure), list(map(str, frame.columns)), n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise InputError(f"exposure must name a column of the data; got {exposure!r}{hint}")
+        exposure_vars = {exposure}
+    used = sorted(lhs_vars | rhs_vars | scale_vars | exposure_vars, key=list(frame.columns).index)
     frame, dropped = _check_missing(frame, used, formula, dropna)
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
@@ -211,6 +221,7 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
             f"coefficients plus one (n > k + 1), so add rows or remove terms"
         )
     _check_rank(X, terms)
+    offset = None if exposure is None else _log_exposure(frame[exposure], exposure)
     Z, scale_terms = None, ()
     if scale_parsed is not None:
         Z, scale_terms = _scale_matrix(scale_formula, scale_parsed, frame, n)
@@ -225,7 +236,26 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         scale_formula=scale_formula,
         Z=Z,
         scale_terms=scale_terms,
+        offset=offset,
     )
+
+
+def _log_exposure(column: pd.Series, name: str) -> np.ndarray:
+    """log of an exposure column: numbers, finite and > 0, else one InputError naming the
+    column, the first bad value and its row."""
+    values = pd.to_numeric(column.reset_index(drop=True), errors="coerce")
+    if pd.api.types.is_bool_dtype(column):
+        values = values * np.nan
+    values = values.to_numpy(dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+    if bad.size:
+        row = int(bad[0])
+        value = column.iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise InputError(f"exposure column {name!r} must hold finite numbers > 0 (its log is "
+                         f"the offset); got {shown} in row {row + 1}"
+                         + (f" and {bad.size - 1} more bad row(s)" if bad.size > 1 else ""))
+    return np.log(values)
 
 
 def _parse_scale_formula(scale_formula: str | None, frame: pd.DataFrame):

@@ -280,6 +280,12 @@ def _glm(family, design, progress=None):
     return exact_glm(family, design, progress)
 
 
+def _negbin(family, design, progress=None):
+    from .negbin_fit import exact_negbin  # imported on use: it imports this module
+
+    return exact_negbin(family, design, progress)
+
+
 # The exact classical fits, by the key a family names in ``Family.exact_solver``; each
 # is called as ``solver(family, design, progress)``.
 SOLVERS: dict[str, Callable[..., ExactFit]] = {
@@ -292,6 +298,8 @@ SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "student": _student,
     # Newton to a zero gradient for a GLM (Bernoulli, Poisson), certified by KKT
     "glm": _glm,
+    # the negative binomial: the GLM at a fixed alpha, else the posterior mode in (beta, alpha)
+    "negbin": _negbin,
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's

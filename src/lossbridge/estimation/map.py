@@ -211,6 +211,8 @@ def find_map(
         # (Q*'Q* = n I), with the mean absolute size of its residuals as the scale.
         # A link other than the identity starts from link(y) made finite (the family's).
         eta = family.initial_linear_predictor(y)
+        if design.offset is not None:  # the start of X beta is that of eta minus the offset
+            eta = eta - design.offset
         start_theta = rotation.Q.T @ eta / (design.n * rotation.y_scale)
         start_scale = np.mean(np.abs(eta - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
     # Learned shape parameters follow theta and the scale, in the reference model's order,

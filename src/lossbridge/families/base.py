@@ -158,7 +158,9 @@ class ShapeParameter:
         if self.prior_dist is None:
             raise ValueError(f"shape parameter {self.name!r} declares no prior_dist")
         distribution, arguments = self.prior_dist
-        return distribution, dict(arguments)
+        # float64 arrays: a Python float exact in float32 (2.0, 0.5) would otherwise become
+        # a float32 constant (PyTensor's autocast) and the prior be computed to 1e-8
+        return distribution, {k: np.asarray(v, dtype=np.float64) for k, v in arguments}
 
     def prior_variable(self, name: str):
         """The PyMC random variable ``name`` with this prior (inside a model context)."""
@@ -264,6 +266,10 @@ class Family(ABC):
     # whole conditional law of y; ranked together by leave-one-out) or "quantile" (one
     # conditional quantile; shown in its own section, outside the ranking).
     comparison_group: str = "distribution"
+    # eta may carry a known offset (``--exposure``: log exposure): meaningful only where
+    # mu = exp(eta) scales with exposure (a log link on a count); the pipeline refuses an
+    # exposure for a family that does not declare it.
+    supports_offset: bool = False
     exact_solver: str | None = None
     exact_name: str | None = None
     # The loss depends on the scale (Huber's rho_c(r/sigma), a Student-t's), so its exact

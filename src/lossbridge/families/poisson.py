@@ -43,6 +43,7 @@ class Poisson(Family):
     density_kind = "discrete"
     link = LOG
     in_default_set = False
+    supports_offset = True  # mu = exposure x exp(X beta): log exposure is an offset
     exact_solver = "glm"
     exact_name = "Poisson GLM"
 

@@ -16,13 +16,14 @@ from .base import Family
 from .bernoulli import BERNOULLI
 from .huber import HUBER
 from .laplace import LAPLACE
+from .negbin import NEGBIN
 from .normal import NORMAL
 from .poisson import POISSON
 from .quantile import QUANTILE
 from .student import STUDENT
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT, POISSON,
-                                                  BERNOULLI)}
+                                                  BERNOULLI, NEGBIN)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

@@ -248,6 +248,10 @@ def _declare() -> dict[str, Option]:
                "log scale = Z gamma, e.g. '~ income': adds a model with that scale per "
                "likelihood, compared by LOO with the constant-scale ones", str, optional=True,
                flag="--scale-formula", metavar="FORMULA"),
+        Option("exposure", None, _formula, "column of positive exposures (time at risk, "
+               "population) for a count likelihood: log(exposure) is an offset, "
+               "mu = exposure x exp(X beta)", str, optional=True, flag="--exposure",
+               metavar="COLUMN"),
     ]
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "

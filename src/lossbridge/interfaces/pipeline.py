@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.errors import CertificateWarning, LocalOptimaWarning, NonUniqueSolutionWarning, SamplingWarning
+from ..core.errors import (
+    CertificateWarning,
+    InputError,
+    LocalOptimaWarning,
+    NonUniqueSolutionWarning,
+    SamplingWarning,
+)
 from ..core.validation import MAX_LOSS_TERM_NATS, check_fixed_scale
 from ..data.datasets import resolve_formula
 from ..data.design import build_design
@@ -37,7 +43,7 @@ from ..estimation.penalised import penalised_fit
 from ..estimation.quantile_crossing import crossing_notes
 from ..estimation.refusals import reference_scale, refuse_overflow, refuse_perfect_fit
 from ..estimation.separation import check_separation
-from ..families.registry import get_family
+from ..families.registry import FAMILIES, get_family
 from ..models.identity import MODELLED, NO_SCALE, ModelId, family_label
 from ..models.priors import describe_priors
 from ..models.reference import build_model
@@ -60,6 +66,7 @@ def fit(
     likelihoods: str | Iterable[str] | None = None,
     scales: str | Iterable[str] = "both",
     scale_formula: str | None = None,
+    exposure: str | None = None,
     sigma: float | None = None,
     b: float | None = None,
     quantile_sigma: float | None = None,
@@ -69,6 +76,7 @@ def fit(
     huber_c: float | None = None,
     nu: float | None = None,
     link: str | Iterable[str] | None = None,
+    nb_alpha: float | None = None,
     priors: str = "flat",
     penalty: str | None = None,
     alpha: float | None = None,
@@ -102,6 +110,10 @@ def fit(
         likelihood (``normal-scale(~ income)``) beside the constant-scale ones, its MAP
         the joint MLE of beta and gamma certified by Newton and an independent optimiser,
         compared with them by leave-one-out (same y).
+    exposure : str, optional
+        A column of finite exposures > 0 (time at risk, population) for count likelihoods
+        (those with ``supports_offset``: poisson, negbin): log(exposure) is an offset in
+        every linear predictor, mu = exposure exp(X beta); refused for other likelihoods.
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
         plug-in MLE of the exact OLS fit, ``sqrt(RSS/n)``. It never sets the Laplace b.
@@ -137,6 +149,9 @@ def fit(
         ``"probit"`` or ``"cloglog"``; several give one model each, compared by LOO. Only
         with ``"bernoulli"`` among the likelihoods (a bundled binary dataset such as
         ``spector`` fits it by default).
+    nb_alpha : float, optional
+        The negative binomial dispersion alpha > 0 (Var = mu + alpha mu²); by default
+        learned under a proper Gamma(2, 0.5) prior. Not the penalty's ``alpha``.
     priors : {"flat", "weak"}, default "flat"
         ``flat``: MAP = maximum likelihood, certified against OLS/LAD. ``weak``:
         autoscaled weakly informative priors (:mod:`lossbridge.models.priors`).
@@ -205,8 +220,9 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                              cores=checked["cores"], progress=checked["progress"])
     table = load_table(data)
     scale_formula = checked["scale_formula"]
+    exposure = checked["exposure"]
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
-                          scale_formula=scale_formula)
+                          scale_formula=scale_formula, exposure=exposure)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)
     timings["data"] = time.perf_counter() - clock
@@ -218,6 +234,10 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                 for key in settings}
     for family in dict.fromkeys(families.values()):  # y must be data the family models
         family.check_response(design.y, design.response)
+        if exposure is not None and not family.supports_offset:
+            takers = ", ".join(n for n, f in FAMILIES.items() if f.supports_offset)
+            raise InputError(f"exposure {exposure!r} needs likelihoods whose log mean takes an "
+                             f"offset ({takers}); the {family.name} likelihood takes none")
     # A separated binary y has no MLE: refused under flat priors, a note under weak ones
     # (and no exact fit, which would diverge).
     separated = {key: note for key, family in families.items() if (note := check_separation(
@@ -315,6 +335,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "likelihoods": names,
         "scales": modes,
         "scale_formula": scale_formula,
+        "exposure": exposure,
         "models": [spec.name for spec in specs],
         **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
         **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter

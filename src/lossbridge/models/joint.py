@@ -89,24 +89,32 @@ class _LogLikelihoods:
             self._data = (pm.Data("rotated_design", self.rotation.Q),
                           pm.Data("y_observed", self.design.y),
                           pm.Data("y_scale", np.float64(self.rotation.y_scale)))
+            # log exposure (--exposure): a known term of every block's eta
+            self._offset = (None if self.design.offset is None
+                            else pm.Data("offset", self.design.offset))
         return self._data
+
+    def eta(self, theta):
+        q, _, y_scale = self.data()
+        eta = y_scale * pt.dot(q, theta)
+        return eta if self._offset is None else eta + self._offset
 
     def elementwise(self, family: Family) -> Callable:
         """The plain sum of ``logp`` over the rows, for a per-row (vector) scale: the fast
         forms and ``summed_logp``'s shortcuts assume one scale."""
-        q, y, y_scale = self.data()
+        _, y, _ = self.data()
 
         def log_likelihood(theta, scale):
-            mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
+            mu = family.link.inverse_tensor(self.eta(theta))
             return pt.sum(family.logp(y, mu, scale))
 
         return log_likelihood
 
     def _summed(self, family: Family) -> Callable:
-        q, y, y_scale = self.data()
+        _, y, _ = self.data()
 
         def log_likelihood(theta, scale, **shape):
-            mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
+            mu = family.link.inverse_tensor(self.eta(theta))
             return family.summed_logp(y, mu, scale, **shape)
 
         return log_likelihood

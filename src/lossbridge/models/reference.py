@@ -57,7 +57,10 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         y = pm.Data("y_observed", design.y)
         theta = pm.Flat(ROTATED, dims="rotated_term")
         beta = pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
-        mu = family.link.inverse_tensor(y_scale * pt.dot(q, theta))
+        eta = y_scale * pt.dot(q, theta)
+        if design.offset is not None:  # log exposure (--exposure): a known term of eta
+            eta = eta + pm.Data("offset", design.offset)
+        mu = family.link.inverse_tensor(eta)
         weak = WeakPriors.from_design(design, family) if spec.priors == "weak" else None
         if weak is not None:
             pm.Potential("coefficient_prior", _weak_coefficient_logp(beta, weak))

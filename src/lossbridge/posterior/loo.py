@@ -34,7 +34,7 @@ from ..families.base import ClosedFormLoo, Family
 from ..models.spec import ModelSpec
 from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
-from .pointwise import at_rows, log_likelihood, lppd_pointwise
+from .pointwise import at_rows, log_likelihood, lppd_pointwise, offset_rows
 from .sampling import ModelDraws
 
 FULL_LOO_MAX_N = 5_000
@@ -258,12 +258,14 @@ def compute_loo(spec: ModelSpec, design: Design, rotation: Rotation, draws: Mode
     exact = closed if closed is not None else closed_form(spec, design, rotation)
     if exact is not None:
         if subsample is None:
-            lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale, shape).sum())
+            lppd = float(lppd_pointwise(family, design.X, design.y, beta, scale, shape,
+                                        offset_rows(design)).sum())
         else:  # only p_loo needs lppd; on large data estimate it on the subsample
-            approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)),
+            approx = family.logpdf(design.y, family.link.inverse(design.linear_predictor(beta.mean(axis=0))),
                                    scale.mean(), **_posterior_mean(shape))
             rows_lppd = lppd_pointwise(family, design.X[subsample], design.y[subsample], beta,
-                                       at_rows(scale, subsample), shape)
+                                       at_rows(scale, subsample), shape,
+                                       offset_rows(design, subsample))
             lppd = difference_estimator(approx, rows_lppd, subsample)["total"]
         pointwise = exact.elpd_pointwise
         return LooResult(LooEstimator.EXACT, float(lppd - pointwise.sum()), n_samples,
@@ -292,11 +294,11 @@ def _subsampled(spec: ModelSpec, design: Design, draws: ModelDraws, rows: np.nda
     family = spec.family
     beta, scale, shape = draws.flat_beta, draws.flat_scale, draws.flat_shape
     m = rows.size
-    approx = family.logpdf(design.y, family.link.inverse(design.X @ beta.mean(axis=0)),
+    approx = family.logpdf(design.y, family.link.inverse(design.linear_predictor(beta.mean(axis=0))),
                            scale.mean(), **_posterior_mean(shape))
     chains, per_chain = draws.beta.shape[:2]
     block = log_likelihood(family, design.X[rows], design.y[rows], beta, at_rows(scale, rows),
-                           shape)
+                           shape, offset_rows(design, rows))
     psis = arviz_bridge.psis(block.reshape(chains, per_chain, m), _posterior(draws))
     sample = LooSubsample(rows, psis["elpd_pointwise"], approx, psis["log_weights"])
     lppd = difference_estimator(approx, psis["lppd_pointwise"], rows)["total"]

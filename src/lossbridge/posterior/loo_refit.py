@@ -22,7 +22,7 @@ from ..estimation.exact import exact_fit
 from ..estimation.map import find_map, plug_in_scale
 from ..models.reference import build_model
 from ..models.spec import ModelSpec
-from .pointwise import RowScales, log_likelihood, logsumexp
+from .pointwise import RowScales, log_likelihood, logsumexp, offset_rows
 from .sampling import SamplerOptions, sample_models
 
 
@@ -49,6 +49,6 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
         if isinstance(scale, RowScales):  # the left-out row's scale, from the full Z
             scale = RowScales(scale.gamma, design.Z[[row]])
         log_density = log_likelihood(family, design.X[[row]], design.y[[row]], draws.flat_beta,
-                                     scale, draws.flat_shape)[:, 0]
+                                     scale, draws.flat_shape, offset_rows(design, [row]))[:, 0]
         values[int(row)] = float(logsumexp(log_density) - np.log(log_density.size))
     return values

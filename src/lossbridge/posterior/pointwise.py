@@ -70,31 +70,46 @@ def _shape_per_draw(shape: dict | None) -> dict:
     return {name: np.asarray(values)[:, None] for name, values in (shape or {}).items()}
 
 
+def offset_rows(design, rows=slice(None)) -> np.ndarray | None:
+    """The design's offset (log exposure) at ``rows``, or None without one."""
+    return None if design.offset is None else design.offset[rows]
+
+
+def _eta(X: np.ndarray, beta: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+    eta = beta @ X.T
+    return eta if offset is None else eta + offset
+
+
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                   scale: np.ndarray, shape: dict | None = None) -> np.ndarray:
+                   scale: np.ndarray, shape: dict | None = None,
+                   offset: np.ndarray | None = None) -> np.ndarray:
     """(draws, rows) matrix of log p(y_i | beta_s, scale_s, shape_s) for the given rows
     (``scale``: (draws,) or :class:`RowScales` for those rows; ``shape``: each learned
-    shape parameter's draws, ``ModelDraws.flat_shape``)."""
-    mu = family.link.inverse(beta @ X.T)
+    shape parameter's draws, ``ModelDraws.flat_shape``; ``offset``: those rows' offset,
+    :func:`offset_rows`)."""
+    mu = family.link.inverse(_eta(X, beta, offset))
     return family.logpdf(y[None, :], mu, _per_draw(scale), **_shape_per_draw(shape))
 
 
 def lppd_pointwise(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                   scale: np.ndarray, shape: dict | None = None) -> np.ndarray:
+                   scale: np.ndarray, shape: dict | None = None,
+                   offset: np.ndarray | None = None) -> np.ndarray:
     """log mean_s p(y_i | theta_s) for every row, chunked over rows."""
     draws = beta.shape[0]
     rows = max(1, CHUNK_ELEMENTS // draws)
     out = np.empty(y.size)
     for start in range(0, y.size, rows):
         block = log_likelihood(family, X[start:start + rows], y[start:start + rows], beta,
-                               at_rows(scale, slice(start, start + rows)), shape)
+                               at_rows(scale, slice(start, start + rows)), shape,
+                               None if offset is None else offset[start:start + rows])
         out[start:start + rows] = logsumexp(block, axis=0) - np.log(draws)
     return out
 
 
 def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray,
-              rng: np.random.Generator, shape: dict | None = None) -> np.ndarray:
+              rng: np.random.Generator, shape: dict | None = None,
+              offset: np.ndarray | None = None) -> np.ndarray:
     """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s,
     shape_s)."""
-    mu = family.link.inverse(beta @ X.T)
+    mu = family.link.inverse(_eta(X, beta, offset))
     return family.replicate(mu, _per_draw(scale), rng, **_shape_per_draw(shape))

@@ -29,7 +29,7 @@ from scipy import stats
 from ..data.design import Design
 from ..models.spec import ModelSpec
 from .loo import LooEstimator
-from .pointwise import CHUNK_ELEMENTS, replicate
+from .pointwise import CHUNK_ELEMENTS, offset_rows, replicate
 from .sampling import ModelDraws
 
 PPC_ELEMENT_BUDGET = 20_000_000  # replicated values per model, beyond HISTOGRAM_DRAWS data sets
@@ -151,7 +151,8 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
     for start in range(0, used, step):
         index = chosen[start:start + step]
         y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng,
-                          {name: values[index] for name, values in shape.items()})
+                          {name: values[index] for name, values in shape.items()},
+                          offset_rows(design))
         for name, statistic in STATISTICS.items():
             replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
         for row in y_rep[for_histograms[start:start + index.size]]:

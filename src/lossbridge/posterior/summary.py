@@ -18,7 +18,7 @@ from . import arviz_bridge
 from .diagnostics import loo_warnings, oracle_warnings, sampler_warnings
 from .loo import FULL_LOO_MAX_N, LooResult, closed_form, compute_loo
 from .oracle import OracleCheck, check_against_exact, exact_posterior
-from .pointwise import at_rows, log_likelihood, replicate
+from .pointwise import at_rows, log_likelihood, offset_rows, replicate
 from .ppc import PpcResult, loo_pit_from_weights, posterior_predictive_checks
 from .quantile_inference import AdjustedPosterior, posterior_adjustment
 from .sampling import ModelDraws
@@ -99,12 +99,13 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
         log_lik = pointwise.get("log_lik")
         if log_lik is None:
             log_lik = log_likelihood(spec.family, design.X, design.y, draws.flat_beta,
-                                     draws.flat_scale, draws.flat_shape).reshape(shape)
+                                     draws.flat_scale, draws.flat_shape,
+                                     offset_rows(design)).reshape(shape)
         y_rep = pointwise.get("y_rep")
         if y_rep is None:
             rng = np.random.default_rng(seed)
             y_rep = replicate(spec.family, design.X, draws.flat_beta, draws.flat_scale,
-                              rng, draws.flat_shape).reshape(shape)
+                              rng, draws.flat_shape, offset_rows(design)).reshape(shape)
     return arviz_bridge.inference_data(posterior=posterior, sample_stats=draws.sample_stats,
                                        observed=design.y, terms=list(design.terms),
                                        log_likelihood=log_lik, posterior_predictive=y_rep)
@@ -137,10 +138,11 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     if design.n <= FULL_LOO_MAX_N and closed is None:  # PSIS needs them; keep them for idata
         shape = (*draws.beta.shape[:2], design.n)
         pointwise["log_lik"] = log_likelihood(family, design.X, design.y, draws.flat_beta,
-                                              draws.flat_scale, draws.flat_shape).reshape(shape)
+                                              draws.flat_scale, draws.flat_shape,
+                                              offset_rows(design)).reshape(shape)
         pointwise["y_rep"] = replicate(family, design.X, draws.flat_beta, draws.flat_scale,
                                        np.random.default_rng(seed + 1),
-                                       draws.flat_shape).reshape(shape)
+                                       draws.flat_shape, offset_rows(design)).reshape(shape)
     light = _inference_data(spec, design, draws, seed + 1, pointwise, full=False)
     timings["pointwise"] += time.perf_counter() - clock
 
@@ -168,7 +170,8 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     else:
         rows = loo.subsample.rows
         rows_rep = replicate(family, design.X[rows], draws.flat_beta,
-                             at_rows(draws.flat_scale, rows), rng, draws.flat_shape)
+                             at_rows(draws.flat_scale, rows), rng, draws.flat_shape,
+                             offset_rows(design, rows))
         pit = loo_pit_from_weights(design.y[rows], rows_rep, loo.subsample.log_weights)
     ppc = posterior_predictive_checks(spec, design, draws, rng, pit, loo.estimator)
     notes = (
