@@ -160,7 +160,7 @@ def test_matching_family_has_the_smallest_kl(tmp_path, law, params, best):
     assert truth.closest == best
     for row in truth.rows:
         assert row.kl is not None and row.kl > -1e-9, row  # KL >= 0 within quadrature
-    quantile = [r for r in truth.rows if r.group == "quantile"]
+    quantile = [r for r in truth.rows if r.group == "not ranked"]
     assert quantile and quantile[0].note and quantile[0] not in truth.ranked
     document = analysis.to_dict()["truth"]
     assert document["closest"] == best and len(document["models"]) == 5

@@ -71,7 +71,7 @@ class NoiseLaw:
 
     @property
     def kind(self) -> str:
-        return "discrete" if self.name in ("logistic", "poisson") else "continuous"
+        return "discrete" if self.name in _DISCRETE else "continuous"
 
     @property
     def label(self) -> str:
@@ -84,69 +84,45 @@ class NoiseLaw:
     # ------------------------------------------------------------ continuous noise
     def noise(self):
         """The noise law as a frozen scipy distribution (a mixture: :class:`_Mixture`)."""
-        p = self.params
-        if self.name == "gaussian":
-            return stats.norm(0.0, p["sigma"])
-        if self.name == "laplace":
-            return stats.laplace(0.0, p["b"])
-        if self.name == "student-t":
-            return stats.t(p["nu"], 0.0, p["sigma"])
-        if self.name == "contaminated":
-            return _Mixture(p["eps"], p["sigma"], p["k"])
-        if self.name == "skewed":
-            delta = p["alpha"] / math.sqrt(1.0 + p["alpha"] ** 2)
-            return stats.skewnorm(p["alpha"], -p["sigma"] * delta * math.sqrt(2.0 / math.pi),
-                                  p["sigma"])
-        raise ValueError(f"{self.name} is not a continuous noise law")
+        if self.name not in _NOISE:
+            raise ValueError(f"{self.name} is not a continuous noise law")
+        return _NOISE[self.name](self.params)
 
     def variance(self) -> float:
         """Var(e) (inf where it does not exist: a t with nu <= 2)."""
-        p = self.params
-        if self.name == "contaminated":
-            return (1.0 - p["eps"]) * p["sigma"] ** 2 + p["eps"] * (p["k"] * p["sigma"]) ** 2
-        if self.name == "student-t" and p["nu"] <= 2.0:
-            return math.inf
-        return float(self.noise().var())
+        value = float(self.noise().var())
+        return value if math.isfinite(value) else math.inf
 
     def mean(self) -> float:
         """E(e): zero by construction (nan for a t with nu <= 1, whose centre is its median)."""
-        if self.name == "student-t" and self.params["nu"] <= 1.0:
-            return math.nan
-        return 0.0
+        return 0.0 if math.isfinite(float(self.noise().mean())) else math.nan
 
     def entropy(self) -> float | None:
         """The differential entropy in closed form; None where there is none (quadrature)."""
-        p = self.params
-        if self.name == "gaussian":
-            return 0.5 * math.log(2.0 * math.pi * math.e * p["sigma"] ** 2)
-        if self.name == "laplace":
-            return 1.0 + math.log(2.0 * p["b"])
-        if self.name == "student-t":
-            from scipy.special import betaln, digamma
-
-            nu = p["nu"]
-            return (0.5 * (nu + 1.0) * (digamma(0.5 * (nu + 1.0)) - digamma(0.5 * nu))
-                    + 0.5 * math.log(nu) + betaln(0.5 * nu, 0.5) + math.log(p["sigma"]))
-        return None
+        closed = _ENTROPY.get(self.name)
+        return None if closed is None else float(closed(self.params))
 
     # ------------------------------------------------------------ discrete responses
     def mean_response(self, eta: np.ndarray) -> np.ndarray:
         """E(y | eta): the inverse link (identity for the continuous laws)."""
-        if self.name == "logistic":
-            from scipy.special import expit
-
-            return expit(eta)
-        if self.name == "poisson":
-            return np.exp(eta)
+        if self.name in _DISCRETE:
+            return _DISCRETE[self.name].inverse_link(np.asarray(eta, dtype=float))
         return np.asarray(eta, dtype=float)
 
     def sample(self, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """y given the linear predictor."""
-        if self.name == "logistic":
-            return (rng.random(eta.shape) < self.mean_response(eta)).astype(np.int64)
-        if self.name == "poisson":
-            return rng.poisson(self.mean_response(eta)).astype(np.int64)
+        if self.name in _DISCRETE:
+            return _DISCRETE[self.name].sample(self.mean_response(eta), rng).astype(np.int64)
         return eta + self.noise().rvs(size=eta.shape, random_state=rng)
+
+    def support(self, mean: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """A discrete law's support for rows of means ``mean`` and the tail mass it leaves
+        out per row (None: the whole support)."""
+        return _DISCRETE[self.name].support(np.asarray(mean, dtype=float))
+
+    def pmf(self, mean: np.ndarray, support: np.ndarray) -> np.ndarray:
+        """(rows, support) matrix of P(y | row)."""
+        return _DISCRETE[self.name].pmf(np.asarray(mean, dtype=float), support)
 
 
 class _Mixture:
@@ -167,6 +143,9 @@ class _Mixture:
     def cdf(self, x):
         return (1.0 - self.eps) * self._a.cdf(x) + self.eps * self._b.cdf(x)
 
+    def mean(self) -> float:
+        return 0.0
+
     def var(self) -> float:
         return (1.0 - self.eps) * self.sigma ** 2 + self.eps * (self.k * self.sigma) ** 2
 
@@ -174,6 +153,69 @@ class _Mixture:
         wide = random_state.random(size) < self.eps
         z = random_state.standard_normal(size)
         return np.where(wide, self.k * self.sigma, self.sigma) * z
+
+
+#: Per-row tail mass beyond which a Poisson's support is cut.
+TAIL_MASS = 1e-15
+
+
+def _skew_normal(p: dict):
+    delta = p["alpha"] / math.sqrt(1.0 + p["alpha"] ** 2)
+    return stats.skewnorm(p["alpha"], -p["sigma"] * delta * math.sqrt(2.0 / math.pi), p["sigma"])
+
+
+def _t_entropy(p: dict) -> float:
+    from scipy.special import betaln, digamma
+
+    nu = p["nu"]
+    return (0.5 * (nu + 1.0) * (digamma(0.5 * (nu + 1.0)) - digamma(0.5 * nu))
+            + 0.5 * math.log(nu) + betaln(0.5 * nu, 0.5) + math.log(p["sigma"]))
+
+
+_NOISE = {
+    "gaussian": lambda p: stats.norm(0.0, p["sigma"]),
+    "laplace": lambda p: stats.laplace(0.0, p["b"]),
+    "student-t": lambda p: stats.t(p["nu"], 0.0, p["sigma"]),
+    "contaminated": lambda p: _Mixture(p["eps"], p["sigma"], p["k"]),
+    "skewed": _skew_normal,
+}
+_ENTROPY = {
+    "gaussian": lambda p: 0.5 * math.log(2.0 * math.pi * math.e * p["sigma"] ** 2),
+    "laplace": lambda p: 1.0 + math.log(2.0 * p["b"]),
+    "student-t": _t_entropy,
+}
+
+
+@dataclass(frozen=True)
+class _DiscreteLaw:
+    inverse_link: object
+    sample: object
+    support: object
+    pmf: object
+
+
+def _expit(eta):
+    from scipy.special import expit
+
+    return expit(eta)
+
+
+def _poisson_support(mean: np.ndarray) -> tuple[np.ndarray, float]:
+    top = int(np.max(stats.poisson.isf(TAIL_MASS, mean))) + 1
+    return np.arange(top + 1), TAIL_MASS
+
+
+_DISCRETE = {
+    "logistic": _DiscreteLaw(_expit, lambda p, rng: rng.random(p.shape) < p,
+                             lambda mean: (np.array([0, 1]), None),
+                             lambda mean, support: np.column_stack([1.0 - mean, mean])),
+    "poisson": _DiscreteLaw(np.exp, lambda lam, rng: rng.poisson(lam), _poisson_support,
+                            lambda mean, support: stats.poisson.pmf(support[None, :], mean[:, None])),
+}
+_PREDICTORS = {
+    "normal": ("independent N(0, 1)", lambda rng, size: rng.standard_normal(size)),
+    "uniform": ("independent Uniform(-1, 1)", lambda rng, size: rng.uniform(-1.0, 1.0, size)),
+}
 
 
 def check_law(name: str, params: dict[str, float]) -> dict[str, float]:
@@ -230,8 +272,7 @@ class Simulation:
             "response": "y",
             "beta": {"Intercept": self.beta[0], **dict(zip(self.terms, self.beta[1:], strict=True))},
             "predictors": {"columns": self.terms, "law": self.predictors,
-                           "description": ("independent N(0, 1)" if self.predictors == "normal"
-                                           else "independent Uniform(-1, 1)")},
+                           "description": _PREDICTORS[self.predictors][0]},
             "formula": self.formula,
             "n": self.n,
             "seed": self.seed,
@@ -291,8 +332,7 @@ def simulate(law: str = "gaussian", *, n: int = 200, seed: int | None = None,
         seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
     k = len(coefficients) - 1
-    draw = rng.standard_normal if predictors == "normal" else (lambda size: rng.uniform(-1, 1, size))
-    X = draw((int(n), k)) if k else np.empty((int(n), 0))
+    X = _PREDICTORS[predictors][1](rng, (int(n), k)) if k else np.empty((int(n), 0))
     eta = coefficients[0] + X @ np.asarray(coefficients[1:])
     y = noise.sample(eta, rng)
     columns = {f"x{j + 1}": X[:, j] for j in range(k)}

@@ -54,7 +54,6 @@ from .options import FIXED_SCALE_OPTIONS, CheckedOptions, validate_options
 from .results import Analysis, FitResult
 
 
-
 def fit(
     data: str | Path | pd.DataFrame,
     formula: str | None = None,

@@ -28,12 +28,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import integrate
 
-from ..data.simulation import NoiseLaw
+from ..data.simulation import TAIL_MASS, NoiseLaw
 
-#: Per-row tail mass beyond which a Poisson's support is cut for the sums.
-TAIL_MASS = 1e-15
 _QUAD_LIMIT = 1000
 
 
@@ -41,8 +39,8 @@ _QUAD_LIMIT = 1000
 class TruthRow:
     """One model against the truth (nats per observation).
 
-    ``group`` is ``"ranked"`` (a model of the whole conditional law), ``"quantile"`` (its
-    own note, not ranked) or ``"not comparable"`` (density against probabilities).
+    ``group`` is ``"ranked"`` (a model of the whole conditional law), ``"not ranked"`` (a
+    quantile model: its own note) or ``"not comparable"`` (density against probabilities).
     """
 
     model: str
@@ -135,36 +133,23 @@ def continuous_cross_entropy(law: NoiseLaw, family, mu_true: np.ndarray, mu_hat:
 
 
 # ---------------------------------------------------------------- discrete laws
-def _support(law: NoiseLaw, mean: np.ndarray) -> np.ndarray:
-    if law.name == "logistic":
-        return np.array([0, 1])
-    top = int(np.max(stats.poisson.isf(TAIL_MASS, mean))) + 1
-    return np.arange(top + 1)
-
-
-def _truth_pmf(law: NoiseLaw, mean: np.ndarray, support: np.ndarray) -> np.ndarray:
-    if law.name == "logistic":
-        return np.column_stack([1.0 - mean, mean])
-    return stats.poisson.pmf(support[None, :], mean[:, None])
-
-
 def discrete_entropy(law: NoiseLaw, mean: np.ndarray) -> tuple[float, float | None]:
     """(1/n) Σ_i H(p*(·|x_i)): summation over the (truncated) support; (value, bound)."""
-    support = _support(law, mean)
-    p = _truth_pmf(law, mean, support)
+    support, tail = law.support(mean)
+    p = law.pmf(mean, support)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log(p), 0.0)
-    return float(terms.sum(axis=1).mean()), (None if law.name == "logistic" else TAIL_MASS)
+    return float(terms.sum(axis=1).mean()), tail
 
 
 def discrete_cross_entropy(law: NoiseLaw, family, mean_true: np.ndarray, mu_hat: np.ndarray,
                            scale: float, shape: dict) -> tuple[float, float | None]:
     """(1/n) Σ_i Σ_y p*(y|x_i) (-log p_θ̂(y|x_i)) over the support; (value, tail bound)."""
-    support = _support(law, mean_true)
-    p = _truth_pmf(law, mean_true, support)
+    support, tail = law.support(mean_true)
+    p = law.pmf(mean_true, support)
     logq = family.logpdf(support[None, :].astype(float), np.asarray(mu_hat)[:, None], scale, **shape)
     terms = np.where(p > 0, -p * np.where(p > 0, logq, 0.0), 0.0)
-    return float(terms.sum(axis=1).mean()), (None if law.name == "logistic" else TAIL_MASS)
+    return float(terms.sum(axis=1).mean()), tail
 
 
 # ---------------------------------------------------------------- the table
@@ -225,9 +210,9 @@ def _row(law: NoiseLaw, result, design, eta_true, mean_true, entropy: float, n: 
     else:
         value, error = discrete_cross_entropy(law, family, mean_true, mu_hat, scale, shape)
         method = "summation" if error is None else f"summation (tail mass < {TAIL_MASS:g})"
-    group = "ranked" if family.comparison_group == "distribution" else "quantile"
+    group = "ranked" if family.comparison_group == "distribution" else "not ranked"
     note = None
-    if group == "quantile":
+    if group == "not ranked":
         note = ("a quantile model answers one conditional quantile (the asymmetric Laplace is "
                 "a working likelihood): its cross-entropy is shown, not ranked")
     kl = value - entropy
