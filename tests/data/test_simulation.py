@@ -178,3 +178,15 @@ def test_bad_sidecars(tmp_path):
                                                  "beta": {}}))
     with pytest.raises(InputError, match="--sigma"):
         read_sidecar(tmp_path / "b.json")
+
+
+def test_sidecar_with_bad_beta_or_path(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"kind": "lossbridge simulation",
+                                                 "law": {"name": "gaussian"},
+                                                 "beta": {"Intercept": "one"}}))
+    with pytest.raises(InputError, match="beta"):
+        read_sidecar(tmp_path / "c.json")
+    with pytest.raises(InputError, match="not a readable JSON file"):
+        read_sidecar("a\x00b")
+    with pytest.raises(InputError, match="not a readable JSON file"):
+        read_sidecar(tmp_path)

@@ -120,6 +120,8 @@ OPTIONS = {
     "--penalty": st.sampled_from(["ridge", "lasso", "elasticnet", "l0"]),
     "--alpha": st.sampled_from(["0.5", "0"]) | HOSTILE_NUMBERS,
     "--l1-ratio": st.sampled_from(["0.5", "1"]) | HOSTILE_NUMBERS,
+    # issue 13: the law the data came from (a sidecar path), or none
+    "--truth": st.sampled_from(["none", "d.csv", "nosuch.law.json", "", ".", "\x00"]),
 }
 FLAGS = ["--dropna", "--json", "--quiet", "--progress"]
 ALWAYS = ["--no-sample", "--formula", "--likelihood", "--scale"]  # set by command_lines itself

@@ -388,7 +388,7 @@ def read_sidecar(path: str | Path) -> dict:
         content = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"--truth {str(path)!r}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON, a NUL in the path
         raise InputError(f"--truth {str(path)!r} is not a readable JSON file ({exc})") from None
     if not isinstance(content, dict) or content.get("kind") != SIDECAR_KIND:
         raise InputError(f"--truth {str(path)!r} is not a lossbridge simulation sidecar "
@@ -398,8 +398,11 @@ def read_sidecar(path: str | Path) -> dict:
         raise InputError(f"--truth {str(path)!r} has no law")
     params = {k: v for k, v in law.items() if k != "name"}
     NoiseLaw(law["name"], tuple(check_law(law["name"], params).items()))
-    if not isinstance(content.get("beta"), dict):
-        raise InputError(f"--truth {str(path)!r} has no beta")
+    beta = content.get("beta")
+    if not isinstance(beta, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in beta.values()):
+        raise InputError(f"--truth {str(path)!r}: 'beta' must map terms to finite numbers")
     return content
 
 
