@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lossbridge.core.errors import InputError
 from lossbridge.interfaces.cli import main
 
 
@@ -79,3 +80,17 @@ def test_truth_section_in_the_html_report_is_escaped(tmp_path):
     html = render_html(analysis)
     assert 'id="truth"' in html and "exact cross-entropy" in html
     assert "<b>x" not in html and "&lt;b&gt;x" in html
+
+
+def test_toml_truth_key_is_relative_to_the_spec(tmp_path):
+    from lossbridge.interfaces.runspec import load_spec
+
+    (tmp_path / "models").mkdir()
+    spec = tmp_path / "models" / "s.toml"
+    spec.write_text('data = "d.csv"\ntruth = "d.law.json"\n')
+    assert load_spec(spec).options["truth"] == str(tmp_path / "models" / "d.law.json")
+    spec.write_text('data = "d.csv"\ntruth = "none"\n')
+    assert load_spec(spec).options["truth"] == "none"
+    spec.write_text('data = "d.csv"\ntruth = 3\n')
+    with pytest.raises(InputError, match="truth must be the path"):
+        load_spec(spec)
