@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "load": "interfaces.persistence",
     "ModelSpec": "models.spec",
     "Verdict": "posterior.verdict",
+    "simulate": "data.simulation",
 }
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "Verdict",
     "fit",
     "get_family",
+    "simulate",
 ]
 
 

@@ -123,6 +123,8 @@ OPTIONS = {
     # issue 13: count likelihoods (refused for normal/laplace: exit 2)
     "--exposure": st.sampled_from(["x", "y", "nosuch", ""]),
     "--nb-alpha": st.sampled_from(["0.5", "2"]) | HOSTILE_NUMBERS,
+    # issue 13: the law the data came from (a sidecar path), or none
+    "--truth": st.sampled_from(["none", "d.csv", "nosuch.law.json", "", ".", "\x00"]),
 }
 FLAGS = ["--dropna", "--json", "--quiet", "--progress"]
 ALWAYS = ["--no-sample", "--formula", "--likelihood", "--scale"]  # set by command_lines itself

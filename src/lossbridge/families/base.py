@@ -359,6 +359,13 @@ class Family(ABC):
         """Quantiles of the noise y - mu at probabilities ``p`` (for QQ plots); None if unknown."""
         return None
 
+    def cross_entropy_closed_form(self, law, delta: np.ndarray, scale: float,
+                                  **shape) -> np.ndarray | None:
+        """E[-log f(y | mu_hat, scale)] per row for y = mu_hat + delta + e, e from ``law``
+        (a :class:`lossbridge.data.simulation.NoiseLaw`), in closed form; None where there
+        is none (:mod:`lossbridge.posterior.truth` then integrates numerically)."""
+        return None
+
     # ------------------------------------------------------------------ loss and NLL
     @abstractmethod
     def loss(self, residuals: np.ndarray) -> float:

@@ -71,6 +71,13 @@ class Normal(Family):
 
         return stats.norm.ppf(p, scale=scale)
 
+    def cross_entropy_closed_form(self, law, delta, scale):
+        # log(sigma sqrt(2 pi)) + E[(delta + e)^2] / (2 sigma^2): any noise with a mean and
+        # a variance (zero mean by construction).
+        if law.kind != "continuous" or not np.isfinite(law.variance()) or not np.isfinite(law.mean()):
+            return None
+        return 0.5 * LOG_2PI + np.log(scale) + (law.variance() + (law.mean() + delta) ** 2) / (2.0 * scale**2)
+
     def loss(self, residuals):
         return float(np.dot(residuals, residuals))
 

@@ -138,7 +138,64 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and write "
                    "reports/NAME.html", arguments=_run_arguments)
     sub.add_parser("datasets", help="list the bundled datasets")
+    sub.add_parser("simulate", help="write a CSV drawn from a declared law (y = X beta + noise, "
+                   "or logistic / Poisson y) and its law, seed and true beta in PATH.law.json",
+                   arguments=_simulate_arguments)
     return parser
+
+
+def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..data.simulation import LAW_PARAMETERS, PREDICTOR_LAWS
+
+    parser.add_argument("--law", required=True, metavar="LAW",
+                        help=", ".join(LAW_PARAMETERS) + " (see README: 'Simulated data')")
+    helps = {"sigma": "scale σ of gaussian, student-t, contaminated (its s) and skewed (ω) "
+                      "noise (default 1)",
+             "b": "scale b of laplace noise (default 1)",
+             "nu": "degrees of freedom ν > 0 of student-t noise (default 3)",
+             "eps": "contamination share ε in [0, 1] (default 0.1)",
+             "k": "contaminated noise: the wide component's sd is k σ (default 5)",
+             "alpha": "skewed noise: skew-normal shape α (default 4), centred at its mean"}
+    for name, text in helps.items():
+        parser.add_argument(f"--{name}", metavar="VALUE", default=None, help=text)
+    parser.add_argument("--n", default="200", metavar="N", help="rows, at least 2 (200)")
+    parser.add_argument("--seed", default=None, metavar="N",
+                        help="random seed (default: drawn and recorded in the sidecar)")
+    parser.add_argument("--beta", default=None, metavar="B0,B1,...",
+                        help="true coefficients, intercept first, one per predictor x1..xk "
+                        "(default 1,2)")
+    parser.add_argument("--predictors", default="normal", metavar="LAW",
+                        help=f"{' or '.join(PREDICTOR_LAWS)}: x_j ~ N(0, 1) or Uniform(-1, 1)")
+    parser.add_argument("--out", "-o", required=True, metavar="PATH.csv",
+                        help="the CSV; its law goes to PATH.law.json beside it")
+    _hidden_debug(parser)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from ..core.outputs import check_output
+    from ..data.simulation import sidecar_path, simulate, write_simulation
+
+    parameters = {}
+    for name in ("sigma", "b", "nu", "eps", "k", "alpha"):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            parameters[name] = float(value)
+        except ValueError:
+            raise InputError(f"--{name} must be a number; got {value!r}") from None
+    try:
+        n = int(args.n)
+    except ValueError:
+        raise InputError(f"--n must be an integer >= 2; got {args.n!r}") from None
+    check_output(args.out, what="simulated data", option="--out")
+    check_output(sidecar_path(args.out), what="law sidecar", option="--out")
+    simulation = simulate(args.law, n=n, seed=args.seed, beta=args.beta,
+                          predictors=args.predictors, **parameters)
+    out, side = write_simulation(simulation, args.out)
+    print(f"wrote {out} ({simulation.n} rows, {simulation.law.label}, seed {simulation.seed}) "
+          f"and {side}; fit it with: lossbridge fit {out}")
+    return EXIT_OK
 
 
 def command_parser(command: str) -> _Parser:
@@ -235,6 +292,8 @@ def _run(args: argparse.Namespace, command: str) -> int:
         for name, info in BUNDLED.items():
             print(f"{name:10s} {info.formula}\n{'':10s} {info.title}")
         return EXIT_OK
+    if args.command == "simulate":
+        return _simulate(args)
     # Warnings are collected in the analysis and printed with the tables, not twice.
     # (By class, not module: under `python -m lossbridge.interfaces.cli` the CLI's module is __main__.)
     warnings.filterwarnings("ignore", category=LossbridgeWarning)

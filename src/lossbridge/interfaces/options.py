@@ -52,6 +52,20 @@ def _boolean(name: str, value: Any) -> bool:
     raise InputError(f"{name} must be true or false; got {value!r}")
 
 
+def _truth(name: str, value: Any) -> str | None:
+    # A path (read and checked by the pipeline, which knows the data) or "none".
+    import os
+
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise InputError(f"{name} must be the path of a simulation sidecar (PATH.law.json) or "
+                     f"'none'; got {value!r}")
+
+
 def _formula(name: str, value: Any) -> str | None:
     # Only the type: what the formula may say is judged against the data (data/formula_safety).
     if value is None or isinstance(value, str):
@@ -282,6 +296,10 @@ def _declare() -> dict[str, Option]:
                "(%(default)s)", float, flag="--hdi-prob", metavar="P"),
         Option("dropna", False, _boolean, "drop rows with missing values in the used columns",
                bool, flag="--dropna", action="store_true"),
+        Option("truth", None, _truth, "the law the data came from: a sidecar PATH.law.json "
+               "written by 'lossbridge simulate' (default: the sidecar beside the data file, "
+               "if any; 'none': no truth table); adds the exact cross-entropy and KL table",
+               str, optional=True, flag="--truth", metavar="SPEC"),
         Option("progress", None, _boolean, "progress output even when stderr is not a terminal",
                bool, optional=True, flag="--progress", action="store_true", toml=False),
     ]

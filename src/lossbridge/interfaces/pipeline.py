@@ -34,6 +34,7 @@ from ..core.validation import MAX_LOSS_TERM_NATS, check_fixed_scale
 from ..data.datasets import resolve_formula
 from ..data.design import build_design
 from ..data.rotation import Rotation
+from ..data.simulation import resolve_truth
 from ..data.tables import load_table
 from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit, exact_fit_for
@@ -54,6 +55,7 @@ from ..posterior.loo_refit import exact_loo_values
 from ..posterior.misfit import assess_misfit
 from ..posterior.sampling import SamplerOptions, sample_models
 from ..posterior.summary import analyse_posterior
+from ..posterior.truth import truth_table
 from ..posterior.verdict import build_verdict
 from .options import FIXED_SCALE_OPTIONS, CheckedOptions, validate_options
 from .results import Analysis, FitResult
@@ -89,6 +91,7 @@ def fit(
     seed: int | None = None,
     hdi_prob: float = 0.94,
     dropna: bool = False,
+    truth: str | Path | None = None,
     progress: bool | None = None,
 ) -> Analysis:
     """Fit every requested likelihood x scale mode, certify each MAP, sample and compare.
@@ -181,6 +184,13 @@ def fit(
         Probability mass of the highest-density intervals.
     dropna : bool, default False
         Drop rows with missing values in the used columns instead of raising.
+    truth : str or Path, optional
+        The law the data came from: the sidecar ``PATH.law.json`` that
+        :func:`lossbridge.simulate` wrote. By default a CSV path's own sidecar, when one
+        lies beside it, is used (and said in the table's source); ``"none"`` turns that
+        off. Adds ``Analysis.truth``: per model the exact cross-entropy H(p*, p_θ̂), the
+        entropy H(p*) and the KL divergence, beside the mean NLL and -elpd_loo/n
+        (:mod:`lossbridge.posterior.truth`). Without a formula, the sidecar's is used.
     progress : bool, optional
         Progress bars (default: only on a terminal).
 
@@ -221,8 +231,12 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     table = load_table(data)
     scale_formula = checked["scale_formula"]
     exposure = checked["exposure"]
+    truth_spec = resolve_truth(data, checked["truth"])
+    if formula is None and truth_spec is not None:  # the formula the law was written for
+        formula = truth_spec.formula
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
                           scale_formula=scale_formula, exposure=exposure)
+    eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)
     timings["data"] = time.perf_counter() - clock
@@ -318,6 +332,12 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                 spec, design, rotation, draws[spec.name], result.baseline, hdi_prob,
                 subsample=subsample, refit=refit, seed=model_seed + 2, timings=timings,
             )
+    truth = None
+    if truth_spec is not None:  # after LOO: the table shows -elpd_loo/n beside the truth
+        clock = time.perf_counter()
+        truth = truth_table(truth_spec.law, eta_true, fits, design, source=truth_spec.source,
+                            law_parameters=truth_spec.law.params)
+        timings["truth"] = time.perf_counter() - clock
     for result in fits:
         notes.extend(_fit_warnings(result))
     misfit = assess_misfit(design, fits) if sample else None
@@ -352,9 +372,11 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "seed": seed,
         "hdi_prob": hdi_prob,
         "dropna": dropna,
+        "truth": None if truth_spec is None else truth_spec.path,
     }
     timings["total"] = time.perf_counter() - run_clock
-    return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict)
+    return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict,
+                    truth)
 
 
 def _family_modes(likelihood: str, modes: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from ..models.spec import ModelSpec
 from ..posterior.comparison import Comparison, candidates_from_fits
 from ..posterior.misfit import MisfitAssessment
 from ..posterior.summary import PosteriorResult
+from ..posterior.truth import TruthTable
 from ..posterior.verdict import Verdict, build_verdict
 
 
@@ -145,6 +146,8 @@ class Analysis:
     comparison: Comparison | None = None
     misfit: MisfitAssessment | None = None
     verdict: Verdict | None = None
+    # The exact cross-entropy / KL table against the law that made the data (--truth).
+    truth: TruthTable | None = None
 
     def __post_init__(self) -> None:
         if self.verdict is None:  # one verdict, computed once (fit passes the comparison's)
@@ -310,6 +313,13 @@ class Analysis:
 
         return render_html(self, fragment=True)
 
+    def truth_frame(self) -> pd.DataFrame:
+        """The truth table (nats per observation), one row per model; empty without a truth."""
+        if self.truth is None:
+            return pd.DataFrame()
+        frame = pd.DataFrame.from_records([r.as_dict() for r in self.truth.rows], index="model")
+        return frame
+
     def comparison_table(self) -> pd.DataFrame:
         """The comparison table: loss, likelihood, classical counterpart, certified, then
         ``az.compare``'s columns with Pareto k counts (needs at least two sampled models);
@@ -336,6 +346,8 @@ class Analysis:
             # models of another comparison group (quantile models): never ranked
             "comparison_quantile_models": None if self.comparison is None
             else self.comparison.quantile_records(),
+            # per model: exact H(p*, p_theta_hat), H(p*), KL, mean NLL, -elpd_loo/n (--truth)
+            "truth": None if self.truth is None else self.truth.as_dict(),
             "warnings": list(self.warnings),
             "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
         }

@@ -115,6 +115,10 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         if not candidate.is_absolute():
             candidate = path.parent / candidate
         data = str(candidate)
+    truth = options["truth"]
+    if truth is not None and truth.strip().lower() != "none" and not Path(truth).is_absolute():
+        # like data: a relative sidecar path is the spec's folder's
+        options = options.replace(truth=str(path.parent / truth))
     return AnalysisSpec(
         name=check_spec_name(content.get("name", path.stem), path),
         data=data,

@@ -256,6 +256,8 @@ def report_context(analysis, command: str | None = None) -> dict:
         "coefficients": {"columns": list(coefficients.columns), "rows": _records(coefficients)},
         "differences": {"columns": list(differences.columns), "rows": _records(differences)},
         "comparison": comparison,
+        # the exact cross-entropy / KL table against the data's law (--truth), plain data
+        "truth": None if analysis.truth is None else analysis.truth.as_dict(),
         "dictionary": dictionary_entries(analysis),
         "colors": {r.spec.name: plots.model_color(r.spec.model_id) for r in analysis.fits},
         "misfit": _misfit(analysis),

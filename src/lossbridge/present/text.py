@@ -74,6 +74,7 @@ def format_analysis(analysis) -> str:
     lines += [f"  {r.spec.name}: {r.map.method}" for r in analysis.fits]
     lines += _exact_fit_lines(analysis.fits)
     lines += _posterior_sections(analysis)
+    lines += truth_lines(analysis.truth)
     lines.append("")
     if analysis.all_certified is None:
         lines.append("MAP certificates do not apply under weak priors (the MAP is a penalised fit).")
@@ -212,3 +213,48 @@ def _exact_fit_lines(fits) -> list[str]:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
+
+
+def truth_lines(truth) -> list[str]:
+    """The truth section: exact cross-entropy, entropy and KL per model, beside the estimates."""
+    if truth is None:
+        return []
+    params = ", ".join(f"{k}={format(v, 'g')}" for k, v in truth.law_parameters.items())
+    error = "" if truth.entropy_error is None else f", error {truth.entropy_error:.1e}"
+    lines = ["", f"Truth: {truth.law}({params}), from {truth.source}",
+             f"  entropy H(p*) = {truth.entropy:.6f} nats/obs ({truth.entropy_method}{error}); "
+             "at each MAP, exact cross-entropy H(p*, p) and KL = H(p*, p) - H(p*), beside the "
+             "fit's estimates of H(p*, p): mean NLL (in-sample, optimistic) and -elpd_loo/n"]
+    records = {}
+    order = truth.ranked + [r for r in truth.rows if r not in truth.ranked]
+    for row in order:
+        if row.group == "not comparable":
+            continue
+        loo = "-" if row.loo is None else f"{row.loo:.4f} ± {row.loo_se:.4f}"
+        records[row.model] = {
+            "H(p*,p)": "-" if row.cross_entropy is None else f"{row.cross_entropy:.6f}",
+            "KL": "-" if row.kl is None else f"{row.kl:.6f}",
+            "mean NLL": f"{row.mean_nll:.4f}",
+            "-elpd_loo/n": loo,
+            "method": _truth_method(row),
+            "ranked": "yes" if row.group == "ranked" else "no (one quantile)",
+        }
+    if records:
+        lines.append(pd.DataFrame.from_dict(records, orient="index").to_string())
+    if truth.closest is not None:
+        lines.append(f"  closest to the truth (smallest KL): {truth.closest}")
+    notes = dict.fromkeys(f"  {r.model}: {r.note}" for r in truth.rows if r.note)
+    lines += list(notes)
+    return lines
+
+
+def _truth_method(row) -> str:
+    """How the cross-entropy was computed, with its accuracy."""
+    if row.quadrature is not None:  # a closed form, with the quadrature beside it
+        return (f"{row.method} (quadrature within "
+                f"{abs(row.quadrature - row.cross_entropy):.0e})")
+    if row.error is None:
+        return row.method
+    if row.method.startswith("summation"):
+        return row.method
+    return f"{row.method} (error est. {row.error:.0e})"

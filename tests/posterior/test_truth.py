@@ -1,0 +1,201 @@
+"""The exact cross-entropy, entropy and KL against a declared law (posterior/truth.py).
+
+Every closed form is checked against the quadrature, the quadrature against Monte Carlo
+(within 4 standard errors), the entropies against scipy's, the discrete sums against the
+Poisson's closed-form KL; and the pipeline on simulated data ranks the matching family first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lossbridge.data.simulation import NoiseLaw, check_law, simulate
+from lossbridge.families.registry import get_family
+from lossbridge.posterior.truth import (
+    TAIL_MASS,
+    continuous_cross_entropy,
+    discrete_cross_entropy,
+    discrete_entropy,
+    noise_entropy,
+)
+
+LAWS = [
+    ("gaussian", {"sigma": 1.5}),
+    ("laplace", {"b": 0.9}),
+    ("student-t", {"nu": 3.0, "sigma": 1.2}),
+    ("contaminated", {"eps": 0.1, "sigma": 1.0, "k": 5.0}),
+    ("skewed", {"alpha": 4.0, "sigma": 2.0}),
+]
+# family, scale, shape keywords at a "MAP"
+MODELS = [("normal", 1.3, {}), ("laplace", 1.1, {}), ("student", 0.9, {"nu": 4.5}),
+          ("huber", 1.2, {}), ("quantile", 0.7, {})]
+MU_TRUE = np.array([-1.0, 0.0, 0.5, 2.0, 3.0])
+MU_HAT = np.array([-0.8, 0.3, 0.5, 1.6, 3.4])
+
+
+def _law(name, params):
+    return NoiseLaw(name, tuple(check_law(name, params).items()))
+
+
+@pytest.mark.parametrize(("name", "params"), LAWS)
+def test_entropy_against_scipy(name, params):
+    law = _law(name, params)
+    value, method, _ = noise_entropy(law)
+    assert method == ("closed form" if name in ("gaussian", "laplace", "student-t") else "quadrature")
+    if name == "contaminated":  # no scipy object: Monte Carlo, 4 standard errors
+        rng = np.random.default_rng(1)
+        e = law.noise().rvs(size=400_000, random_state=rng)
+        values = -law.noise().logpdf(e)
+        assert abs(value - values.mean()) < 4 * values.std() / math.sqrt(values.size)
+    else:
+        assert value == pytest.approx(float(law.noise().entropy()), rel=1e-8)
+
+
+@pytest.mark.parametrize(("name", "params"), LAWS)
+@pytest.mark.parametrize(("family_name", "scale", "shape"), MODELS)
+def test_quadrature_against_monte_carlo(name, params, family_name, scale, shape):
+    law, family = _law(name, params), get_family(family_name)
+    value, error = continuous_cross_entropy(law, family, MU_TRUE, MU_HAT, scale, shape)
+    assert error < 1e-6
+    rng = np.random.default_rng(abs(hash((name, family_name))) % 2**32)
+    m = 200_000
+    rows = rng.integers(0, MU_TRUE.size, m)  # a uniformly drawn row: unbiased for the mean
+    y = MU_TRUE[rows] + law.noise().rvs(size=m, random_state=rng)
+    values = -family.logpdf(y, MU_HAT[rows], scale, **shape)
+    se = values.std() / math.sqrt(m)
+    assert abs(value - values.mean()) < 4 * se, (value, values.mean(), se)
+
+
+@pytest.mark.parametrize(("name", "params"), LAWS)
+def test_normal_closed_form_against_quadrature(name, params):
+    law, family = _law(name, params), get_family("normal")
+    closed = family.cross_entropy_closed_form(law, MU_TRUE - MU_HAT, 1.3)
+    # and the formula written out: log(s sqrt(2 pi)) + (var + delta^2) / (2 s^2)
+    direct = (np.log(1.3 * math.sqrt(2 * math.pi))
+              + (law.noise().var() + (MU_TRUE - MU_HAT) ** 2) / (2 * 1.3**2))
+    np.testing.assert_allclose(closed, direct, rtol=1e-12)
+    value, error = continuous_cross_entropy(law, family, MU_TRUE, MU_HAT, 1.3, {})
+    assert abs(float(np.mean(closed)) - value) <= max(10 * error, 1e-9)
+
+
+@pytest.mark.parametrize(("name", "params"), LAWS[:2])
+def test_laplace_closed_form_against_quadrature(name, params):
+    law, family = _law(name, params), get_family("laplace")
+    closed = family.cross_entropy_closed_form(law, MU_TRUE - MU_HAT, 1.1)
+    value, error = continuous_cross_entropy(law, family, MU_TRUE, MU_HAT, 1.1, {})
+    assert abs(float(np.mean(closed)) - value) <= max(10 * error, 1e-9)
+
+
+def test_no_closed_form_where_there_is_none():
+    assert get_family("laplace").cross_entropy_closed_form(
+        _law("student-t", {"nu": 3.0}), MU_TRUE - MU_HAT, 1.0) is None
+    # a t with nu <= 2 has no variance: the Normal's closed form does not apply
+    assert get_family("normal").cross_entropy_closed_form(
+        _law("student-t", {"nu": 2.0}), MU_TRUE - MU_HAT, 1.0) is None
+
+
+def test_kl_of_the_true_model_is_zero():
+    law = _law("student-t", {"nu": 3.0, "sigma": 1.2})
+    value, error = continuous_cross_entropy(law, get_family("student"), MU_TRUE, MU_TRUE, 1.2,
+                                            {"nu": 3.0})
+    assert abs(value - noise_entropy(law)[0]) <= max(10 * error, 1e-9)
+
+
+def test_poisson_sums_against_closed_form_kl_and_scipy():
+    law = _law("poisson", {})
+    lam = np.array([0.2, 1.0, 4.0, 30.0, 250.0])
+    mu = np.array([0.3, 0.8, 5.0, 28.0, 260.0])
+    entropy, bound = discrete_entropy(law, lam)
+    assert bound == TAIL_MASS
+    assert entropy == pytest.approx(float(np.mean(stats.poisson(lam).entropy())), rel=1e-10)
+    cross, _ = discrete_cross_entropy(law, get_family("poisson"), lam, mu, 1.0, {})
+    kl = np.mean(lam * np.log(lam / mu) - lam + mu)  # KL(Pois(lam) || Pois(mu))
+    assert cross - entropy == pytest.approx(kl, rel=1e-9, abs=1e-12)
+
+
+class _Bernoulli:
+    """The Family contract's two hooks the truth uses, for a Bernoulli(mu) model."""
+
+    def logpdf(self, y, mu, scale):
+        return y * np.log(mu) + (1 - y) * np.log1p(-mu)
+
+
+def test_logistic_sums_are_binary_cross_entropy():
+    law = _law("logistic", {})
+    p, q = np.array([0.1, 0.5, 0.9]), np.array([0.2, 0.4, 0.95])
+    cross, bound = discrete_cross_entropy(law, _Bernoulli(), p, q, 1.0, {})
+    assert bound is None
+    assert cross == pytest.approx(np.mean(-p * np.log(q) - (1 - p) * np.log(1 - q)), rel=1e-12)
+    entropy, _ = discrete_entropy(law, p)
+    assert entropy == pytest.approx(np.mean(stats.bernoulli(p).entropy()), rel=1e-12)
+
+
+# ---------------------------------------------------------------- the pipeline
+FAMILIES4 = ["normal", "laplace", "student", "huber"]
+
+
+def _fit(tmp_path, law, n=2000, **params):
+    import lossbridge
+
+    path = tmp_path / "d.csv"
+    simulate(law, n=n, seed=20261201, **params).write(path)
+    return lossbridge.fit(str(path), likelihoods=FAMILIES4 + ["quantile"], scales="learned",
+                          sample=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("law", "params", "best"), [
+    ("gaussian", {"sigma": 1.0}, "normal-learned"),
+    ("laplace", {"b": 1.0}, "laplace-learned"),
+    ("student-t", {"nu": 3.0, "sigma": 1.0}, "student-learned"),
+])
+def test_matching_family_has_the_smallest_kl(tmp_path, law, params, best):
+    analysis = _fit(tmp_path, law, **params)
+    truth = analysis.truth
+    assert truth is not None and "found beside the data" in truth.source
+    assert truth.closest == best
+    for row in truth.rows:
+        assert row.kl is not None and row.kl > -1e-9, row  # KL >= 0 within quadrature
+    quantile = [r for r in truth.rows if r.group == "not ranked"]
+    assert quantile and quantile[0].note and quantile[0] not in truth.ranked
+    document = analysis.to_dict()["truth"]
+    assert document["closest"] == best and len(document["models"]) == 5
+    assert "Truth:" in analysis.summary()
+
+
+def test_truth_none_and_explicit_path(tmp_path):
+    import lossbridge
+
+    path = tmp_path / "d.csv"
+    simulate("poisson", n=300, seed=4, beta=(0.5, 0.3)).write(path)
+    off = lossbridge.fit(str(path), "y ~ x1", likelihoods="poisson", sample=False, truth="none")
+    assert off.truth is None and off.to_dict()["truth"] is None
+    moved = tmp_path / "law.json"
+    (tmp_path / "d.law.json").rename(moved)
+    on = lossbridge.fit(str(path), likelihoods=["poisson", "normal"], scales="learned",
+                        sample=False, truth=str(moved))
+    rows = {r.model: r for r in on.truth.rows}
+    assert rows["normal-learned"].group == "not comparable"
+    poisson = rows["poisson"]
+    assert poisson.method.startswith("summation") and poisson.kl >= 0
+    # the fit is close to the truth: KL of order k/(2n)
+    assert poisson.kl < 0.05
+
+
+@pytest.mark.slow
+def test_sampled_run_shows_loo_beside_the_truth(tmp_path):
+    import lossbridge
+
+    path = tmp_path / "d.csv"
+    simulate("gaussian", n=300, seed=5).write(path)
+    analysis = lossbridge.fit(str(path), likelihoods=["normal", "laplace"], scales="learned",
+                              draws=200, tune=200, chains=2, cores=1, seed=1)
+    for row in analysis.truth.rows:
+        assert row.loo is not None and row.loo_se > 0
+        # -elpd_loo/n estimates the cross-entropy: within 4 of its standard errors
+        assert abs(row.loo - row.cross_entropy) < 4 * row.loo_se, row
+    assert "-elpd_loo/n" in analysis.summary()
