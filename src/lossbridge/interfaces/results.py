@@ -336,6 +336,9 @@ class Analysis:
             # models of another comparison group (quantile models): never ranked
             "comparison_quantile_models": None if self.comparison is None
             else self.comparison.quantile_records(),
+            # every model outside the ranking (quantile models, another density kind), why
+            "comparison_not_ranked_models": None if self.comparison is None
+            else self.comparison.quantile_records(group=None),
             "warnings": list(self.warnings),
             "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
         }

@@ -36,6 +36,13 @@ Checks per sampled model, and why their thresholds:
   (Vehtari, Gelman and Gabry 2017, *Statistics and Computing* 27, section 2.1; the LOO
   glossary, "Pareto k estimates").
 
+The residual description is given only for fits with additive noise
+(``Family.additive_noise``: an identity link and a continuous density) and not at all when
+a discrete family was fitted: y is then discrete (counts, binary), and the skewness or
+kurtosis of y - X beta tests nothing about the models ranked (a Poisson's residuals are
+skewed and heteroscedastic by design); the posterior predictive checks and LOO-PIT still
+apply to every model.
+
 The residual description (:func:`residual_shape`) reads the exact-fit residuals (of a
 smooth likelihood's exact fit when one was fitted, OLS for the Normal, else the first
 exact fit, e.g. LAD) and the response; each feature is reported
@@ -78,6 +85,9 @@ SHAPE_ALPHA = 0.001
 SPIKE_FRACTION = 0.05
 SPIKE_MIN_ROWS = 10
 SPIKE_RATIO = 2.0
+DISCRETE_Y_NOTE = ("y is discrete (a discrete likelihood was fitted): residual skew, tails "
+                   "and spikes are not tested, as counts and binary outcomes have no additive "
+                   "noise; the predictive checks and LOO-PIT apply")
 MISFIT_CODES = ("loo_pit_nonuniform", "ppc_tail", "p_loo_large", "pareto_k_many_high")
 
 
@@ -223,7 +233,11 @@ def exact_fit_residual_shape(design, fits: Sequence) -> dict:
     the registry's order, else of the first exact fit (e.g. LAD). Fits without an exact
     counterpart have no baseline and are skipped.
     """
-    exact = [r for r in fits if r.baseline is not None]
+    if any(r.spec.family.density_kind == "discrete" for r in fits):
+        # y is discrete (a discrete family accepted it): skew, tails and spikes of y - X beta
+        # describe no noise of the models ranked, so none is reported (module docstring)
+        return {"phrases": [], "statistics": {"skipped": DISCRETE_Y_NOTE}}
+    exact = [r for r in fits if r.baseline is not None and r.spec.family.additive_noise]
     baselines = {r.baseline.method: r.baseline for r in exact}
     if not baselines:
         return {"phrases": [], "statistics": {}}
