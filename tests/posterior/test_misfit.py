@@ -273,3 +273,21 @@ def test_t2_noise_is_named_misfit_for_the_normal_models():
         assert ppc["loo_pit_ks_distance"] > ppc["loo_pit_ks_reference_95"]
     assert any(p.startswith("heavy tails") for p in analysis.misfit.residual_shape)
     assert analysis.misfit.as_dict()["misfit_models"] == sorted(analysis.misfit.misfit_models)
+
+
+def test_no_residual_shape_tests_on_a_discrete_y():
+    """Skew and tails of y - X beta test nothing about a count model: skipped, and said."""
+    import statsmodels.api as sm
+
+    from lossbridge.posterior.misfit import DISCRETE_Y_NOTE, exact_fit_residual_shape
+
+    data = sm.datasets.cpunish.load_pandas().data
+    formula = "EXECUTIONS ~ INCOME + PERPOVERTY + PERBLACK + SOUTH"
+    both = lossbridge.fit(data, formula, likelihoods=["poisson", "normal"], sample=False,
+                          progress=False)
+    shape = exact_fit_residual_shape(both.design, both.fits)
+    assert shape == {"phrases": [], "statistics": {"skipped": DISCRETE_Y_NOTE}}
+    normal = lossbridge.fit(data, formula, likelihoods="normal", sample=False, progress=False)
+    # the same y under the Normal alone: the tests run (skewness; n = 17 < 20, no tails test)
+    described = exact_fit_residual_shape(normal.design, normal.fits)
+    assert "skew" in described["statistics"] and "skipped" not in described["statistics"]
