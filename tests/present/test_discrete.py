@@ -108,3 +108,8 @@ def test_report_of_a_discrete_only_analysis(poisson):
     # the NLL panel and the certificate say "none" for the scale, never "None ="
     assert re.search(r"<td>none</td><td>18\.59", html)
     assert "None =" not in html and "fixed</td>" not in html
+
+
+def test_terminal_certificate_and_nll_say_none_for_the_scale(poisson):
+    assert poisson.certificates().loc["poisson", "scale"] == "none"
+    assert poisson.nll_table().loc["poisson", "scale"] == "none"

@@ -4,8 +4,8 @@ An interface, not a computation: it checks what it is given (live :class:`Analys
 results or loaded :class:`SavedAnalysis` folders), names each model by its analysis'
 label, and hands the candidates to :func:`lossbridge.posterior.comparison.compare_models`.
 A set whose models mix density kinds (continuous densities and discrete probabilities)
-is refused with an :class:`InputError`. It lives here because it knows the results objects, which belong to the interfaces (see
-docs/design.md, "Dependency rules").
+is refused with an :class:`InputError`. It lives here because it knows the results
+objects, which belong to the interfaces (see docs/design.md, "Dependency rules").
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ from .loo import LooResult, difference_estimator
 from .misfit import MisfitAssessment
 from .verdict import (
     CLEAR_SE,
+    KIND_GROUPS,
     Candidate,
     Verdict,
     build_verdict,
@@ -146,15 +147,15 @@ class Comparison:
             })
         return records
 
-    def quantile_records(self, group: str | None = "quantile") -> list[dict]:
-        """The JSON ``comparison_quantile_models`` (the rows of ``quantile_table`` of the
-        quantile group) or, with ``group=None``, ``comparison_not_ranked_models`` (every row,
-        with the reason it is not ranked)."""
+    def quantile_records(self, every: bool = False) -> list[dict]:
+        """The JSON ``comparison_quantile_models`` (the rows of ``quantile_table`` set apart
+        by what they answer: quantile models) or, with ``every``,
+        ``comparison_not_ranked_models`` (every row, with the reason it is not ranked)."""
         return [{"model": model, "comparison_group": row["comparison_group"],
                  **{column: _plain(row[column]) for column in QUANTILE_COLUMNS},
-                 **({} if group else {"not_ranked_reason": row["reason"]})}
+                 **({"not_ranked_reason": row["reason"]} if every else {})}
                 for model, row in self.quantile_table.iterrows()
-                if group is None or row["comparison_group"] == group]
+                if every or not row["other_kind"]]
 
 
 def _plain(value):
@@ -187,8 +188,10 @@ def _quantile_table(models: Sequence[Candidate]) -> pd.DataFrame:
                         "loss_symbol": family.loss_symbol, "loss_at_map": c.loss,
                         "mean_loss": mean, "scale_name": family.scale_name,
                         "scale_value": c.scale_value, "comparison_group": c.group,
-                        "reason": group_reason(c.group)}
-    columns = [*QUANTILE_COLUMNS, "comparison_group", "reason"]
+                        "reason": group_reason(c.group),
+                        # set apart by its density kind, not by what it answers
+                        "other_kind": c.group in KIND_GROUPS}
+    columns = [*QUANTILE_COLUMNS, "comparison_group", "reason", "other_kind"]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns) if rows else \
         pd.DataFrame(columns=columns)
 

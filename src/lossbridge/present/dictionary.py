@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from ..core.labels import settings_text
 
-
 # What the likelihood is called in the panel, by the family's ``density_kind``: a density of
 # the residual r = y - mu, or the probability of each value of a discrete y.
 DENSITY_LABELS = {"continuous": ("density", "f(r)"), "discrete": ("probability", "P(y | μ)")}

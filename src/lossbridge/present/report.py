@@ -252,15 +252,16 @@ def report_context(analysis, command: str | None = None) -> dict:
                       "sentences": analysis.comparison.sentences,  # [0]: the verdict's headline
                       "excluded": dict(analysis.verdict.excluded),
                       "quantile_rows": _records(
-                          quantile[quantile["comparison_group"] == "quantile"]
-                          .drop(columns=["comparison_group", "reason"])),
+                          quantile[~quantile["other_kind"].astype(bool)]
+                          .drop(columns=["comparison_group", "reason", "other_kind"])),
                       # models of the density kind not ranked here, one section per kind
                       "kind_groups": [
                           {"group": group, "reason": rows["reason"].iloc[0],
                            "names": list(rows.index),
-                           "rows": _records(rows.drop(columns=["comparison_group", "reason"]))}
-                          for group, rows in quantile.groupby("comparison_group", sort=False)
-                          if group != "quantile"]}
+                           "rows": _records(rows.drop(columns=["comparison_group", "reason",
+                                                               "other_kind"]))}
+                          for group, rows in quantile[quantile["other_kind"].astype(bool)]
+                          .groupby("comparison_group", sort=False)]}
     return {
         "title": f"lossbridge: {design.formula}",
         "design": design.summary(),

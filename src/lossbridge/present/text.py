@@ -189,10 +189,11 @@ def _quantile_lines(table: pd.DataFrame) -> list[str]:
     """The models outside the ranking, one table per comparison group (quantile models;
     models of another density kind): settings, loss and its mean, and why not ranked."""
     lines = []
-    for group, members in table.groupby("comparison_group", sort=False):
-        shown = members.drop(columns=["comparison_group", "reason"]).rename(
+    for (group, other_kind), members in table.groupby(["comparison_group", "other_kind"],
+                                                       sort=False):
+        shown = members.drop(columns=["comparison_group", "reason", "other_kind"]).rename(
             columns={"loss_at_map": "loss_at_MAP", "mean_loss": "mean_loss (loss/n)"})
-        if group == "quantile":
+        if not other_kind:
             title = ("Quantile models (not ranked: each answers one conditional quantile of y, "
                      "not its distribution; no elpd shown: their density is a working "
                      "likelihood, not a model of y)")
