@@ -18,6 +18,8 @@ from lossbridge.posterior.verdict import KIND_GROUPS
 from lossbridge.present.report import render_html
 from lossbridge.present.text import format_analysis
 
+from ..posterior.test_verdict import html_headline
+
 FORMULA = "EXECUTIONS ~ INCOME + PERPOVERTY + PERBLACK + np.log(VC100k96) + SOUTH + DEGREE"
 QUICK = {"draws": 200, "tune": 200, "chains": 2, "cores": 1, "progress": False}
 
@@ -58,6 +60,9 @@ def test_only_the_poisson_is_ranked_in_json_terminal_and_html(mixed):
         "per observation")[0]
 
     html = render_html(mixed)
+    # the one verdict, word for word, in the report and the notebook view too
+    assert html_headline(html) == html_headline(mixed._repr_html_()) == verdict["headline"]
+    assert "discrete model" in verdict["headline"] and "not ranked" in verdict["headline"]
     assert "Models with a continuous density (not ranked)" in html
     assert "cross-entropy −elpd_loo/n ± se (nats/obs)" in html
     ranked = html.split('id="comparison"')[1].split("not-ranked-continuous")[0]
