@@ -105,6 +105,9 @@ def test_two_discrete_models_are_compared_and_the_normal_is_named_outside():
         f"nats/obs ({diff / se:.1f} standard errors). Not ranked: normal-learned (the "
         f"continuous-density models are not ranked: {KIND_GROUPS['continuous'][1]}).")
     assert comparison.sentences[0] == verdict.headline
+    difference = json.loads(dumps(verdict.as_dict()))["difference"]
+    assert difference["kl_difference_nats_per_obs"] == pytest.approx(diff / N, rel=1e-12)
+    assert difference["kl_difference_se"] == pytest.approx(se / N, rel=1e-12)
 
 
 def test_all_misfit_honesty_stays_with_the_ranked_discrete_models():

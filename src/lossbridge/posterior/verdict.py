@@ -257,6 +257,8 @@ class Verdict:
         What the residuals show, from :class:`lossbridge.posterior.misfit.MisfitAssessment`.
     user_fixed : tuple of str
         Models whose scale the user fixed (ranked as models of their own).
+    n_obs : int or None
+        Rows scored by leave-one-out (the per-observation differences divide by it).
     unranked_groups : tuple of (str, str)
         ``(model, comparison group)`` of each sampled model outside the ranked group
         (quantile models): never ranked, never the verdict's pick.
@@ -286,6 +288,7 @@ class Verdict:
     residual_shape: tuple[str, ...] = field(default_factory=tuple)
     user_fixed: tuple[str, ...] = ()
     unranked_groups: tuple[tuple[str, str], ...] = ()
+    n_obs: int | None = None
 
     def as_dict(self) -> dict:
         """The JSON ``verdict`` object."""
@@ -301,7 +304,10 @@ class Verdict:
             "excluded": [{"model": m, "reason": r} for m, r in self.excluded],
             "difference": None if self.elpd_diff is None else {
                 "elpd_diff": self.elpd_diff, "se": self.se,
-                "standard_errors": self.standard_errors},
+                "standard_errors": self.standard_errors,
+                # KL(p* || runner-up) - KL(p* || leader) per observation (comparison module)
+                "kl_difference_nats_per_obs": self.elpd_diff / self.n_obs if self.n_obs else None,
+                "kl_difference_se": self.se / self.n_obs if self.n_obs else None},
             "clear": self.clear,
             "clear_rule_standard_errors": CLEAR_SE,
             "best_likelihood": self.best_likelihood,
@@ -484,7 +490,8 @@ def build_verdict(candidates: Sequence[Candidate], *,
                    best=leader.name if clear else None, leader=leader.name, runner_up=runner.name,
                    elpd_diff=diff, se=se, standard_errors=ratio, clear=clear,
                    best_likelihood=leader.likelihood if rival is not None and m_clear else None,
-                   likelihood_difference=likelihood, all_misfit=all_misfit, **common)
+                   likelihood_difference=likelihood, all_misfit=all_misfit, n_obs=leader.n_obs,
+                   **common)
 
 
 def _gap(difference, a: Candidate, b: Candidate) -> tuple[float, float, float, bool]:
