@@ -141,6 +141,8 @@ def plot_residuals_vs_fitted(ax, data: dict) -> None:
 
 def plot_rootogram(ax, data: dict) -> None:
     """Hanging rootogram: sqrt(observed) bars hanging from the sqrt(expected) curve."""
+    from matplotlib.ticker import MaxNLocator
+
     color = model_color(data["model"])
     values, root_expected = data["values"], np.sqrt(data["expected"])
     root_observed = np.sqrt(data["observed"])
@@ -152,6 +154,7 @@ def plot_rootogram(ax, data: dict) -> None:
     ax.set_title(safe_label(f"{data['name']}: rootogram"), loc="left", fontsize=10)
     ax.set_xlabel(f"value of y (last: {last}{values[-1]})")
     ax.set_ylabel("√frequency")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # the values are integers
     ax.legend(fontsize=8, frameon=False)
 
 
