@@ -332,13 +332,13 @@ class Analysis:
             "all_certified": self.all_certified,
             "fits": [r.as_dict(terms, self.design.scale_terms) for r in self.fits],
             "comparison": None if self.comparison is None else self.comparison.as_records(),
+            # every model outside the ranking (quantile models, another density kind), why
+            "comparison_not_ranked_models": None if self.comparison is None
+            else self.comparison.quantile_records(every=True),
             "comparison_summary": None if self.comparison is None else self.comparison.sentences,
             # models of another comparison group (quantile models): never ranked
             "comparison_quantile_models": None if self.comparison is None
             else self.comparison.quantile_records(),
-            # every model outside the ranking (quantile models, another density kind), why
-            "comparison_not_ranked_models": None if self.comparison is None
-            else self.comparison.quantile_records(every=True),
             "warnings": list(self.warnings),
             "timing": {"started_at": self.started_at, "seconds": dict(self.timings)},
         }
