@@ -273,3 +273,42 @@ def test_t2_noise_is_named_misfit_for_the_normal_models():
         assert ppc["loo_pit_ks_distance"] > ppc["loo_pit_ks_reference_95"]
     assert any(p.startswith("heavy tails") for p in analysis.misfit.residual_shape)
     assert analysis.misfit.as_dict()["misfit_models"] == sorted(analysis.misfit.misfit_models)
+
+
+def test_no_residual_shape_tests_on_a_discrete_y():
+    """Skew and tails of y - X beta test nothing about a count model: skipped, and said."""
+    import statsmodels.api as sm
+
+    from lossbridge.posterior.misfit import DISCRETE_Y_NOTE, exact_fit_residual_shape
+
+    data = sm.datasets.cpunish.load_pandas().data
+    formula = "EXECUTIONS ~ INCOME + PERPOVERTY + PERBLACK + SOUTH"
+    both = lossbridge.fit(data, formula, likelihoods=["poisson", "normal"], sample=False,
+                          progress=False)
+    shape = exact_fit_residual_shape(both.design, both.fits)
+    assert shape == {"phrases": [], "statistics": {"skipped": DISCRETE_Y_NOTE}}
+    normal = lossbridge.fit(data, formula, likelihoods="normal", sample=False, progress=False)
+    # the same y under the Normal alone: the tests run (skewness; n = 17 < 20, no tails test)
+    described = exact_fit_residual_shape(normal.design, normal.fits)
+    assert "skew" in described["statistics"] and "skipped" not in described["statistics"]
+
+
+def test_discrete_models_skip_loo_pit_and_the_tied_side_of_the_p_values():
+    """A binary y's min and max equal every replicate's: p = 1 by ties, not a misfit; its
+    LOO-PIT is not uniform even under the true model (Czado, Gneiting and Held 2009)."""
+    p_values = {"min": 1.0, "max": 1.0, "sd": 0.5}
+    assert misfit.ppc_tail_warnings("m", p_values, 400)  # a continuous model: flagged
+    assert misfit.ppc_tail_warnings("m", p_values, 400, discrete=True) == []
+    low = misfit.ppc_tail_warnings("m", {**p_values, "sd": 0.0}, 400, discrete=True)
+    assert len(low) == 1 and "sd (p = 0)" in low[0]["message"] and "min" not in low[0]["message"]
+
+
+def test_discrete_models_have_no_loo_pit_warning():
+    from types import SimpleNamespace
+
+    pit = np.zeros(50)  # as far from uniform as LOO-PIT values can be
+    ppc = SimpleNamespace(loo_pit=pit, loo_pit_ks_distance=1.0, p_values={}, replicated_draws=400)
+    loo = LooResult(LooEstimator.EXACT, 2.0, 400, np.zeros(50), elpd_pointwise=np.zeros(50))
+    codes = [w["code"] for w in misfit.model_misfit_warnings("m", ppc, loo, 3, 50)]
+    assert codes == ["loo_pit_nonuniform"]
+    assert misfit.model_misfit_warnings("m", ppc, loo, 3, 50, discrete=True) == []

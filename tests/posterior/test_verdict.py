@@ -88,7 +88,8 @@ def test_clear_difference_crowns_the_best_with_the_two_se_rule():
     assert verdict.standard_errors == pytest.approx(diff / se, rel=1e-12)
     assert verdict.headline == (
         "Best predictive accuracy (leave-one-out): laplace-learned (absolute error), ahead of "
-        f"normal-learned (squared error) by {diff:.1f} ± {se:.1f} elpd ({diff / se:.1f} standard errors).")
+        f"normal-learned (squared error) by {diff:.1f} ± {se:.1f} elpd = {diff / 60:.3g} ± "
+        f"{se / 60:.3g} nats/obs ({diff / se:.1f} standard errors).")
     assert comparison.sentences[0] == verdict.headline
     assert list(comparison.table.index) == ["laplace-learned", "normal-learned"]
 
@@ -150,7 +151,8 @@ def test_likelihood_question_comes_first_when_the_runner_up_shares_the_likelihoo
     assert verdict.headline == (
         "Best predictive accuracy (leave-one-out): the Normal likelihood (squared error), whose "
         f"best model {leader} is ahead of laplace-learned (absolute error), the best Laplace "
-        f"model, by {diff:.1f} ± {se:.1f} elpd ({diff / se:.1f} standard errors). Within the "
+        f"model, by {diff:.1f} ± {se:.1f} elpd = {diff / 60:.3g} ± {se / 60:.3g} nats/obs "
+        f"({diff / se:.1f} standard errors). Within the "
         f"Normal likelihood, {leader} and {runner} cannot be told apart ({d2:.1f} ± {se2:.1f} "
         f"elpd, {abs(d2) / se2:.1f} standard errors).")
 

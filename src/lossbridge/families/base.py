@@ -326,6 +326,14 @@ class Family(ABC):
         return tuple(p for p in self.parameters if self.shape_value(p.name) is None)
 
     @property
+    def additive_noise(self) -> bool:
+        """y = mu + noise with mu = X beta: an identity link and a continuous density. Only
+        then are y - X beta residuals draws of the noise, so the residual figures (density,
+        against fitted, QQ) and the residual-shape tests (skew, tails) apply; a count or a
+        binary y under a log or logit link has no such noise."""
+        return self.link.name == "identity" and self.density_kind == "continuous"
+
+    @property
     def fixed_scale_option(self) -> str | None:
         """The option fixing this family's scale: ``scale_option``, else ``scale_name``."""
         return self.scale_option or self.scale_name

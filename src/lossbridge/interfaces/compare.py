@@ -3,8 +3,9 @@
 An interface, not a computation: it checks what it is given (live :class:`Analysis`
 results or loaded :class:`SavedAnalysis` folders), names each model by its analysis'
 label, and hands the candidates to :func:`lossbridge.posterior.comparison.compare_models`.
-It lives here because it knows the results objects, which belong to the interfaces (see
-docs/design.md, "Dependency rules").
+A set whose models mix density kinds (continuous densities and discrete probabilities)
+is refused with an :class:`InputError`. It lives here because it knows the results
+objects, which belong to the interfaces (see docs/design.md, "Dependency rules").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..posterior.comparison import (
     compare_models,
 )
 from ..posterior.misfit import MisfitAssessment
-from ..posterior.verdict import Candidate
+from ..posterior.verdict import Candidate, density_kinds
 from .persistence import SavedAnalysis
 from .results import Analysis
 
@@ -67,10 +68,27 @@ def compare(*analyses, labels: Sequence[str] | None = None) -> Comparison:
             candidates += candidates_from_saved(analysis, prefix)
             shapes.append(tuple((analysis.document.get("misfit") or {}).get("residual_shape", [])))
             warning_count += len(analysis.document.get("warnings", []))
+    _check_one_kind(candidates)
     flagged = frozenset(c.name for c in candidates if c.misfit)
     # same y, so the residual description of the first analysis that has one
     misfit = MisfitAssessment(misfit_models=flagged, residual_shape=next((s for s in shapes if s), ()))
     return compare_models(candidates, misfit=misfit, warning_count=warning_count)
+
+
+def _check_one_kind(candidates: Sequence[Candidate]) -> None:
+    """Refuse models of both density kinds: a log density and a log probability are not on
+    one scale (Vehtari, cross-validation FAQ; :mod:`lossbridge.posterior.verdict`). Within one
+    analysis ``lossbridge.fit`` ranks the discrete ones and shows the others apart; here the
+    user chose the set, so a mixed one is an error rather than silently split."""
+    kinds = density_kinds(candidates)
+    if len(kinds) < 2:
+        return
+    listing = "; ".join(
+        f"{kind}: {', '.join(c.name for c in candidates if c.kind == kind and c.distributional)}"
+        for kind in kinds)
+    raise InputError(f"compare: the models mix density kinds ({listing}); a density and a "
+                     "probability P(y) are not on one scale (Vehtari, cross-validation FAQ), so "
+                     "compare analyses of one kind only")
 
 
 def _check_labels(labels, count: int) -> list[str]:

@@ -239,7 +239,7 @@ class Analysis:
                 "loss_exact": c.loss_exact,
                 "loss_rel_gap": c.loss_relative_gap,
                 "max_rel_coef_diff": c.max_relative_coefficient_difference,
-                "scale": c.scale_name,
+                "scale": c.scale_name if r.spec.has_scale else "none",  # a scale-less family
                 "scale_map": c.scale_map if r.spec.has_scale else None,
                 "scale_rel_diff": c.scale_relative_difference,
                 "lp_dual_gap": None if c.dual is None else c.dual["relative_gap"],
@@ -342,6 +342,9 @@ class Analysis:
             "all_certified": self.all_certified,
             "fits": [r.as_dict(terms, self.design.scale_terms) for r in self.fits],
             "comparison": None if self.comparison is None else self.comparison.as_records(),
+            # every model outside the ranking (quantile models, another density kind), why
+            "comparison_not_ranked_models": None if self.comparison is None
+            else self.comparison.quantile_records(every=True),
             "comparison_summary": None if self.comparison is None else self.comparison.sentences,
             # models of another comparison group (quantile models): never ranked
             "comparison_quantile_models": None if self.comparison is None

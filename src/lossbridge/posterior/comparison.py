@@ -28,6 +28,16 @@ shown: the density of a working likelihood is not a model of y, so its log score
 nothing the user asked and would invite a ranking the verdict refuses (each model's LOO
 stays in its own ``fits[].loo`` entry of the JSON).
 
+Per observation, in nats: each row of the table also gives ``cross_entropy_nats_per_obs``
+= -elpd_loo / n, the leave-one-out estimate of the cross-entropy H(p*, p_post) of the
+model's posterior predictive from the data-generating law p* per observation (elpd_loo
+estimates sum_i E_p*[log p(y_i | y_-i)]), with ``cross_entropy_se`` = se / n; and
+``kl_difference_nats_per_obs`` = elpd_diff / n, the estimate of KL(p* || model) -
+KL(p* || best) (the entropy H(p*) cancels in the difference of two cross-entropies:
+KL_a - KL_b = H_a - H_b = -(elpd_a - elpd_b) / n), with ``kl_difference_se`` = dse / n.
+Both are only meaningful within one density kind (see :mod:`lossbridge.posterior.verdict`),
+the only rows the table holds.
+
 Each model travels as a :class:`lossbridge.posterior.verdict.Candidate` (name, model identity,
 LOO), so a model's likelihood is never parsed out of its name.
 """
@@ -49,7 +59,16 @@ from . import arviz_bridge
 from .diagnostics import PARETO_K_LIMIT, pareto_k_counts
 from .loo import LooResult, difference_estimator
 from .misfit import MisfitAssessment
-from .verdict import CLEAR_SE, Candidate, Verdict, build_verdict, rank_order
+from .verdict import (
+    CLEAR_SE,
+    KIND_GROUPS,
+    Candidate,
+    Verdict,
+    build_verdict,
+    group_reason,
+    rank_order,
+    with_density_kind,
+)
 
 # What each row says the model is (leading the table), and the columns of the models of
 # another comparison group (quantile models).
@@ -58,6 +77,12 @@ QUANTILE_COLUMNS = ("likelihood", "settings", "scale", "loss", "counterpart", "c
                     "loss_symbol", "loss_at_map", "mean_loss", "scale_name", "scale_value")
 _TABLE_COLUMNS = ("rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse",
                   "pareto_warning")
+# The per-observation columns in nats (module docstring): {column: (source column, sign)},
+# each the source divided by n.
+PER_OBS_COLUMNS = {"cross_entropy_nats_per_obs": ("elpd_loo", -1.0),
+                   "cross_entropy_se": ("se", 1.0),
+                   "kl_difference_nats_per_obs": ("elpd_diff", 1.0),
+                   "kl_difference_se": ("dse", 1.0)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,17 +139,23 @@ class Comparison:
                 "dse": None if pd.isna(row["dse"]) else float(row["dse"]),
                 "weight": None if pd.isna(row["weight"]) else float(row["weight"]),
                 "p_loo": float(row["p_loo"]),
+                **{column: _plain(row[column]) for column in PER_OBS_COLUMNS},
+                "n": int(row["n"]),
                 "loo": row["loo"],
                 "pareto_k_counts": None if row["loo"] == "exact"
                 else {k: int(row[k]) for k in _band_labels()},
             })
         return records
 
-    def quantile_records(self) -> list[dict]:
-        """The JSON ``comparison_quantile_models``: one object per row of ``quantile_table``."""
+    def quantile_records(self, every: bool = False) -> list[dict]:
+        """The JSON ``comparison_quantile_models`` (the rows of ``quantile_table`` set apart
+        by what they answer: quantile models) or, with ``every``,
+        ``comparison_not_ranked_models`` (every row, with the reason it is not ranked)."""
         return [{"model": model, "comparison_group": row["comparison_group"],
-                 **{column: _plain(row[column]) for column in QUANTILE_COLUMNS}}
-                for model, row in self.quantile_table.iterrows()]
+                 **{column: _plain(row[column]) for column in QUANTILE_COLUMNS},
+                 **({"not_ranked_reason": row["reason"]} if every else {})}
+                for model, row in self.quantile_table.iterrows()
+                if every or not row["other_kind"]]
 
 
 def _plain(value):
@@ -156,8 +187,11 @@ def _quantile_table(models: Sequence[Candidate]) -> pd.DataFrame:
                         "settings": settings_text(c.model_id.shape), "scale": c.scale,
                         "loss_symbol": family.loss_symbol, "loss_at_map": c.loss,
                         "mean_loss": mean, "scale_name": family.scale_name,
-                        "scale_value": c.scale_value, "comparison_group": c.group}
-    columns = [*QUANTILE_COLUMNS, "comparison_group"]
+                        "scale_value": c.scale_value, "comparison_group": c.group,
+                        "reason": group_reason(c.group),
+                        # set apart by its density kind, not by what it answers
+                        "other_kind": c.group in KIND_GROUPS}
+    columns = [*QUANTILE_COLUMNS, "comparison_group", "reason", "other_kind"]
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns) if rows else \
         pd.DataFrame(columns=columns)
 
@@ -179,7 +213,7 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
     warning_count : int
         Named diagnostic warnings of the run(s), for the verdict.
     """
-    candidates = tuple(candidates)
+    candidates = with_density_kind(candidates)  # one density kind ranked (verdict)
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise InputError(f"model names must be unique in a comparison; got {names}")
@@ -209,6 +243,9 @@ def compare_models(candidates: Sequence[Candidate], misfit: MisfitAssessment | N
     table["rank"] = pd.array([None if pd.isna(r) else int(r) for r in table["rank"]], dtype="Int64")
     table["ranked"] = [name in {c.name for c in ranked} for name in table.index]
     table["loo"] = [loos[m].estimator.value for m in table.index]
+    table["n"] = pd.array([loos[m].n_data_points for m in table.index], dtype="Int64")
+    for column, (source, sign) in PER_OBS_COLUMNS.items():
+        table[column] = sign * table[source].astype(float) / table["n"].astype(float)
     for label in _band_labels():  # exact LOO has no Pareto k: its counts are left empty
         table[label] = pd.array([None if table.loc[m, "loo"] == "exact"
                                  else pareto_k_counts(loos[m].pareto_k)[label]

@@ -21,6 +21,20 @@ likelihood whose density is not a model of y) is never ranked and never named by
 verdict; such models are listed in their own section (:mod:`lossbridge.posterior.comparison`).
 When only such models were sampled, the verdict says there is no distributional comparison.
 
+Only densities of one kind are ranked together: a family's ``density_kind`` is
+"continuous" (a density on the real line) or "discrete" (a probability mass function).
+A log density and a log probability are not on one scale, so their elpd values cannot be
+compared without discretising the density (Vehtari, "Cross-validation FAQ", section "Can
+cross-validation be used to compare models with continuous and discrete observation
+models?", https://users.aalto.fi/~ave/CV-FAQ.html). The rule for an analysis with both
+kinds (:func:`with_density_kind`): a discrete family is fitted only after its
+``check_response`` accepted y as integer-valued (counts, binary), so y is discrete; the
+discrete models are ranked (``RANKED_KIND_WHEN_MIXED``) and the continuous ones are shown
+outside the ranking, in the section of the models not ranked, with that reason (their
+comparison group becomes their density kind, ``"continuous"``).
+:func:`lossbridge.compare` of analyses refuses a set with both kinds instead
+(:func:`density_kinds`).
+
 A difference is called clear at ``CLEAR_SE`` standard errors or more (the usual rule for
 elpd differences; Vehtari, Gelman and Gabry 2017, Sivula et al. 2022).
 """
@@ -28,7 +42,7 @@ elpd differences; Vehtari, Gelman and Gabry 2017, Sivula et al. 2022).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..families.base import Family
 from ..models.identity import ModelId
@@ -42,6 +56,23 @@ RANKED_GROUP = "distribution"  # the comparison_group ranked by leave-one-out
 # What a model of each other comparison group answers, for the sentences that say why it is
 # not ranked (a group not listed here is described by its name).
 GROUP_ANSWERS = {"quantile": ("quantile models", "one conditional quantile of y")}
+# In an analysis with both density kinds, the kind that is ranked: y is discrete (see the
+# module docstring). The other kind's models form a group named by their kind, with these
+# words: (plural noun, why they are not ranked).
+RANKED_KIND_WHEN_MIXED = "discrete"
+KIND_GROUPS = {
+    "continuous": ("continuous-density models",
+                   "their densities are not on the scale of the probabilities P(y) of a "
+                   "discrete y",
+                   "y is discrete, as a discrete likelihood was fitted, and a density on the "
+                   "real line is not on the scale of a probability P(y): their elpd cannot be "
+                   "compared with the discrete models' without discretising the density "
+                   "(Vehtari, cross-validation FAQ)"),
+    "discrete": ("discrete models",
+                 "their probabilities are not on the scale of the continuous models' densities",
+                 "a probability P(y) is not on the scale of a density on the real line "
+                 "(Vehtari, cross-validation FAQ)"),
+}
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 
 
@@ -99,6 +130,9 @@ class Candidate:
     loss: float | None = None
     n: int | None = None
     scale_value: float | None = None
+    # The density kind ranked in this comparison when the candidates have both kinds (set
+    # by :func:`with_density_kind`); None: one kind only, nothing set apart.
+    ranked_kind: str | None = None
 
     @property
     def family(self) -> Family:
@@ -118,9 +152,23 @@ class Candidate:
         return (self.model_id.likelihood, self.model_id.shape)
 
     @property
+    def kind(self) -> str:
+        """The family's ``density_kind`` ("continuous" or "discrete")."""
+        return self.family.density_kind
+
+    @property
     def group(self) -> str:
-        """The family's ``comparison_group``; only ``RANKED_GROUP`` is ranked."""
-        return self.family.comparison_group
+        """The family's ``comparison_group``, or its density kind when that kind is not the
+        one ranked here (``ranked_kind``); only ``RANKED_GROUP`` is ranked."""
+        group = self.family.comparison_group
+        if group == RANKED_GROUP and self.ranked_kind is not None and self.kind != self.ranked_kind:
+            return self.kind
+        return group
+
+    @property
+    def n_obs(self) -> int | None:
+        """Rows scored by LOO (for per-observation values in nats), else ``n``."""
+        return self.loo.n_data_points if self.loo is not None else self.n
 
     @property
     def distributional(self) -> bool:
@@ -209,6 +257,8 @@ class Verdict:
         What the residuals show, from :class:`lossbridge.posterior.misfit.MisfitAssessment`.
     user_fixed : tuple of str
         Models whose scale the user fixed (ranked as models of their own).
+    n_obs : int or None
+        Rows scored by leave-one-out (the per-observation differences divide by it).
     unranked_groups : tuple of (str, str)
         ``(model, comparison group)`` of each sampled model outside the ranked group
         (quantile models): never ranked, never the verdict's pick.
@@ -238,6 +288,7 @@ class Verdict:
     residual_shape: tuple[str, ...] = field(default_factory=tuple)
     user_fixed: tuple[str, ...] = ()
     unranked_groups: tuple[tuple[str, str], ...] = ()
+    n_obs: int | None = None
 
     def as_dict(self) -> dict:
         """The JSON ``verdict`` object."""
@@ -253,14 +304,18 @@ class Verdict:
             "excluded": [{"model": m, "reason": r} for m, r in self.excluded],
             "difference": None if self.elpd_diff is None else {
                 "elpd_diff": self.elpd_diff, "se": self.se,
-                "standard_errors": self.standard_errors},
+                "standard_errors": self.standard_errors,
+                # KL(p* || runner-up) - KL(p* || leader) per observation (comparison module)
+                "kl_difference_nats_per_obs": self.elpd_diff / self.n_obs if self.n_obs else None,
+                "kl_difference_se": self.se / self.n_obs if self.n_obs else None},
             "clear": self.clear,
             "clear_rule_standard_errors": CLEAR_SE,
             "best_likelihood": self.best_likelihood,
             "likelihood_difference": self.likelihood_difference,
             "sampled_models": list(self.sampled),
             "user_fixed_scale_models": list(self.user_fixed),
-            "not_distributional": [{"model": m, "comparison_group": g}
+            "not_distributional": [{"model": m, "comparison_group": g,
+                                    "reason": group_reason(g)}
                                    for m, g in self.unranked_groups],
             "all_certified": self.all_certified,
             "uncertified": list(self.uncertified),
@@ -270,9 +325,26 @@ class Verdict:
         }
 
 
+def density_kinds(candidates: Sequence[Candidate]) -> list[str]:
+    """The density kinds of the distributional candidates, in order of appearance."""
+    return list(dict.fromkeys(c.kind for c in candidates
+                              if c.family.comparison_group == RANKED_GROUP))
+
+
+def with_density_kind(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """The candidates with ``ranked_kind`` set when they mix density kinds (see the module
+    docstring: the discrete ones are then ranked); unchanged otherwise."""
+    candidates = tuple(candidates)
+    if len(density_kinds(candidates)) < 2:
+        return candidates
+    # idempotent, and the same objects when already set (callers match candidates by identity)
+    return tuple(c if c.ranked_kind == RANKED_KIND_WHEN_MIXED
+                 else replace(c, ranked_kind=RANKED_KIND_WHEN_MIXED) for c in candidates)
+
+
 def rank_order(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Rankable sampled models (distributional, LOO valid), best first by elpd_loo."""
-    rankable = [c for c in candidates
+    rankable = [c for c in with_density_kind(candidates)
                 if c.loo is not None and c.distributional and c.exclusion() is None]
     return sorted(rankable, key=lambda c: -c.loo.elpd_loo)
 
@@ -293,6 +365,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
         matched against the candidates' names (``Candidate.misfit`` is used as well).
     warning_count : int
     """
+    candidates = with_density_kind(candidates)
     every_sampled = [c for c in candidates if c.loo is not None]
     # Only distributional models enter the ranking, the misfit scope and the headline;
     # the others (quantile models) are listed, never ranked.
@@ -333,9 +406,10 @@ def build_verdict(candidates: Sequence[Candidate], *,
     if len(sampled) == 1:
         only = sampled[0]
         if unranked:
-            headline = (f"Only one distributional model was sampled, {only.described}, so "
-                        f"there is no comparison by predictive accuracy (the {_nouns(unranked)} "
-                        f"are not ranked: each answers {_answers(unranked)}).")
+            kind = (f"{only.kind} model" if any(c.group in KIND_GROUPS for c in unranked)
+                    else "distributional model")
+            headline = (f"Only one {kind} was sampled, {only.described}, so "
+                        f"there is no comparison by predictive accuracy ({_not_ranked(unranked)}).")
         else:
             headline = (f"Only one model was sampled, {only.described}, so there is no "
                         "comparison by predictive accuracy.")
@@ -368,7 +442,10 @@ def build_verdict(candidates: Sequence[Candidate], *,
     main = rival or runner
     m_diff, m_se, m_ratio, m_clear = ((diff, se, ratio, clear) if main is runner
                                       else _gap(difference, leader, main))
-    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd"
+    # the same gap per observation: the difference of the two cross-entropy estimates
+    # -elpd/n, i.e. of the KL divergences from the data-generating law, in nats
+    n = leader.n_obs or 1
+    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd = {m_diff / n:.3g} ± {m_se / n:.3g} nats/obs"
     against = main.described if main is runner else (
         f"{main.described}, the best {main.family.title} model,")
     all_misfit = assessment.all_misfit(c.name for c in ranked)
@@ -403,6 +480,9 @@ def build_verdict(candidates: Sequence[Candidate], *,
                          f"({diff:.1f} ± {se:.1f} elpd, {ratio:.1f} standard errors).")
     if all_misfit:
         headline += shape
+    kinds = [c for c in unranked if c.group in KIND_GROUPS]
+    if kinds:  # never ranked across density kinds: say so where the ranking is given
+        headline += f" Not ranked: {', '.join(c.name for c in kinds)} ({_not_ranked(kinds)})."
     likelihood = None if rival is None else {
         "leader": leader.name, "against": rival.name, "elpd_diff": m_diff, "se": m_se,
         "standard_errors": m_ratio, "clear": m_clear}
@@ -410,7 +490,8 @@ def build_verdict(candidates: Sequence[Candidate], *,
                    best=leader.name if clear else None, leader=leader.name, runner_up=runner.name,
                    elpd_diff=diff, se=se, standard_errors=ratio, clear=clear,
                    best_likelihood=leader.likelihood if rival is not None and m_clear else None,
-                   likelihood_difference=likelihood, all_misfit=all_misfit, **common)
+                   likelihood_difference=likelihood, all_misfit=all_misfit, n_obs=leader.n_obs,
+                   **common)
 
 
 def _gap(difference, a: Candidate, b: Candidate) -> tuple[float, float, float, bool]:
@@ -439,7 +520,31 @@ def _comparison_notes(sampled, excluded) -> list[str]:
 def _nouns(models) -> str:
     """The non-ranked groups' models in words (``"quantile models"``)."""
     groups = dict.fromkeys(c.group for c in models)
-    return " and ".join(GROUP_ANSWERS.get(g, (f"{g} models", ""))[0] for g in groups)
+    return " and ".join({**GROUP_ANSWERS, **KIND_GROUPS}.get(g, (f"{g} models", ""))[0]
+                        for g in groups)
+
+
+def group_reason(group: str) -> str:
+    """Why the models of a non-ranked comparison group are not ranked, in words."""
+    if group in KIND_GROUPS:
+        return KIND_GROUPS[group][2]
+    answer = GROUP_ANSWERS.get(group, ("", f"the question of its {group!r} group"))[1]
+    return (f"each answers {answer}, not the whole distribution, so leave-one-out against "
+            "the distributional models would compare different questions")
+
+
+def _not_ranked(models) -> str:
+    """Why each non-ranked group is not ranked, in one clause per group (``"the quantile
+    models are not ranked: each answers one conditional quantile of y"``)."""
+    clauses = []
+    for group in dict.fromkeys(c.group for c in models):
+        members = [c for c in models if c.group == group]
+        if group in KIND_GROUPS:
+            clauses.append(f"the {KIND_GROUPS[group][0]} are not ranked: {KIND_GROUPS[group][1]}")
+        else:
+            clauses.append(f"the {_nouns(members)} are not ranked: each answers "
+                           f"{_answers(members)}")
+    return "; ".join(clauses)
 
 
 def _answers(models) -> str:
@@ -454,6 +559,11 @@ def _group_notes(unranked) -> list[str]:
     lines = []
     for group in dict.fromkeys(c.group for c in unranked):
         members = [c for c in unranked if c.group == group]
+        if group in KIND_GROUPS:
+            lines.append(f"{', '.join(c.name for c in members)} "
+                         f"{'is' if len(members) == 1 else 'are'} not ranked: "
+                         f"{KIND_GROUPS[group][2]}; shown in a section of its own.")
+            continue
         lines.append(f"{', '.join(c.name for c in members)} "
                      f"{'is' if len(members) == 1 else 'are'} not ranked: "
                      f"{'it answers' if len(members) == 1 else 'each answers'} "

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from ..core.labels import settings_text
 
+# What the likelihood is called in the panel, by the family's ``density_kind``: a density of
+# the residual r = y - mu, or the probability of each value of a discrete y.
+DENSITY_LABELS = {"continuous": ("density", "f(r)"), "discrete": ("probability", "P(y | μ)")}
+
 
 def dictionary_entries(analysis) -> list[dict]:
     """One entry per fitted family with its shape settings, in the order fitted.
@@ -21,7 +25,8 @@ def dictionary_entries(analysis) -> list[dict]:
     Returns
     -------
     list of dict
-        ``{"title", "settings", "loss_name", "loss_symbol", "density", "nll_formula",
+        ``{"title", "settings", "loss_name", "loss_symbol", "density", "density_label",
+        "density_symbol", "nll_formula",
         "constant_formula", "loss_term_formula", "exact_name", "solver",
         "comparison_group", "models"}``; ``models`` holds, per model, ``{"name",
         "scale_mode", "scale_name", "scale_value", "fixed_source", "loss_value",
@@ -39,6 +44,9 @@ def dictionary_entries(analysis) -> list[dict]:
             "loss_name": family.loss_name,
             "loss_symbol": family.loss_symbol,
             "density": family.density_formula or None,
+            # a density of the residual, or a probability of each value of y (density_kind)
+            "density_label": DENSITY_LABELS[family.density_kind][0],
+            "density_symbol": DENSITY_LABELS[family.density_kind][1],
             "nll_formula": f"{nll.constant_formula} + {nll.loss_term_formula}",
             "constant_formula": nll.constant_formula,
             "loss_term_formula": nll.loss_term_formula,
@@ -86,7 +94,7 @@ def dictionary_lines(analysis) -> list[str]:
         certified = ", ".join(
             f"{m['name']} {_yes_no(m['certified'])}" for m in e["models"])
         lines += [f"  {title}: {e['loss_name']} ({e['loss_symbol']})",
-                  f"    density f(r) = {density}",
+                  f"    {e['density_label']} {e['density_symbol']} = {density}",
                   f"    NLL = {e['nll_formula']}",
                   f"    classical fit: {classical}; certified: {certified}"]
     return lines

@@ -31,6 +31,12 @@ def reference_families() -> list:
             and f.scale_mle(1.0, 1) is not None]
 
 
+def _residual_fits(analysis) -> list:
+    """The exact fits whose residuals y - X beta are the noise (``Family.additive_noise``:
+    identity link, continuous density), for the residual figures."""
+    return [r for r in _exact_fits(analysis) if r.spec.family.additive_noise]
+
+
 def _exact_fits(analysis) -> list:
     """The fits with an exact classical counterpart, one per exact fit, in fit order."""
     out, seen = [], set()
@@ -96,7 +102,7 @@ def residual_densities(analysis, points: int = 400) -> list[dict]:
     maximum-likelihood scale of those residuals (:func:`reference_families`)."""
     design = analysis.design
     out = []
-    for result in _exact_fits(analysis):
+    for result in _residual_fits(analysis):
         base = result.baseline
         residuals = design.y - design.X @ base.coefficients
         low, high = np.quantile(residuals, [0.001, 0.999])
@@ -129,7 +135,7 @@ def _exact_residuals(analysis) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{exact-fit name ("OLS", "LAD", ...): (fitted, residuals)}``, in fit order."""
     design = analysis.design
     out = {}
-    for result in _exact_fits(analysis):
+    for result in _residual_fits(analysis):
         fitted = design.X @ result.baseline.coefficients
         out[result.spec.family.exact_name] = (fitted, design.y - fitted)
     return out
@@ -255,4 +261,79 @@ def scale_bands(analysis, probability: float = 0.9) -> list[dict]:
             entry["low"], entry["median"], entry["high"] = np.quantile(
                 scales, [tail, 0.5, 1.0 - tail], axis=0)
         out.append(entry)
+    return out
+
+
+ROOTOGRAM_VALUES = 60  # at most this many count values drawn (the rest pooled in the last)
+CALIBRATION_BINS = 10
+
+
+def _map_means(result, design) -> np.ndarray:
+    """Fitted means mu = g^-1(X beta (+ offset)) at the MAP."""
+    return result.spec.family.link.inverse(design.linear_predictor(result.map.coefficients))
+
+
+def _discrete_fits(analysis) -> list:
+    """One fit per discrete likelihood (family with its settings), in fit order."""
+    out, seen = [], set()
+    for result in analysis.fits:
+        key = (result.spec.likelihood, result.spec.shape)
+        if result.spec.family.density_kind == "discrete" and key not in seen:
+            seen.add(key)
+            out.append(result)
+    return out
+
+
+def rootograms(analysis) -> list[dict]:
+    """Per discrete fit: observed and expected frequency of each value of y at the MAP.
+
+    The expected frequency of value k is sum_i P(y = k | mu_i) under the family's own
+    ``logpdf`` at the MAP; values from min(0, min y) to max(y) (at most ``ROOTOGRAM_VALUES``,
+    the last one then pooling every larger value, observed and expected). Drawn as a
+    hanging rootogram (Kleiber and Zeileis 2016, *The American Statistician* 70): bars of
+    sqrt(observed) hanging from sqrt(expected), so a misfit shows as a bar off zero.
+    """
+    design = analysis.design
+    y = np.asarray(design.y, dtype=float)
+    low, high = min(int(np.min(y)), 0), int(np.max(y))  # counts and binary y start at 0
+    values = np.arange(low, min(high, low + ROOTOGRAM_VALUES - 1) + 1)
+    pooled = high > values[-1]
+    out = []
+    for result in _discrete_fits(analysis):
+        family = result.spec.family
+        mu = _map_means(result, design)
+        logp = family.logpdf(values[:, None].astype(float), mu[None, :],
+                             float(result.map.scale), **result.map.shape)
+        expected = np.exp(logp).sum(axis=1)
+        observed = np.array([np.sum(y == v) for v in values], dtype=float)
+        if pooled:  # the last value stands for itself and every larger one
+            # P(y >= last | mu_i) = 1 - P(y < last | mu_i): the support starts at ``low``
+            expected[-1] = float(np.sum(np.clip(1.0 - np.exp(logp[:-1]).sum(axis=0), 0.0, None)))
+            observed[-1] = np.sum(y >= values[-1])
+        out.append({"model": result.spec.model_id, "name": result.spec.name,
+                    "values": values, "observed": observed, "expected": expected,
+                    "pooled": bool(pooled)})
+    return out
+
+
+def calibration_curves(analysis, bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Per discrete fit of a binary y (every y in {0, 1}): the MAP's predicted P(y = 1)
+    against the observed share of ones, in ``bins`` bins of equal counts of rows sorted by
+    the prediction (a reliability diagram); empty unless y is binary."""
+    design = analysis.design
+    y = np.asarray(design.y, dtype=float)
+    if not np.all((y == 0) | (y == 1)):
+        return []
+    out = []
+    for result in _discrete_fits(analysis):
+        family = result.spec.family
+        mu = _map_means(result, design)
+        p_one = np.exp(family.logpdf(np.ones_like(mu), mu, float(result.map.scale),
+                                     **result.map.shape))
+        order = np.argsort(p_one, kind="stable")
+        groups = [g for g in np.array_split(order, min(bins, y.size)) if g.size]
+        out.append({"model": result.spec.model_id, "name": result.spec.name,
+                    "predicted": np.array([p_one[g].mean() for g in groups]),
+                    "observed": np.array([y[g].mean() for g in groups]),
+                    "counts": np.array([g.size for g in groups])})
     return out

@@ -139,6 +139,36 @@ def plot_residuals_vs_fitted(ax, data: dict) -> None:
     ax.legend(fontsize=8, frameon=False)
 
 
+def plot_rootogram(ax, data: dict) -> None:
+    """Hanging rootogram: sqrt(observed) bars hanging from the sqrt(expected) curve."""
+    from matplotlib.ticker import MaxNLocator
+
+    color = model_color(data["model"])
+    values, root_expected = data["values"], np.sqrt(data["expected"])
+    root_observed = np.sqrt(data["observed"])
+    ax.bar(values, root_observed, bottom=root_expected - root_observed, width=0.8,
+           color="#cccccc", edgecolor="#888888", lw=0.5, label="√observed, hanging")
+    ax.plot(values, root_expected, "o-", ms=3, lw=1.5, color=color, label="√expected at the MAP")
+    ax.axhline(0, color="black", lw=0.8)
+    last = "≥ " if data["pooled"] else ""
+    ax.set_title(safe_label(f"{data['name']}: rootogram"), loc="left", fontsize=10)
+    ax.set_xlabel(f"value of y (last: {last}{values[-1]})")
+    ax.set_ylabel("√frequency")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # the values are integers
+    ax.legend(fontsize=8, frameon=False)
+
+
+def plot_calibration(ax, data: dict) -> None:
+    """Observed share of ones against the predicted probability, binned, with the diagonal."""
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8)
+    ax.plot(data["predicted"], data["observed"], "o-", ms=4, color=model_color(data["model"]))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(safe_label(f"{data['name']}: calibration"), loc="left", fontsize=10)
+    ax.set_xlabel("predicted P(y = 1) at the MAP (bin mean)")
+    ax.set_ylabel("observed share of y = 1")
+
+
 def plot_qq(ax, data: dict) -> None:
     """Sample quantiles of the residuals against a fitted distribution's quantiles."""
     color = family_colors(data["family_name"])[0]

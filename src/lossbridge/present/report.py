@@ -127,6 +127,9 @@ def _figures(analysis) -> dict[str, dict]:
         ("residuals", plot_data.residual_densities(analysis), plots.plot_residuals),
         ("residuals_vs_fitted", plot_data.residuals_vs_fitted(analysis), plots.plot_residuals_vs_fitted),
         ("qq", plot_data.qq_frames(analysis), plots.plot_qq),
+        # discrete fits: no additive noise; observed against expected frequencies instead
+        ("rootogram", plot_data.rootograms(analysis), plots.plot_rootogram),
+        ("calibration", plot_data.calibration_curves(analysis), plots.plot_calibration),
     ):
         if panels:  # none when no model has an exact counterpart
             figures[key] = _panel_row(panels, draw)
@@ -180,7 +183,9 @@ def _misfit(analysis) -> dict | None:
         return None
     return {"warnings": list(analysis.misfit.warnings),
             "models": sorted(analysis.misfit.misfit_models),
-            "residual_shape": list(analysis.misfit.residual_shape)}
+            "residual_shape": list(analysis.misfit.residual_shape),
+            # why no residual description was made (a discrete y), when none was
+            "residual_note": analysis.misfit.residual_statistics.get("skipped")}
 
 
 def _panel_row(panels: list, draw) -> str:
@@ -246,7 +251,17 @@ def report_context(analysis, command: str | None = None) -> dict:
         comparison = {"rows": _records(analysis.comparison.table.drop(columns=["pareto_warning"])),
                       "sentences": analysis.comparison.sentences,  # [0]: the verdict's headline
                       "excluded": dict(analysis.verdict.excluded),
-                      "quantile_rows": _records(quantile.drop(columns=["comparison_group"]))}
+                      "quantile_rows": _records(
+                          quantile[~quantile["other_kind"].astype(bool)]
+                          .drop(columns=["comparison_group", "reason", "other_kind"])),
+                      # models of the density kind not ranked here, one section per kind
+                      "kind_groups": [
+                          {"group": group, "reason": rows["reason"].iloc[0],
+                           "names": list(rows.index),
+                           "rows": _records(rows.drop(columns=["comparison_group", "reason",
+                                                               "other_kind"]))}
+                          for group, rows in quantile[quantile["other_kind"].astype(bool)]
+                          .groupby("comparison_group", sort=False)]}
     return {
         "title": f"lossbridge: {design.formula}",
         "design": design.summary(),

@@ -137,13 +137,21 @@ def _posterior_sections(analysis) -> list[str]:
               "values)", _table(ppc)]
     if analysis.comparison is not None:
         comparison = analysis.comparison
-        table = comparison.table.drop(columns=["pareto_warning"])
+        table = comparison.table.drop(columns=["pareto_warning", "n"]).rename(
+            columns=PER_OBS_LABELS)
         if not table.empty:
             source = ("az.compare, stacking weights" if table["weight"].notna().any()
+                      else "one model ranked: no stacking weights"
+                      if int(comparison.table["ranked"].sum()) < 2
                       else "subsampled LOO: no stacking weights")
             lines += ["", f"Model comparison by leave-one-out ({source}; elpd: higher is "
                       "better; elpd_diff ± dse: difference to the best; loo: exact in closed "
-                      "form or PSIS)", _table(table)]
+                      "form or PSIS)", _table(table),
+                      f"  per observation, in nats (n = {int(comparison.table['n'].max())}): "
+                      "H/obs = -elpd_loo/n, the leave-one-out estimate of the cross-entropy "
+                      "H(p*, model) from the data-generating law p*, ± H_se = se/n; "
+                      "dKL/obs = elpd_diff/n, the estimate of KL(p*||model) - KL(p*||best), "
+                      "± dKL_se = dse/n"]
         lines += ["  " + s for s in comparison.sentences]
         lines += _quantile_lines(comparison.quantile_table)
     return lines
@@ -173,15 +181,27 @@ def _adjusted_lines(fits) -> list[str]:
             "under-cover, the adjusted ones are calibrated)", _table(table)]
 
 
+# The comparison table's per-observation columns in the terminal (short: the table is wide).
+PER_OBS_LABELS = {"cross_entropy_nats_per_obs": "H/obs", "cross_entropy_se": "H_se",
+                  "kl_difference_nats_per_obs": "dKL/obs", "kl_difference_se": "dKL_se"}
+
+
 def _quantile_lines(table: pd.DataFrame) -> list[str]:
-    """The models outside the ranking (quantile models): settings, loss and its mean."""
-    if table.empty:
-        return []
-    shown = table.drop(columns=["comparison_group"]).rename(
-        columns={"loss_at_map": "loss_at_MAP", "mean_loss": "mean_loss (loss/n)"})
-    return ["", "Quantile models (not ranked: each answers one conditional quantile of y, not "
-            "its distribution; no elpd shown: their density is a working likelihood, not a model of y)",
-            _table(shown)]
+    """The models outside the ranking, one table per comparison group (quantile models;
+    models of another density kind): settings, loss and its mean, and why not ranked."""
+    lines = []
+    for (group, other_kind), members in table.groupby(["comparison_group", "other_kind"],
+                                                       sort=False):
+        shown = members.drop(columns=["comparison_group", "reason", "other_kind"]).rename(
+            columns={"loss_at_map": "loss_at_MAP", "mean_loss": "mean_loss (loss/n)"})
+        if not other_kind:
+            title = ("Quantile models (not ranked: each answers one conditional quantile of y, "
+                     "not its distribution; no elpd shown: their density is a working "
+                     "likelihood, not a model of y)")
+        else:
+            title = f"Models not ranked ({group} density): {members['reason'].iloc[0]}"
+        lines += ["", title, _table(shown)]
+    return lines
 
 
 def _exact_fit_lines(fits) -> list[str]:
