@@ -51,7 +51,15 @@ class NegativeBinomial(Family):
     parameters = (ALPHA,)
     in_default_set = False
     exact_solver = "negbin"
-    exact_name = "negative binomial MLE (Newton)"
+
+    @property
+    def exact_name(self) -> str:
+        # With alpha learned the fit maximises the likelihood plus alpha's prior: a
+        # posterior mode, not the MLE (statsmodels' NB2 MLE of alpha differs by the prior's
+        # pull); with alpha fixed it is the GLM at that alpha.
+        if self.shape_value("alpha") is None:
+            return "NB2 fit (α at its posterior mode)"
+        return "NB2 GLM (α fixed)"
     # eta = X beta + log(exposure) is meaningful on the log scale (families/poisson.py too)
     supports_offset = True
 

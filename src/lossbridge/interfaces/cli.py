@@ -171,6 +171,12 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     _hidden_debug(parser)
 
 
+# The likelihoods the simulate hint names (any registered family may be fitted; these are
+# the ones whose comparison the data were made for): by law for a discrete y, else these.
+_SUGGESTED = {"logistic": ("bernoulli",), "poisson": ("poisson", "negbin")}
+_SUGGESTED_CONTINUOUS = ("normal", "laplace", "student", "huber")
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from ..core.outputs import check_output
     from ..data.simulation import sidecar_path, simulate, write_simulation
@@ -194,7 +200,9 @@ def _simulate(args: argparse.Namespace) -> int:
                           predictors=args.predictors, **parameters)
     out, side = write_simulation(simulation, args.out)
     print(f"wrote {out} ({simulation.n} rows, {simulation.law.label}, seed {simulation.seed}) "
-          f"and {side}; fit it with: lossbridge fit {out}")
+          f"and {side}; fit it with: lossbridge fit {out} "
+          + " ".join(f"--likelihood {name}" for name in _SUGGESTED.get(simulation.law.name,
+                                                                _SUGGESTED_CONTINUOUS)))
     return EXIT_OK
 
 

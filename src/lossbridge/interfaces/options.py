@@ -249,7 +249,8 @@ def _shape_option(parameter, family) -> Option:
 
 def _declare() -> dict[str, Option]:
     """Every option, in ``--help`` order, for the families registered now."""
-    count = "both" if len(FAMILIES) == 2 else "all"
+    defaults = " and ".join(n for n, f in FAMILIES.items() if f.in_default_set)
+    count = f"{defaults}; a bundled dataset may name its own"
     head = [
         Option("formula", None, _formula, "formulaic formula, e.g. 'foodexp ~ income' (optional "
                "for bundled datasets)", str, optional=True, flag="--formula", short="-f"),

@@ -41,8 +41,9 @@ def format_analysis(analysis) -> str:
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
         f"priors: {analysis.options['priors']}"
-        + (" (MAP = maximum likelihood)" if analysis.options["priors"] == "flat"
-           and not analysis.options.get("penalty") else ""),
+        + (f" (MAP = maximum likelihood{_learned_shape_caveat(analysis)})"
+           if analysis.options["priors"] == "flat" and not analysis.options.get("penalty")
+           else ""),
     ]
     if analysis.options.get("penalty"):  # the prior each penalty is, model by model
         for result in analysis.fits:
@@ -56,13 +57,17 @@ def format_analysis(analysis) -> str:
                 f"{result.spec.fixed_scale:.6g} ({result.spec.fixed_scale_source})"
             )
     lines += ["", "MAP estimates beside the exact fits", _table(analysis.coefficients())]
-    lines += ["", "Relative difference of each MAP coefficient from its exact fit",
-              _table(analysis.differences())]
+    differences = analysis.differences()
+    if differences.shape[1]:  # none without an exact fit (a separated binary y)
+        lines += ["", "Relative difference of each MAP coefficient from its exact fit",
+                  _table(differences)]
     cert = analysis.certificates()
     if cert.empty:  # weak priors: nothing to certify against
+        pull = ("; the relative differences above are the priors' pull" if differences.shape[1]
+                else "")
         lines += ["", "Certificates: none. Under weak priors the MAP is a penalised fit (the "
                   "posterior mode), not the minimiser of the loss, so no exact fit can certify "
-                  "it; the relative differences above are the priors' pull."]
+                  f"it{pull}."]
     else:
         lines += ["", "Certificates (MAP versus exact minimiser of the loss)", _table(cert)]
     nll = analysis.nll_table().drop(columns=["constant_formula", "loss_term_formula"])
@@ -278,3 +283,13 @@ def _truth_method(row) -> str:
     if row.method.startswith("summation"):
         return row.method
     return f"{row.method} (error est. {row.error:.0e})"
+
+
+def _learned_shape_caveat(analysis) -> str:
+    """What 'MAP = maximum likelihood' leaves out: a learned shape parameter (a Student-t's
+    nu, a negative binomial's alpha) is at its posterior mode under its proper prior."""
+    learned = {p.name: p.prior for r in analysis.fits for p in r.spec.family.learned_shape}
+    if not learned:
+        return ""
+    parts = ", ".join(f"{name} under {prior}" for name, prior in learned.items())
+    return f" given the learned {parts} at its posterior mode"
