@@ -457,6 +457,12 @@ class Family(ABC):
         KKT certificate use (:mod:`lossbridge.estimation.glm`); None where not given."""
         return None
 
+    def newton_objective(self, y: np.ndarray, mu: np.ndarray, **shape: float) -> float:
+        """The NLL at fitted means ``mu`` up to a constant in y, in a form free of
+        cancellation (a deviance), which the exact GLM solver's line search compares:
+        minus the summed :meth:`logpdf` by default."""
+        return -float(np.sum(self.logpdf(y, mu, 1.0, **shape)))
+
     def coordinate_scale(self, y_scale: float) -> float:
         """The scale s of the rotated coordinates, eta = s Q* theta
         (:meth:`lossbridge.data.rotation.Rotation.for_family`), given the sd-based
