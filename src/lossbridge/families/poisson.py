@@ -91,6 +91,13 @@ class Poisson(Family):
     def initial_linear_predictor(self, y):
         return np.log(y + 0.5)
 
+    def weak_prior_eta_scale(self, y):
+        # on the log link's scale (rstanarm's autoscale for a non-Gaussian family: 2.5/sd(x))
+        return 1.0
+
+    def weak_prior_eta_centre(self, y):
+        return float(np.log(np.mean(y)))  # the log of the mean count (check_counts: > 0)
+
     def linear_predictor_scale(self, y, mu, scale):
         return float(1.0 / np.sqrt(np.mean(mu)))
 
