@@ -123,7 +123,9 @@ class NegativeBinomial(Family):
         r = 1.0 / self._alpha(alpha)
         # (y + r) log((y + r)/(mu + r)) as (y + r) log1p((y − mu)/(mu + r)): no difference
         # of two logs near log r at large r
-        return float(2.0 * np.sum(xlogy(y, y / mu)
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 rows: 0 log 1
+            ratio = np.where(y > 0, y / np.where(y > 0, mu, 1.0), 1.0)
+        return float(2.0 * np.sum(xlogy(y, ratio)
                                   - (y + r) * np.log1p((y - mu) / (mu + r))))
 
     def newton_objective(self, y, mu, alpha=None):

@@ -72,7 +72,9 @@ class Poisson(Family):
 
         # y log(y/mu) - (y - mu), each row >= 0 and near 0 at a good fit: no cancellation
         # between sums of size y log mu
-        return float(2.0 * np.sum(xlogy(y, y / mu) - (y - mu)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 rows: 0 log 1
+            ratio = np.where(y > 0, y / np.where(y > 0, mu, 1.0), 1.0)
+        return float(2.0 * np.sum(xlogy(y, ratio) - (y - mu)))
 
     def nll_constant_of(self, y, scale):
         from scipy.special import gammaln, xlogy
