@@ -100,7 +100,8 @@ def newton_glm(family: Family, X: np.ndarray, y: np.ndarray, shape: dict | None 
         start = family.initial_linear_predictor(y) - offset
         gamma, *_ = np.linalg.lstsq(Xs, start, rcond=None)
     value, steps = objective(gamma), 0
-    for steps in range(1, MAX_STEPS + 1):
+    for _ in range(MAX_STEPS):
+        steps += 1
         gradient, information, bound = score(gamma)  # of the log-likelihood
         # Stop at a zero gradient (within its rounding bound: the KKT certificate's own
         # test), not on the objective's change, which is rounding noise near the optimum.
