@@ -3,7 +3,8 @@
 With column norms D, the thin QR factorisation ``X D = Q R`` and ``Q* = sqrt(n) Q``,
 ``R* = R / sqrt(n)``, the linear predictor is ``mu = s Q* theta`` where ``s`` is the
 response scale (sd(y); 1 for a family whose link is not the identity, whose eta is on
-the link's scale: :meth:`Rotation.for_family`). Then ``beta = s D R*^{-1} theta``. Under the likelihood the rotated
+the link's scale: :meth:`Rotation.for_family`). Then ``beta = s D R*^{-1} theta``.
+Under the likelihood the rotated
 coefficients ``theta`` are uncorrelated with equal curvature, whatever the collinearity
 or units of X: optimisers and samplers see a round problem. The map is linear, so a
 flat prior on theta is a flat prior on beta and the MAP is the same point.
