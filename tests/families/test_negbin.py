@@ -308,3 +308,57 @@ def test_sampled_run_with_exposure_uses_the_offset_everywhere(exposed):
         # nats lower
         assert loglik - 3 * p_loo - 5 < elpd < loglik
         assert p_loo < 8
+
+
+Y_SMALL = np.array([0.0, 1.0, 3.0, 10.0, 57.0, 400.0])
+MU_SMALL = np.array([0.2, 1.5, 2.0, 11.0, 40.0, 380.0])
+
+
+@pytest.mark.parametrize("alpha", [1e-10, 1e-14])
+def test_small_alpha_is_the_poisson_limit_without_cancellation(alpha):
+    """log NB = log Poisson + alpha ((y − mu)² − y)/2 + O(alpha² y³) and D_NB = D_P −
+    alpha Σ (y − mu)² + O(alpha²): the gammaln difference at r = 1/alpha lost 0.2 nats at
+    1e-14. Tolerance: rounding of terms up to log(400!) ~ 2e3 (a few eps x 2e3 ~ 1e-12)
+    plus the second-order term (< alpha² y³ = 6e-13 at 1e-10)."""
+    y, mu = Y_SMALL, MU_SMALL
+    first = POISSON.logpdf(y, mu, 1.0) + alpha * ((y - mu) ** 2 - y) / 2.0
+    assert np.max(np.abs(NEGBIN.logpdf(y, mu, 1.0, alpha=alpha) - first)) < 2e-12
+    tensor = NEGBIN.logp(pt.as_tensor(y), pt.as_tensor(mu), 1.0, alpha=alpha).eval()
+    assert np.max(np.abs(tensor - first)) < 2e-12
+    deviance = POISSON.loss_of(y, mu, 1.0) - alpha * np.sum((y - mu) ** 2)
+    assert NEGBIN.loss_of(y, mu, 1.0, alpha=alpha) == pytest.approx(deviance, abs=1e-11)
+    # the PyTensor gradient in alpha's branch switch stays finite
+    a = pt.dscalar("a")
+    grad = pt.grad(NEGBIN.logp(pt.as_tensor(y), pt.as_tensor(mu), 1.0, alpha=a).sum(), a)
+    assert np.isfinite(grad.eval({a: alpha}))
+
+
+@pytest.mark.parametrize("alpha", [0.005, 0.3, 2.0, 50.0])
+def test_logpdf_matches_scipy_on_both_sides_of_the_switch(alpha):
+    y, mu = Y_SMALL, MU_SMALL
+    expected = stats.nbinom.logpmf(y, 1.0 / alpha, 1.0 / (1.0 + alpha * mu))
+    for ours in (NEGBIN.logpdf(y, mu, 1.0, alpha=alpha),
+                 NEGBIN.logp(pt.as_tensor(y), pt.as_tensor(mu), 1.0, alpha=alpha).eval()):
+        assert np.allclose(ours, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("alpha", [1e-14, 1e-10, 1e-3, 0.5, 5.0])
+def test_alpha_score_is_exact_to_the_rounding_of_its_terms(alpha):
+    """d log f / d log alpha against 60-digit decimal arithmetic of its integer-y form
+    Σ_j<y αj/(1 + αj) + r log(1 + αμ) − (y + r) αμ/(1 + αμ); within 64 eps x its terms'
+    sizes (the five O(mu) terms of the plain form cancelled to noise near the Poisson limit)."""
+    from decimal import Decimal, localcontext
+
+    from lossbridge.estimation.negbin_fit import alpha_score
+
+    ours, sizes = alpha_score(Y_SMALL, MU_SMALL, alpha)
+    with localcontext() as context:
+        context.prec = 60
+        a = Decimal(alpha)
+        r = 1 / a
+        exact = []
+        for y, mu in zip(Y_SMALL, MU_SMALL, strict=True):
+            am = a * Decimal(mu)
+            exact.append(float(sum(a * j / (1 + a * j) for j in range(int(y)))
+                               + r * (1 + am).ln() - (int(y) + r) * am / (1 + am)))
+    assert np.all(np.abs(ours - np.array(exact)) <= 64 * np.finfo(float).eps * sizes)

@@ -149,3 +149,31 @@ def test_family_without_fast_form_is_summed_once_for_all_its_blocks(longley):
     data = {v.name for v in model.data_vars}
     assert {"rotated_design", "y_observed", "normal::gram", "normal::theta_hat"} <= data
     assert sum(name.endswith("::gram") for name in data) == 1
+
+
+def test_count_block_beside_a_normal_block_uses_its_own_coordinates():
+    """A log-link block's coordinates are on eta's scale (Family.coordinate_scale = 1) while
+    the Normal's keep sd(y): the joint model (Normal + Poisson blocks, weak priors) is the sum
+    of the two reference models, each in its own coordinates, to 1e-10."""
+    from lossbridge.data.design import Design
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(80)
+    X = np.column_stack([np.ones(80), x])
+    y = rng.poisson(np.exp(6.0 + 0.3 * x)).astype(float)
+    d = Design(X=X, y=y, terms=("Intercept", "x"), response="y", formula="y ~ x", source="test")
+    rot = Rotation.from_design(X, y)
+    specs = [ModelSpec("normal", "learned", priors="weak"),
+             ModelSpec("poisson", "none", priors="weak")]
+    names = [["theta", "sigma_log__"], ["theta"]]
+    joint = logp_and_grad(build_joint_model(specs, d, rot),
+                          [block_name(s, n) for s, ns in zip(specs, names, strict=True) for n in ns])
+    singles = [logp_and_grad(build_model(s, d, rot), ns) for s, ns in zip(specs, names, strict=True)]
+    beta = np.linalg.lstsq(X, np.log(y + 0.5), rcond=None)[0]
+    normal_point = [rot.to_theta(np.linalg.lstsq(X, y, rcond=None)[0]), np.array(np.log(np.std(y)))]
+    poisson_point = [rot.for_family(specs[1].family).to_theta(beta)]
+    assert rot.for_family(specs[1].family).y_scale == 1.0 != rot.y_scale
+    out = joint(*normal_point, *poisson_point)
+    expected = singles[0](*normal_point)[0] + singles[1](*poisson_point)[0]
+    assert out[0] == pytest.approx(expected, rel=1e-10)
+    assert np.isfinite(singles[1](*poisson_point)[0])

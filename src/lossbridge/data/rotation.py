@@ -2,7 +2,9 @@
 
 With column norms D, the thin QR factorisation ``X D = Q R`` and ``Q* = sqrt(n) Q``,
 ``R* = R / sqrt(n)``, the linear predictor is ``mu = s Q* theta`` where ``s`` is the
-response scale. Then ``beta = s D R*^{-1} theta``. Under the likelihood the rotated
+response scale (sd(y); 1 for a family whose link is not the identity, whose eta is on
+the link's scale: :meth:`Rotation.for_family`). Then ``beta = s D R*^{-1} theta``.
+Under the likelihood the rotated
 coefficients ``theta`` are uncorrelated with equal curvature, whatever the collinearity
 or units of X: optimisers and samplers see a round problem. The map is linear, so a
 flat prior on theta is a flat prior on beta and the MAP is the same point.
@@ -10,7 +12,7 @@ flat prior on theta is a flat prior on beta and the MAP is the same point.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -34,6 +36,13 @@ class Rotation:
         spread = float(np.std(y))
         y_scale = spread if spread > 0 else float(np.max(np.abs(y))) or 1.0
         return cls(Q=q * root_n, R=r / root_n, column_norms=norms, y_scale=y_scale)
+
+    def for_family(self, family) -> Rotation:
+        """This rotation with the family's coordinate scale s (``Family.coordinate_scale``
+        of sd(y)): itself for an identity link, s = 1 on a link's eta scale (sd(y) of a
+        count is not the size of a unit of eta). Idempotent, so every stage may apply it."""
+        scale = family.coordinate_scale(self.y_scale)
+        return self if scale == self.y_scale else replace(self, y_scale=float(scale))
 
     @property
     def beta_from_theta_matrix(self) -> np.ndarray:

@@ -189,6 +189,7 @@ def find_map(
 
         return heteroscedastic_map(model, spec, design, rotation)
     family = spec.family
+    rotation = rotation.for_family(family)  # eta's scale of theta (Family.coordinate_scale)
     learned = spec.scale == "learned"
     if spec.penalty is not None and not spec.penalty.smooth:
         return _penalised_map(model, spec, design, rotation)

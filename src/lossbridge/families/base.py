@@ -457,6 +457,20 @@ class Family(ABC):
         KKT certificate use (:mod:`lossbridge.estimation.glm`); None where not given."""
         return None
 
+    def newton_objective(self, y: np.ndarray, mu: np.ndarray, **shape: float) -> float:
+        """The NLL at fitted means ``mu`` up to a constant in y, in a form free of
+        cancellation (a deviance), which the exact GLM solver's line search compares:
+        minus the summed :meth:`logpdf` by default."""
+        return -float(np.sum(self.logpdf(y, mu, 1.0, **shape)))
+
+    def coordinate_scale(self, y_scale: float) -> float:
+        """The scale s of the rotated coordinates, eta = s Q* theta
+        (:meth:`lossbridge.data.rotation.Rotation.for_family`), given the sd-based
+        ``y_scale``: y_scale itself for the identity link; 1 for any other link, since eta
+        is then on the link's scale whatever the size of y (a unit of theta of sd(y) on
+        the log mean of counts near e^12 would be a step of thousands on eta)."""
+        return y_scale if self.link is IDENTITY else 1.0
+
     def weak_prior_eta_scale(self, y: np.ndarray) -> float:
         """The size of y on the scale of eta, which the weak priors autoscale the
         coefficients by (Normal(0, 2.5 s / sd(x_j)), intercept sd 2.5 s): sd(y) for an

@@ -70,7 +70,11 @@ class Poisson(Family):
     def loss_of(self, y, mu, scale):
         from scipy.special import xlogy
 
-        return float(2.0 * np.sum(xlogy(y, y) - xlogy(y, mu) - (y - mu)))
+        # y log(y/mu) - (y - mu), each row >= 0 and near 0 at a good fit: no cancellation
+        # between sums of size y log mu
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 rows: 0 log 1
+            ratio = np.where(y > 0, y / np.where(y > 0, mu, 1.0), 1.0)
+        return float(2.0 * np.sum(xlogy(y, ratio) - (y - mu)))
 
     def nll_constant_of(self, y, scale):
         from scipy.special import gammaln, xlogy
@@ -80,11 +84,21 @@ class Poisson(Family):
     def loss_term_of(self, y, mu, scale):
         return self.loss_of(y, mu, scale) / 2.0
 
+    def newton_objective(self, y, mu):
+        return self.loss_of(y, mu, 1.0) / 2.0
+
     def check_response(self, y, response):
         check_counts(y, response, self.name)
 
     def initial_linear_predictor(self, y):
         return np.log(y + 0.5)
+
+    def weak_prior_eta_scale(self, y):
+        # on the log link's scale (rstanarm's autoscale for a non-Gaussian family: 2.5/sd(x))
+        return 1.0
+
+    def weak_prior_eta_centre(self, y):
+        return float(np.log(np.mean(y)))  # the log of the mean count (check_counts: > 0)
 
     def linear_predictor_scale(self, y, mu, scale):
         return float(1.0 / np.sqrt(np.mean(mu)))

@@ -94,8 +94,11 @@ class _LogLikelihoods:
                             else pm.Data("offset", self.design.offset))
         return self._data
 
-    def eta(self, theta):
+    def eta(self, theta, family: Family):
         q, _, y_scale = self.data()
+        own = self.rotation.for_family(family).y_scale  # Family.coordinate_scale
+        if own != self.rotation.y_scale:
+            y_scale = pt.as_tensor_variable(np.float64(own))
         eta = y_scale * pt.dot(q, theta)
         return eta if self._offset is None else eta + self._offset
 
@@ -105,7 +108,7 @@ class _LogLikelihoods:
         _, y, _ = self.data()
 
         def log_likelihood(theta, scale):
-            mu = family.link.inverse_tensor(self.eta(theta))
+            mu = family.link.inverse_tensor(self.eta(theta, family))
             return pt.sum(family.logp(y, mu, scale))
 
         return log_likelihood
@@ -114,7 +117,7 @@ class _LogLikelihoods:
         _, y, _ = self.data()
 
         def log_likelihood(theta, scale, **shape):
-            mu = family.link.inverse_tensor(self.eta(theta))
+            mu = family.link.inverse_tensor(self.eta(theta, family))
             return family.summed_logp(y, mu, scale, **shape)
 
         return log_likelihood
@@ -188,6 +191,9 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
         log_likelihoods = _LogLikelihoods(design, rotation)
         for index, spec in enumerate(specs):
             family = spec.family
+            own = rotation.for_family(family)  # this family's coordinate scale
+            block_to_beta = to_beta if own is rotation else pm.Data(
+                block_name(spec, "beta_from_theta"), own.beta_from_theta_matrix)
             # on the scale of this family's linear predictor (Family.weak_prior_eta_scale)
             weak = WeakPriors.from_design(design, family) if spec.priors == "weak" else None
             estimate = estimates[index] if estimates is not None else None
@@ -197,16 +203,16 @@ def _build(specs, design, rotation, estimates) -> tuple[pm.Model, set[str]]:
                 # Shared variables, not constants: compiled code is reused across datasets.
                 unit = pm.Data(block_name(spec, "unit"),
                                np.float64(estimate.location_scale
-                                          / (rotation.y_scale * np.sqrt(design.n))))
+                                          / (own.y_scale * np.sqrt(design.n))))
                 centre = pm.Data(block_name(spec, "theta_map"), np.asarray(estimate.theta))
                 z = pm.Flat(block_name(spec, "z"), shape=k)
                 theta = pm.Deterministic(block_name(spec, "theta"), centre + unit * z)
             if spec.priors == "weak":
-                beta = pt.dot(to_beta, theta)
+                beta = pt.dot(block_to_beta, theta)
                 pm.Potential(block_name(spec, "prior"), _weak_coefficient_logp(beta, weak))
             if spec.penalty is not None:  # a ridge/lasso/elastic-net prior (fixed scale only)
                 pm.Potential(block_name(spec, "penalty_prior"),
-                             penalty_logp(pt.dot(to_beta, theta), spec.penalty, design,
+                             penalty_logp(pt.dot(block_to_beta, theta), spec.penalty, design,
                                           spec.fixed_scale))
             if spec.modelled_scale:  # log scale_i = Z_i gamma (models/heteroscedastic.py)
                 scale = joint_scale(spec, design, estimate, partial(block_name, spec))

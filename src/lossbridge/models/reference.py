@@ -45,8 +45,8 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
     rotation : Rotation, optional
         Precomputed QR rotation of ``design`` (shared between the models of one analysis).
     """
-    rotation = rotation or Rotation.from_design(design.X, design.y)
     family = spec.family
+    rotation = (rotation or Rotation.from_design(design.X, design.y)).for_family(family)
     coords = {"term": list(design.terms), "rotated_term": list(range(design.k))}
     with pm.Model(coords=coords) as model:
         # Data enter as shared variables, not constants, so that PyTensor's compiled

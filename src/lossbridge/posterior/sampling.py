@@ -176,7 +176,8 @@ def sample_models(
             scale = np.asarray(idata.posterior[block_name(spec, spec.family.scale_name)])
         shape = {p.name: np.asarray(idata.posterior[block_name(spec, p.name)])
                  for p in spec.family.learned_shape}
-        out[spec.name] = ModelDraws(theta=theta, beta=rotation.to_beta(theta), scale=scale,
+        own = rotation.for_family(spec.family)  # the block's coordinates (coordinate_scale)
+        out[spec.name] = ModelDraws(theta=theta, beta=own.to_beta(theta), scale=scale,
                                     sample_stats=idata.sample_stats,
                                     fixed_scale=spec.fixed_scale,
                                     run_models=tuple(s.name for s in specs), gamma=gamma,
