@@ -199,3 +199,62 @@ def test_sampled_run_shows_loo_beside_the_truth(tmp_path):
         # -elpd_loo/n estimates the cross-entropy: within 4 of its standard errors
         assert abs(row.loo - row.cross_entropy) < 4 * row.loo_se, row
     assert "-elpd_loo/n" in analysis.summary()
+
+
+# ---------------------------------------------------------------- infinite cross-entropies
+@pytest.mark.parametrize("nu", [0.5, 1.5])
+def test_infinite_moment_matches_scipys_moments(nu):
+    """-log f grows like e² (Normal), |e| (Laplace, Huber, quantile) or log|e| (Student-t):
+    H = ∞ exactly where scipy's t(nu) has no variance / no mean."""
+    from lossbridge.posterior.truth import infinite_moment
+
+    law = _law("student-t", {"nu": nu, "sigma": 1.0})
+    no_variance = not np.isfinite(stats.t(nu).var())
+    no_mean = not np.isfinite(stats.t(nu).mean())
+    assert no_variance  # both nu here
+    assert no_mean == (nu <= 1)
+    assert infinite_moment(law, get_family("normal")).startswith("E e² = ∞")
+    for name in ("laplace", "huber", "quantile"):
+        reason = infinite_moment(law, get_family(name))
+        assert (reason is not None) == no_mean, name
+        if no_mean:
+            assert reason.startswith("E|e| = ∞") and "nu=0.5" in reason
+    assert infinite_moment(law, get_family("student")) is None
+    for name, params in LAWS:  # every other law, and a t(3), has both moments
+        for family in ("normal", "laplace", "huber", "quantile", "student"):
+            assert infinite_moment(_law(name, params), get_family(family)) is None
+
+
+@pytest.mark.parametrize(("nu", "infinite"), [
+    (0.5, {"normal", "laplace", "huber", "quantile"}),
+    (1.5, {"normal"}),
+])
+def test_infinite_kl_is_reported_and_never_closest(tmp_path, nu, infinite):
+    import lossbridge
+
+    path = tmp_path / "t.csv"
+    simulate("student-t", n=300, seed=5, nu=nu).write(path)
+    analysis = lossbridge.fit(str(path), likelihoods=["normal", "laplace", "huber", "student",
+                                                      "quantile"], scales="learned",
+                              sample=False)
+    truth = analysis.truth
+    rows = {r.model.split("-")[0].split("(")[0]: r for r in truth.rows}  # by family
+    assert {m for m, r in rows.items() if r.kl == math.inf} == infinite
+    for family in infinite:
+        row = rows[family]
+        assert row.cross_entropy == math.inf and row.method == "infinite"
+        assert row.note.startswith("infinite: E") and f"nu={nu:g}" in row.note
+        assert row not in truth.ranked
+    assert truth.closest == "student-learned"
+    assert all(math.isfinite(r.kl) for r in truth.ranked)
+    text = analysis.summary()
+    assert "no (KL = ∞)" in text and "E e² = ∞" in text
+    # JSON: no infinities (they become null); the note says why
+    import json
+
+    from lossbridge.core.jsonio import dumps
+
+    document = json.loads(dumps(analysis.to_dict()))["truth"]
+    models = {m["model"]: m for m in document["models"]}
+    assert models["normal-learned"]["kl"] is None
+    assert "E e² = ∞" in models["normal-learned"]["note"]

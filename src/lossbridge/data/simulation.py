@@ -97,6 +97,13 @@ class NoiseLaw:
         """E(e): zero by construction (nan for a t with nu <= 1, whose centre is its median)."""
         return 0.0 if math.isfinite(float(self.noise().mean())) else math.nan
 
+    def moment_is_finite(self, order: float) -> bool:
+        """Whether E|e|^order < inf: a t(nu) has it iff order < nu; every other noise here
+        (Gaussian, Laplace, a Normal mixture, a skew-normal) has every moment."""
+        if self.name == "student-t":
+            return order < self.params["nu"]
+        return True
+
     def entropy(self) -> float | None:
         """The differential entropy in closed form; None where there is none (quadrature)."""
         closed = _ENTROPY.get(self.name)

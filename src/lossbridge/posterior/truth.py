@@ -33,6 +33,9 @@ from scipy import integrate
 from ..data.simulation import TAIL_MASS, NoiseLaw
 
 _QUAD_LIMIT = 1000
+# A family's ``cross_entropy_moment``: the order p of the moment E|e|^p that -log f grows
+# like, and how the note writes it. "log" (order 0) is finite under every law.
+_MOMENTS = {"second": (2.0, "E e² = ∞"), "first": (1.0, "E|e| = ∞"), "log": (0.0, "")}
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,10 @@ class TruthTable:
 
     @property
     def ranked(self) -> list[TruthRow]:
-        """Ranked models, smallest KL first."""
-        return sorted((r for r in self.rows if r.group == "ranked" and r.kl is not None),
-                      key=lambda r: r.kl)
+        """Ranked models with a finite KL, smallest first (an infinite KL is not ranked:
+        infinities do not order)."""
+        return sorted((r for r in self.rows if r.group == "ranked" and r.kl is not None
+                       and math.isfinite(r.kl)), key=lambda r: r.kl)
 
     @property
     def closest(self) -> str | None:
@@ -115,6 +119,20 @@ def noise_entropy(law: NoiseLaw) -> tuple[float, str, float | None]:
 
     value, error = _quad_infinite(integrand)
     return value, "quadrature", error
+
+
+def infinite_moment(law: NoiseLaw, family) -> str | None:
+    """Why H(p*, p_θ̂) = ∞ exactly ("E e² = ∞ under t(nu=0.5)"), or None where it is finite.
+
+    -log f(mu + e) grows like the family's ``cross_entropy_moment`` of e; when the law's
+    moment of that order is infinite, so is the expectation (whatever θ̂: shifting e by
+    a finite delta does not change which moments are finite). Quadrature would return a
+    finite number there (it cannot see an infinite tail), so it is never called.
+    """
+    moment = _MOMENTS.get(family.cross_entropy_moment)
+    if moment is None or law.moment_is_finite(moment[0]):
+        return None
+    return f"{moment[1]} under {law.label}"
 
 
 def continuous_cross_entropy(law: NoiseLaw, family, mu_true: np.ndarray, mu_hat: np.ndarray,
@@ -201,6 +219,12 @@ def _row(law: NoiseLaw, result, design, eta_true, mean_true, entropy: float, n: 
     scale = float(result.map.scale)
     mu_hat = family.link.inverse(design.linear_predictor(result.map.coefficients))
     quadrature = None
+    group = "ranked" if family.comparison_group == "distribution" else "not ranked"
+    infinite = infinite_moment(law, family) if law.kind == "continuous" else None
+    if infinite is not None:
+        return TruthRow(name, group, math.inf, "infinite", kl=math.inf,
+                        note=f"infinite: {infinite}, so H(p*, p) = KL = ∞ (not ranked)",
+                        **estimates)
     if law.kind == "continuous":
         value, error = continuous_cross_entropy(law, family, eta_true, mu_hat, scale, shape)
         method = "quadrature"
@@ -210,7 +234,6 @@ def _row(law: NoiseLaw, result, design, eta_true, mean_true, entropy: float, n: 
     else:
         value, error = discrete_cross_entropy(law, family, mean_true, mu_hat, scale, shape)
         method = "summation" if error is None else f"summation (tail mass < {TAIL_MASS:g})"
-    group = "ranked" if family.comparison_group == "distribution" else "not ranked"
     note = None
     if group == "not ranked":
         note = ("a quantile model answers one conditional quantile (the asymmetric Laplace is "
