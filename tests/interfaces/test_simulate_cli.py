@@ -94,3 +94,20 @@ def test_toml_truth_key_is_relative_to_the_spec(tmp_path):
     spec.write_text('data = "d.csv"\ntruth = 3\n')
     with pytest.raises(InputError, match="truth must be the path"):
         load_spec(spec)
+
+
+@pytest.mark.parametrize("beta", ["800,1", "34,3", "1e300,1e300"])
+def test_simulate_refuses_an_overflowing_poisson_mean(tmp_path, capsys, beta):
+    # exp(800) is beyond numpy's Poisson sampler ("lam value too large"); 34 + 3 x1 reaches
+    # past log(1e15) = 34.54 for x1 > 0.18 (n = 200 N(0, 1) predictors: certain)
+    assert main(["simulate", "--law", "poisson", f"--beta={beta}", "--out",
+                 str(tmp_path / "d.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--beta" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_poisson_mean_just_below_the_cap_is_simulated(tmp_path):
+    # intercept-only at log(1e15) - 0.01: every row's mean is 0.99e15, accepted
+    assert main(["simulate", "--law", "poisson", "--beta=34.53", "--n", "5", "--seed", "1",
+                 "--out", str(tmp_path / "d.csv")]) == 0

@@ -341,12 +341,28 @@ def simulate(law: str = "gaussian", *, n: int = 200, seed: int | None = None,
     k = len(coefficients) - 1
     X = _PREDICTORS[predictors][1](rng, (int(n), k)) if k else np.empty((int(n), 0))
     eta = coefficients[0] + X @ np.asarray(coefficients[1:])
+    _check_eta(noise, eta, beta)
     y = noise.sample(eta, rng)
     columns = {f"x{j + 1}": X[:, j] for j in range(k)}
     columns["y"] = y if noise.kind == "discrete" else np.asarray(y, dtype=float)
     if noise.kind == "discrete":
         columns["y"] = [int(v) for v in y]
     return Simulation(noise, coefficients, predictors, int(n), seed, columns)
+
+
+#: The largest linear predictor a Poisson law accepts: a mean of 1e15 (numpy's Poisson
+#: sampler refuses means near 1e19; the truth's support sums need finite counts).
+POISSON_MAX_ETA = math.log(1e15)
+
+
+def _check_eta(noise: NoiseLaw, eta: np.ndarray, beta) -> None:
+    """Refuse a Poisson mean exp(eta) beyond 1e15 (the logistic's expit cannot overflow)."""
+    if not np.all(np.isfinite(eta)):
+        raise InputError(f"--beta {beta!r} overflows: x'beta is not finite for some row")
+    if noise.name == "poisson" and eta.size and float(np.max(eta)) > POISSON_MAX_ETA:
+        raise InputError(f"--beta {beta!r} gives a largest linear predictor x'beta = "
+                         f"{float(np.max(eta)):.4g} for the poisson law; its mean exp(x'beta) "
+                         f"must stay <= 1e15, so x'beta <= log(1e15) = {POISSON_MAX_ETA:.4g}")
 
 
 def parse_beta(beta) -> tuple[float, ...]:
