@@ -34,6 +34,7 @@ from scipy import stats
 
 from ..core.errors import InputError
 from ..core.version import __version__
+from .design import y_hash
 
 #: The laws, with their parameters and defaults, in the order ``--help`` lists them.
 LAW_PARAMETERS: dict[str, dict[str, float]] = {
@@ -282,6 +283,8 @@ class Simulation:
                            "description": _PREDICTORS[self.predictors][0]},
             "formula": self.formula,
             "n": self.n,
+            # identifies the CSV's y: fit refuses the sidecar for any other data
+            "y_hash": y_hash(np.asarray(self.columns["y"], dtype=float)),
             "seed": self.seed,
             "lossbridge_version": __version__,
         }
@@ -452,6 +455,23 @@ class TruthSpec:
     def formula(self) -> str | None:
         return self.content.get("formula")
 
+    def check_data(self, table, design) -> None:
+        """Refuse data the sidecar was not written for: its n and y's hash must match.
+
+        A sidecar without a hash (written before it was recorded) is refused too: without
+        it nothing shows the CSV is still the one simulated.
+        """
+        advice = "; re-simulate, or fit without the truth: --truth none"
+        n, recorded = self.content.get("n"), self.content.get("y_hash")
+        if recorded is None:
+            raise InputError(f"--truth {self.path!r} records no hash of y (an older sidecar), "
+                             f"so it cannot show the data are the simulated ones{advice}")
+        if n != len(table) or recorded != design.y_hash:
+            what = (f"n = {n}, the data have {len(table)} rows" if n != len(table) else
+                    f"y's hash {recorded}, the data's is {design.y_hash}")
+            raise InputError(f"--truth {self.path!r} does not describe these data (it records "
+                             f"{what}){advice}")
+
     def eta(self, table, design) -> np.ndarray:
         """The true linear predictor x_i'β* of each row of ``design``, from the table's columns."""
         beta = dict(self.content["beta"])
@@ -462,6 +482,7 @@ class TruthSpec:
         if design.n != len(table):
             raise InputError(f"--truth {self.path!r}: {len(table) - design.n} row(s) were "
                              "dropped, so the rows no longer match the law's predictors")
+        self.check_data(table, design)
         eta = np.full(len(table), float(beta.pop("Intercept", 0.0)))
         for column, value in beta.items():
             if column not in table.columns:
@@ -483,3 +504,18 @@ def resolve_truth(data, truth: str | None) -> TruthSpec | None:
             return TruthSpec(str(side), f"sidecar {side} found beside the data "
                              "(automatic; --truth none turns it off)", read_sidecar(side))
     return None
+
+
+def require_formula_without_truth(data, formula: str | None, truth_spec) -> None:
+    """With ``--truth none`` the sidecar is ignored, its formula too: if none is given and a
+    sidecar with one lies beside the data, say which to pass (InputError)."""
+    if formula is not None or truth_spec is not None or not isinstance(data, (str, Path)):
+        return
+    side = sidecar_path(data)
+    try:
+        recorded = json.loads(side.read_text(encoding="utf-8")).get("formula")
+    except (OSError, ValueError, AttributeError):
+        return  # no readable sidecar: the usual "formula is required" error follows
+    if isinstance(recorded, str):
+        raise InputError(f"formula is required with --truth none (the sidecar {side}, and its "
+                         f"formula, are then not used): give --formula {recorded!r}")
