@@ -57,7 +57,7 @@ class NoiseLaw:
     """A law of the response given its linear predictor, with the densities the truth needs.
 
     ``kind`` is ``"continuous"`` (y = eta + e, e from :meth:`noise`) or ``"discrete"``
-    (``logistic``, ``poisson``: y from :meth:`pmf_support`).
+    (``logistic``, ``poisson``: probabilities from :meth:`window` and :meth:`logpmf`).
     """
 
     name: str
@@ -101,9 +101,8 @@ class NoiseLaw:
     def moment_is_finite(self, order: float) -> bool:
         """Whether E|e|^order < inf: a t(nu) has it iff order < nu; every other noise here
         (Gaussian, Laplace, a Normal mixture, a skew-normal) has every moment."""
-        if self.name == "student-t":
-            return order < self.params["nu"]
-        return True
+        bound = _MOMENT_BOUND.get(self.name)
+        return bound is None or order < bound(self.params)
 
     def entropy(self) -> float | None:
         """The differential entropy in closed form; None where there is none (quadrature)."""
@@ -123,14 +122,15 @@ class NoiseLaw:
             return _DISCRETE[self.name].sample(self.mean_response(eta), rng).astype(np.int64)
         return eta + self.noise().rvs(size=eta.shape, random_state=rng)
 
-    def support(self, mean: np.ndarray) -> tuple[np.ndarray, float | None]:
-        """A discrete law's support for rows of means ``mean`` and the tail mass it leaves
-        out per row (None: the whole support)."""
-        return _DISCRETE[self.name].support(np.asarray(mean, dtype=float))
+    def window(self, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """Each row's support window [lo_i, hi_i] (integers, inclusive) and the probability
+        mass per row it leaves out, at most (None: the whole support). A Poisson's window
+        is [ppf(tau/2), isf(tau/2)], tau = :data:`TAIL_MASS`: its own, not the widest row's."""
+        return _DISCRETE[self.name].window(np.asarray(mean, dtype=float))
 
-    def pmf(self, mean: np.ndarray, support: np.ndarray) -> np.ndarray:
-        """(rows, support) matrix of P(y | row)."""
-        return _DISCRETE[self.name].pmf(np.asarray(mean, dtype=float), support)
+    def logpmf(self, mean: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """log P(y | mean), elementwise (``mean`` and ``y`` broadcast)."""
+        return _DISCRETE[self.name].logpmf(np.asarray(mean, dtype=float), np.asarray(y))
 
 
 class _Mixture:
@@ -163,7 +163,8 @@ class _Mixture:
         return np.where(wide, self.k * self.sigma, self.sigma) * z
 
 
-#: Per-row tail mass beyond which a Poisson's support is cut.
+#: The probability mass per row a Poisson's support window may leave out (split evenly
+#: between its two tails).
 TAIL_MASS = 1e-15
 
 
@@ -187,6 +188,8 @@ _NOISE = {
     "contaminated": lambda p: _Mixture(p["eps"], p["sigma"], p["k"]),
     "skewed": _skew_normal,
 }
+# The order p below which E|e|^p is finite, for a noise that lacks some moments.
+_MOMENT_BOUND = {"student-t": lambda p: p["nu"]}
 _ENTROPY = {
     "gaussian": lambda p: 0.5 * math.log(2.0 * math.pi * math.e * p["sigma"] ** 2),
     "laplace": lambda p: 1.0 + math.log(2.0 * p["b"]),
@@ -198,8 +201,8 @@ _ENTROPY = {
 class _DiscreteLaw:
     inverse_link: object
     sample: object
-    support: object
-    pmf: object
+    window: object
+    logpmf: object
 
 
 def _expit(eta):
@@ -208,17 +211,50 @@ def _expit(eta):
     return expit(eta)
 
 
-def _poisson_support(mean: np.ndarray) -> tuple[np.ndarray, float]:
-    top = int(np.max(stats.poisson.isf(TAIL_MASS, mean))) + 1
-    return np.arange(top + 1), TAIL_MASS
+def _move_until(start: np.ndarray, ok, sign: int) -> np.ndarray:
+    """The first k = start + sign·t (t >= 0 smallest) with ok(k), per row; ok monotone in t.
+    Doubling then bisection: about 2 log2(t) evaluations of ``ok``."""
+    bad = ~ok(start)
+    known_bad, known_good = np.zeros_like(start), np.zeros_like(start)
+    t, pending = np.ones_like(start), bad.copy()
+    while pending.any():
+        good = ok(start + sign * t)
+        known_good = np.where(pending & good, t, known_good)
+        known_bad = np.where(pending & ~good, t, known_bad)
+        pending = pending & ~good
+        t = np.where(pending, 2 * t, t)
+    while (active := bad & (known_good - known_bad > 1)).any():
+        mid = (known_bad + known_good) // 2
+        good = ok(start + sign * mid)
+        known_bad = np.where(active & ~good, mid, known_bad)
+        known_good = np.where(active & good, mid, known_good)
+    return start + sign * np.where(bad, known_good, 0)
+
+
+def _poisson_window(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    # ppf(tau/2) and isf(tau/2) start the window; scipy's isf can stop a step or more short
+    # (sf(isf(q)) > q by ~10% at q = 5e-16), so each end is moved out until scipy's own
+    # cdf below and sf above are <= tau/2.
+    half = TAIL_MASS / 2
+    lo = np.maximum(stats.poisson.ppf(half, mean), 0).astype(np.int64)
+    hi = np.maximum(stats.poisson.isf(half, mean).astype(np.int64), lo)
+    lo = _move_until(lo, lambda k: stats.poisson.cdf(k - 1, mean) <= half, -1)
+    hi = _move_until(hi, lambda k: stats.poisson.sf(k, mean) <= half, +1)
+    return lo, hi, TAIL_MASS
+
+
+def _bernoulli_logpmf(p, y):
+    with np.errstate(divide="ignore"):
+        return np.where(y == 1, np.log(p), np.log1p(-p))
 
 
 _DISCRETE = {
     "logistic": _DiscreteLaw(_expit, lambda p, rng: rng.random(p.shape) < p,
-                             lambda mean: (np.array([0, 1]), None),
-                             lambda mean, support: np.column_stack([1.0 - mean, mean])),
-    "poisson": _DiscreteLaw(np.exp, lambda lam, rng: rng.poisson(lam), _poisson_support,
-                            lambda mean, support: stats.poisson.pmf(support[None, :], mean[:, None])),
+                             lambda mean: (np.zeros(mean.shape, np.int64),
+                                           np.ones(mean.shape, np.int64), None),
+                             _bernoulli_logpmf),
+    "poisson": _DiscreteLaw(np.exp, lambda lam, rng: rng.poisson(lam), _poisson_window,
+                            lambda mean, y: stats.poisson.logpmf(y, mean)),
 }
 _PREDICTORS = {
     "normal": ("independent N(0, 1)", lambda rng, size: rng.standard_normal(size)),
@@ -358,14 +394,18 @@ def simulate(law: str = "gaussian", *, n: int = 200, seed: int | None = None,
 POISSON_MAX_ETA = math.log(1e15)
 
 
+_MAX_ETA = {"poisson": POISSON_MAX_ETA}
+
+
 def _check_eta(noise: NoiseLaw, eta: np.ndarray, beta) -> None:
     """Refuse a Poisson mean exp(eta) beyond 1e15 (the logistic's expit cannot overflow)."""
     if not np.all(np.isfinite(eta)):
         raise InputError(f"--beta {beta!r} overflows: x'beta is not finite for some row")
-    if noise.name == "poisson" and eta.size and float(np.max(eta)) > POISSON_MAX_ETA:
+    top = _MAX_ETA.get(noise.name)
+    if top is not None and eta.size and float(np.max(eta)) > top:
         raise InputError(f"--beta {beta!r} gives a largest linear predictor x'beta = "
-                         f"{float(np.max(eta)):.4g} for the poisson law; its mean exp(x'beta) "
-                         f"must stay <= 1e15, so x'beta <= log(1e15) = {POISSON_MAX_ETA:.4g}")
+                         f"{float(np.max(eta)):.4g} for the {noise.name} law; its mean "
+                         f"exp(x'beta) must stay <= 1e15, so x'beta <= log(1e15) = {top:.4g}")
 
 
 def parse_beta(beta) -> tuple[float, ...]:
