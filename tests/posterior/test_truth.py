@@ -257,6 +257,11 @@ def test_infinite_kl_is_reported_and_never_closest(tmp_path, nu, infinite):
     models = {m["model"]: m for m in document["models"]}
     assert models["normal-learned"]["kl"] is None
     assert "E e² = ∞" in models["normal-learned"]["note"]
+    assert not models["normal-learned"]["ranked"] and models["student-learned"]["ranked"]
+    from lossbridge.present.report import render_html
+
+    html = render_html(analysis)
+    assert "no: see the note" in html and "E e² = ∞" in html
 
 
 # ---------------------------------------------------------------- discrete sums at scale

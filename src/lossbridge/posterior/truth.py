@@ -96,7 +96,7 @@ class TruthTable:
                 "n": self.n, "entropy": self.entropy, "entropy_method": self.entropy_method,
                 "entropy_error": self.entropy_error, "closest": self.closest,
                 "units": "nats per observation",
-                "models": [r.as_dict() for r in self.rows]}
+                "models": [{**r.as_dict(), "ranked": r in self.ranked} for r in self.rows]}
 
 
 # ---------------------------------------------------------------- continuous laws
