@@ -190,3 +190,17 @@ def test_sidecar_with_bad_beta_or_path(tmp_path):
         read_sidecar("a\x00b")
     with pytest.raises(InputError, match="not a readable JSON file"):
         read_sidecar(tmp_path)
+
+
+def test_sidecar_records_n_and_the_hash_of_y(tmp_path):
+    import hashlib
+
+    from lossbridge.data.design import y_hash
+
+    for law in ("student-t", "poisson"):
+        out, side = simulate(law, n=40, seed=3).write(tmp_path / f"{law}.csv")
+        content = read_sidecar(side)
+        y = np.loadtxt(out, delimiter=",", skiprows=1)[:, -1]
+        # independent: sha256 of the CSV's y as little-endian float64, first 16 hex digits
+        expected = hashlib.sha256(y.astype("<f8").tobytes()).hexdigest()[:16]
+        assert content["y_hash"] == expected == y_hash(y) and content["n"] == 40

@@ -94,3 +94,61 @@ def test_toml_truth_key_is_relative_to_the_spec(tmp_path):
     spec.write_text('data = "d.csv"\ntruth = 3\n')
     with pytest.raises(InputError, match="truth must be the path"):
         load_spec(spec)
+
+
+@pytest.mark.parametrize("beta", ["800,1", "34,3", "1e300,1e300"])
+def test_simulate_refuses_an_overflowing_poisson_mean(tmp_path, capsys, beta):
+    # exp(800) is beyond numpy's Poisson sampler ("lam value too large"); 34 + 3 x1 reaches
+    # past log(1e15) = 34.54 for x1 > 0.18 (n = 200 N(0, 1) predictors: certain)
+    assert main(["simulate", "--law", "poisson", f"--beta={beta}", "--out",
+                 str(tmp_path / "d.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--beta" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_poisson_mean_just_below_the_cap_is_simulated(tmp_path):
+    # intercept-only at log(1e15) - 0.01: every row's mean is 0.99e15, accepted
+    assert main(["simulate", "--law", "poisson", "--beta=34.53", "--n", "5", "--seed", "1",
+                 "--out", str(tmp_path / "d.csv")]) == 0
+
+
+def _simulated(tmp_path):
+    path = tmp_path / "d.csv"
+    assert main(["simulate", "--law", "gaussian", "--n", "50", "--seed", "3", "--out",
+                 str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize("change", ["scale y", "drop a row", "old sidecar"])
+def test_fit_refuses_a_sidecar_that_does_not_match_the_data(tmp_path, capsys, change):
+    path = _simulated(tmp_path)
+    side = tmp_path / "d.law.json"
+    lines = path.read_text().splitlines()
+    if change == "scale y":  # y multiplied by 1000: same n, other hash
+        rows = [line.rsplit(",", 1) for line in lines[1:]]
+        lines = [lines[0]] + [f"{x},{float(y) * 1000!r}" for x, y in rows]
+        path.write_text("\n".join(lines) + "\n")
+    elif change == "drop a row":
+        path.write_text("\n".join(lines[:-1]) + "\n")
+    else:  # a sidecar written before the hash was recorded
+        content = json.loads(side.read_text())
+        del content["y_hash"]
+        side.write_text(json.dumps(content))
+    capsys.readouterr()
+    assert main(["fit", str(path), "--no-sample", "--likelihood", "normal"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "d.law.json" in err and "--truth none" in err
+    assert {"scale y": "hash", "drop a row": "n = 50", "old sidecar": "no hash"}[change] in err
+    # --truth none fits these data without the law
+    assert main(["fit", str(path), "--no-sample", "--likelihood", "normal", "--formula",
+                 "y ~ x1", "--truth", "none"]) == 0
+    assert "Truth:" not in capsys.readouterr().out
+
+
+def test_truth_none_without_formula_names_the_sidecars_formula(tmp_path, capsys):
+    path = _simulated(tmp_path)
+    capsys.readouterr()
+    assert main(["fit", str(path), "--no-sample", "--truth", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--formula 'y ~ x1'" in err and "d.law.json" in err

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lossbridge.data.simulation import NoiseLaw, check_law, simulate
+from lossbridge.data.simulation import TAIL_MASS, NoiseLaw, check_law, simulate
 from lossbridge.families.registry import get_family
 from lossbridge.posterior.truth import (
-    TAIL_MASS,
     continuous_cross_entropy,
     discrete_cross_entropy,
     discrete_entropy,
@@ -199,3 +198,124 @@ def test_sampled_run_shows_loo_beside_the_truth(tmp_path):
         # -elpd_loo/n estimates the cross-entropy: within 4 of its standard errors
         assert abs(row.loo - row.cross_entropy) < 4 * row.loo_se, row
     assert "-elpd_loo/n" in analysis.summary()
+
+
+# ---------------------------------------------------------------- infinite cross-entropies
+@pytest.mark.parametrize("nu", [0.5, 1.5])
+def test_infinite_moment_matches_scipys_moments(nu):
+    """-log f grows like e² (Normal), |e| (Laplace, Huber, quantile) or log|e| (Student-t):
+    H = ∞ exactly where scipy's t(nu) has no variance / no mean."""
+    from lossbridge.posterior.truth import infinite_moment
+
+    law = _law("student-t", {"nu": nu, "sigma": 1.0})
+    no_variance = not np.isfinite(stats.t(nu).var())
+    no_mean = not np.isfinite(stats.t(nu).mean())
+    assert no_variance  # both nu here
+    assert no_mean == (nu <= 1)
+    assert infinite_moment(law, get_family("normal")).startswith("E e² = ∞")
+    for name in ("laplace", "huber", "quantile"):
+        reason = infinite_moment(law, get_family(name))
+        assert (reason is not None) == no_mean, name
+        if no_mean:
+            assert reason.startswith("E|e| = ∞") and "nu=0.5" in reason
+    assert infinite_moment(law, get_family("student")) is None
+    for name, params in LAWS:  # every other law, and a t(3), has both moments
+        for family in ("normal", "laplace", "huber", "quantile", "student"):
+            assert infinite_moment(_law(name, params), get_family(family)) is None
+
+
+@pytest.mark.parametrize(("nu", "infinite"), [
+    (0.5, {"normal", "laplace", "huber", "quantile"}),
+    (1.5, {"normal"}),
+])
+def test_infinite_kl_is_reported_and_never_closest(tmp_path, nu, infinite):
+    import lossbridge
+
+    path = tmp_path / "t.csv"
+    simulate("student-t", n=300, seed=5, nu=nu).write(path)
+    analysis = lossbridge.fit(str(path), likelihoods=["normal", "laplace", "huber", "student",
+                                                      "quantile"], scales="learned",
+                              sample=False)
+    truth = analysis.truth
+    rows = {r.model.split("-")[0].split("(")[0]: r for r in truth.rows}  # by family
+    assert {m for m, r in rows.items() if r.kl == math.inf} == infinite
+    for family in infinite:
+        row = rows[family]
+        assert row.cross_entropy == math.inf and row.method == "infinite"
+        assert row.note.startswith("infinite: E") and f"nu={nu:g}" in row.note
+        assert row not in truth.ranked
+    assert truth.closest == "student-learned"
+    assert all(math.isfinite(r.kl) for r in truth.ranked)
+    text = analysis.summary()
+    assert "no (KL = ∞)" in text and "E e² = ∞" in text
+    # JSON: no infinities (they become null); the note says why
+    import json
+
+    from lossbridge.core.jsonio import dumps
+
+    document = json.loads(dumps(analysis.to_dict()))["truth"]
+    models = {m["model"]: m for m in document["models"]}
+    assert models["normal-learned"]["kl"] is None
+    assert "E e² = ∞" in models["normal-learned"]["note"]
+    assert not models["normal-learned"]["ranked"] and models["student-learned"]["ranked"]
+    from lossbridge.present.report import render_html
+
+    html = render_html(analysis)
+    assert "no: see the note" in html and "E e² = ∞" in html
+
+
+# ---------------------------------------------------------------- discrete sums at scale
+def test_poisson_windows_are_per_row_and_leave_out_at_most_tau():
+    law = _law("poisson", {})
+    lam = np.array([0.01, 1.0, 40.0, 1e4, 1.2e6])
+    lo, hi, tail = law.window(lam)
+    assert tail == TAIL_MASS
+    left_out = stats.poisson.cdf(lo - 1, lam) + stats.poisson.sf(hi, lam)  # scipy's tails
+    assert np.all(left_out <= TAIL_MASS)
+    # each row's own window: about 2·8·sqrt(lam) wide (z = 8.03 at 5e-16), not the widest's
+    assert hi[0] - lo[0] + 1 == 7 and lo[-1] > 1.1e6  # P(y > 5 | 0.01) = 1.4e-15 > tau/2
+    assert np.all(hi - lo + 1 <= 20 * np.sqrt(lam) + 10)
+
+
+def test_chunked_sums_match_closed_form_kl_for_large_means(monkeypatch):
+    import lossbridge.posterior.truth as truth
+
+    law = _law("poisson", {})
+    lam = np.array([0.5, 3.0, 1e3, 1.2e6])  # the reviewer's case reached 1.2e6
+    mu = lam * np.array([1.1, 0.9, 1.02, 0.999])
+    results = []
+    for chunk in (truth.CHUNK, 7):  # 7: every block splits rows, many blocks
+        monkeypatch.setattr(truth, "CHUNK", chunk)
+        entropy, _ = discrete_entropy(law, lam)
+        cross, _ = discrete_cross_entropy(law, get_family("poisson"), lam, mu, 1.0, {})
+        results.append((entropy, cross))
+        if chunk == 7:
+            break
+    assert results[0] == pytest.approx(results[1], rel=1e-13)
+    entropy, cross = results[0]
+    # reference: a dense sum over 0..lam + 40 sqrt(lam) + 50 per row (scipy's entropy()
+    # does not converge at 1.2e6)
+    dense = []
+    for m in lam:
+        logp = stats.poisson.logpmf(np.arange(int(m + 40 * np.sqrt(m) + 50)), m)
+        dense.append(-np.sum(np.exp(logp) * logp))
+    assert entropy == pytest.approx(float(np.mean(dense)), rel=1e-12)
+    kl = np.mean(lam * np.log(lam / mu) - lam + mu)
+    # the sums' rounding: ~1e-16 relative on each of ~4e4 terms of size ~H = 8
+    assert cross - entropy == pytest.approx(kl, rel=1e-6, abs=1e-9)
+
+
+def test_discrete_truth_labels_tail_mass_and_refuses_huge_supports(tmp_path, monkeypatch):
+    import lossbridge
+    import lossbridge.posterior.truth as truth
+
+    path = tmp_path / "d.csv"
+    simulate("poisson", n=60, seed=4, beta=(0.5, 0.3)).write(path)
+    on = lossbridge.fit(str(path), likelihoods="poisson", sample=False)
+    row = on.truth.rows[0]
+    assert "tail mass <= 1e-15 per row" in row.method and row.error is None
+    assert on.truth.entropy_error is None and "tail mass" in on.truth.entropy_method
+    monkeypatch.setattr(truth, "MAX_PAIRS", 10)
+    off = lossbridge.fit(str(path), likelihoods="poisson", sample=False)
+    row = off.truth.rows[0]
+    assert row.kl is None and row.note.startswith("not computed") and off.truth.closest is None

@@ -30,6 +30,12 @@ from .tables import Table
 from .text_columns import NUMBER_LIKE, numbers_as_text_problem
 
 INTERCEPT = "Intercept"  # formulaic's name for the constant term
+def y_hash(y) -> str:
+    """SHA-256 (first 16 hex digits) of ``y`` as little-endian float64: identifies the data."""
+    data = np.ascontiguousarray(y, dtype="<f8").tobytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 @dataclass(frozen=True, eq=False)
 class Design:
     """A validated regression design.
@@ -83,8 +89,7 @@ class Design:
     @property
     def y_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of y as little-endian float64: identifies the data."""
-        data = np.ascontiguousarray(self.y, dtype="<f8").tobytes()
-        return hashlib.sha256(data).hexdigest()[:16]
+        return y_hash(self.y)
 
     @property
     def has_intercept(self) -> bool:

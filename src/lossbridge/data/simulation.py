@@ -34,6 +34,7 @@ from scipy import stats
 
 from ..core.errors import InputError
 from ..core.version import __version__
+from .design import y_hash
 
 #: The laws, with their parameters and defaults, in the order ``--help`` lists them.
 LAW_PARAMETERS: dict[str, dict[str, float]] = {
@@ -56,7 +57,7 @@ class NoiseLaw:
     """A law of the response given its linear predictor, with the densities the truth needs.
 
     ``kind`` is ``"continuous"`` (y = eta + e, e from :meth:`noise`) or ``"discrete"``
-    (``logistic``, ``poisson``: y from :meth:`pmf_support`).
+    (``logistic``, ``poisson``: probabilities from :meth:`window` and :meth:`logpmf`).
     """
 
     name: str
@@ -97,6 +98,12 @@ class NoiseLaw:
         """E(e): zero by construction (nan for a t with nu <= 1, whose centre is its median)."""
         return 0.0 if math.isfinite(float(self.noise().mean())) else math.nan
 
+    def moment_is_finite(self, order: float) -> bool:
+        """Whether E|e|^order < inf: a t(nu) has it iff order < nu; every other noise here
+        (Gaussian, Laplace, a Normal mixture, a skew-normal) has every moment."""
+        bound = _MOMENT_BOUND.get(self.name)
+        return bound is None or order < bound(self.params)
+
     def entropy(self) -> float | None:
         """The differential entropy in closed form; None where there is none (quadrature)."""
         closed = _ENTROPY.get(self.name)
@@ -115,14 +122,15 @@ class NoiseLaw:
             return _DISCRETE[self.name].sample(self.mean_response(eta), rng).astype(np.int64)
         return eta + self.noise().rvs(size=eta.shape, random_state=rng)
 
-    def support(self, mean: np.ndarray) -> tuple[np.ndarray, float | None]:
-        """A discrete law's support for rows of means ``mean`` and the tail mass it leaves
-        out per row (None: the whole support)."""
-        return _DISCRETE[self.name].support(np.asarray(mean, dtype=float))
+    def window(self, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """Each row's support window [lo_i, hi_i] (integers, inclusive) and the probability
+        mass per row it leaves out, at most (None: the whole support). A Poisson's window
+        is [ppf(tau/2), isf(tau/2)], tau = :data:`TAIL_MASS`: its own, not the widest row's."""
+        return _DISCRETE[self.name].window(np.asarray(mean, dtype=float))
 
-    def pmf(self, mean: np.ndarray, support: np.ndarray) -> np.ndarray:
-        """(rows, support) matrix of P(y | row)."""
-        return _DISCRETE[self.name].pmf(np.asarray(mean, dtype=float), support)
+    def logpmf(self, mean: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """log P(y | mean), elementwise (``mean`` and ``y`` broadcast)."""
+        return _DISCRETE[self.name].logpmf(np.asarray(mean, dtype=float), np.asarray(y))
 
 
 class _Mixture:
@@ -155,7 +163,8 @@ class _Mixture:
         return np.where(wide, self.k * self.sigma, self.sigma) * z
 
 
-#: Per-row tail mass beyond which a Poisson's support is cut.
+#: The probability mass per row a Poisson's support window may leave out (split evenly
+#: between its two tails).
 TAIL_MASS = 1e-15
 
 
@@ -179,6 +188,8 @@ _NOISE = {
     "contaminated": lambda p: _Mixture(p["eps"], p["sigma"], p["k"]),
     "skewed": _skew_normal,
 }
+# The order p below which E|e|^p is finite, for a noise that lacks some moments.
+_MOMENT_BOUND = {"student-t": lambda p: p["nu"]}
 _ENTROPY = {
     "gaussian": lambda p: 0.5 * math.log(2.0 * math.pi * math.e * p["sigma"] ** 2),
     "laplace": lambda p: 1.0 + math.log(2.0 * p["b"]),
@@ -190,8 +201,8 @@ _ENTROPY = {
 class _DiscreteLaw:
     inverse_link: object
     sample: object
-    support: object
-    pmf: object
+    window: object
+    logpmf: object
 
 
 def _expit(eta):
@@ -200,17 +211,50 @@ def _expit(eta):
     return expit(eta)
 
 
-def _poisson_support(mean: np.ndarray) -> tuple[np.ndarray, float]:
-    top = int(np.max(stats.poisson.isf(TAIL_MASS, mean))) + 1
-    return np.arange(top + 1), TAIL_MASS
+def _move_until(start: np.ndarray, ok, sign: int) -> np.ndarray:
+    """The first k = start + sign·t (t >= 0 smallest) with ok(k), per row; ok monotone in t.
+    Doubling then bisection: about 2 log2(t) evaluations of ``ok``."""
+    bad = ~ok(start)
+    known_bad, known_good = np.zeros_like(start), np.zeros_like(start)
+    t, pending = np.ones_like(start), bad.copy()
+    while pending.any():
+        good = ok(start + sign * t)
+        known_good = np.where(pending & good, t, known_good)
+        known_bad = np.where(pending & ~good, t, known_bad)
+        pending = pending & ~good
+        t = np.where(pending, 2 * t, t)
+    while (active := bad & (known_good - known_bad > 1)).any():
+        mid = (known_bad + known_good) // 2
+        good = ok(start + sign * mid)
+        known_bad = np.where(active & ~good, mid, known_bad)
+        known_good = np.where(active & good, mid, known_good)
+    return start + sign * np.where(bad, known_good, 0)
+
+
+def _poisson_window(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    # ppf(tau/2) and isf(tau/2) start the window; scipy's isf can stop a step or more short
+    # (sf(isf(q)) > q by ~10% at q = 5e-16), so each end is moved out until scipy's own
+    # cdf below and sf above are <= tau/2.
+    half = TAIL_MASS / 2
+    lo = np.maximum(stats.poisson.ppf(half, mean), 0).astype(np.int64)
+    hi = np.maximum(stats.poisson.isf(half, mean).astype(np.int64), lo)
+    lo = _move_until(lo, lambda k: stats.poisson.cdf(k - 1, mean) <= half, -1)
+    hi = _move_until(hi, lambda k: stats.poisson.sf(k, mean) <= half, +1)
+    return lo, hi, TAIL_MASS
+
+
+def _bernoulli_logpmf(p, y):
+    with np.errstate(divide="ignore"):
+        return np.where(y == 1, np.log(p), np.log1p(-p))
 
 
 _DISCRETE = {
     "logistic": _DiscreteLaw(_expit, lambda p, rng: rng.random(p.shape) < p,
-                             lambda mean: (np.array([0, 1]), None),
-                             lambda mean, support: np.column_stack([1.0 - mean, mean])),
-    "poisson": _DiscreteLaw(np.exp, lambda lam, rng: rng.poisson(lam), _poisson_support,
-                            lambda mean, support: stats.poisson.pmf(support[None, :], mean[:, None])),
+                             lambda mean: (np.zeros(mean.shape, np.int64),
+                                           np.ones(mean.shape, np.int64), None),
+                             _bernoulli_logpmf),
+    "poisson": _DiscreteLaw(np.exp, lambda lam, rng: rng.poisson(lam), _poisson_window,
+                            lambda mean, y: stats.poisson.logpmf(y, mean)),
 }
 _PREDICTORS = {
     "normal": ("independent N(0, 1)", lambda rng, size: rng.standard_normal(size)),
@@ -275,6 +319,8 @@ class Simulation:
                            "description": _PREDICTORS[self.predictors][0]},
             "formula": self.formula,
             "n": self.n,
+            # identifies the CSV's y: fit refuses the sidecar for any other data
+            "y_hash": y_hash(np.asarray(self.columns["y"], dtype=float)),
             "seed": self.seed,
             "lossbridge_version": __version__,
         }
@@ -334,12 +380,32 @@ def simulate(law: str = "gaussian", *, n: int = 200, seed: int | None = None,
     k = len(coefficients) - 1
     X = _PREDICTORS[predictors][1](rng, (int(n), k)) if k else np.empty((int(n), 0))
     eta = coefficients[0] + X @ np.asarray(coefficients[1:])
+    _check_eta(noise, eta, beta)
     y = noise.sample(eta, rng)
     columns = {f"x{j + 1}": X[:, j] for j in range(k)}
     columns["y"] = y if noise.kind == "discrete" else np.asarray(y, dtype=float)
     if noise.kind == "discrete":
         columns["y"] = [int(v) for v in y]
     return Simulation(noise, coefficients, predictors, int(n), seed, columns)
+
+
+#: The largest linear predictor a Poisson law accepts: a mean of 1e15 (numpy's Poisson
+#: sampler refuses means near 1e19; the truth's support sums need finite counts).
+POISSON_MAX_ETA = math.log(1e15)
+
+
+_MAX_ETA = {"poisson": POISSON_MAX_ETA}
+
+
+def _check_eta(noise: NoiseLaw, eta: np.ndarray, beta) -> None:
+    """Refuse a Poisson mean exp(eta) beyond 1e15 (the logistic's expit cannot overflow)."""
+    if not np.all(np.isfinite(eta)):
+        raise InputError(f"--beta {beta!r} overflows: x'beta is not finite for some row")
+    top = _MAX_ETA.get(noise.name)
+    if top is not None and eta.size and float(np.max(eta)) > top:
+        raise InputError(f"--beta {beta!r} gives a largest linear predictor x'beta = "
+                         f"{float(np.max(eta)):.4g} for the {noise.name} law; its mean "
+                         f"exp(x'beta) must stay <= 1e15, so x'beta <= log(1e15) = {top:.4g}")
 
 
 def parse_beta(beta) -> tuple[float, ...]:
@@ -429,6 +495,23 @@ class TruthSpec:
     def formula(self) -> str | None:
         return self.content.get("formula")
 
+    def check_data(self, table, design) -> None:
+        """Refuse data the sidecar was not written for: its n and y's hash must match.
+
+        A sidecar without a hash (written before it was recorded) is refused too: without
+        it nothing shows the CSV is still the one simulated.
+        """
+        advice = "; re-simulate, or fit without the truth: --truth none"
+        n, recorded = self.content.get("n"), self.content.get("y_hash")
+        if recorded is None:
+            raise InputError(f"--truth {self.path!r} records no hash of y (an older sidecar), "
+                             f"so it cannot show the data are the simulated ones{advice}")
+        if n != len(table) or recorded != design.y_hash:
+            what = (f"n = {n}, the data have {len(table)} rows" if n != len(table) else
+                    f"y's hash {recorded}, the data's is {design.y_hash}")
+            raise InputError(f"--truth {self.path!r} does not describe these data (it records "
+                             f"{what}){advice}")
+
     def eta(self, table, design) -> np.ndarray:
         """The true linear predictor x_i'β* of each row of ``design``, from the table's columns."""
         beta = dict(self.content["beta"])
@@ -439,6 +522,7 @@ class TruthSpec:
         if design.n != len(table):
             raise InputError(f"--truth {self.path!r}: {len(table) - design.n} row(s) were "
                              "dropped, so the rows no longer match the law's predictors")
+        self.check_data(table, design)
         eta = np.full(len(table), float(beta.pop("Intercept", 0.0)))
         for column, value in beta.items():
             if column not in table.columns:
@@ -460,3 +544,18 @@ def resolve_truth(data, truth: str | None) -> TruthSpec | None:
             return TruthSpec(str(side), f"sidecar {side} found beside the data "
                              "(automatic; --truth none turns it off)", read_sidecar(side))
     return None
+
+
+def require_formula_without_truth(data, formula: str | None, truth_spec) -> None:
+    """With ``--truth none`` the sidecar is ignored, its formula too: if none is given and a
+    sidecar with one lies beside the data, say which to pass (InputError)."""
+    if formula is not None or truth_spec is not None or not isinstance(data, (str, Path)):
+        return
+    side = sidecar_path(data)
+    try:
+        recorded = json.loads(side.read_text(encoding="utf-8")).get("formula")
+    except (OSError, ValueError, AttributeError):
+        return  # no readable sidecar: the usual "formula is required" error follows
+    if isinstance(recorded, str):
+        raise InputError(f"formula is required with --truth none (the sidecar {side}, and its "
+                         f"formula, are then not used): give --formula {recorded!r}")

@@ -292,6 +292,11 @@ class Family(ABC):
     # The shape parameter that is the model's quantile level (the quantile family's "tau"),
     # for the check that fitted quantile lines do not cross; None: not a quantile model.
     quantile_level: str | None = None
+    # Which moment of the noise e the continuous -log f(mu + e) grows like in |e|, so that
+    # the cross-entropy from a law is infinite where that moment is: "second" (e², the
+    # Normal), "first" (|e|: linear tails, Laplace, Huber, quantile), "log" (log|e|: a
+    # Student-t; finite under every law here); None: not declared (quadrature is trusted).
+    cross_entropy_moment: str | None = None
 
     # ------------------------------------------------------------------ shape parameters
     def with_shape(self, **values: float | None) -> Family:

@@ -52,6 +52,7 @@ def normalising_constant(c: float) -> float:
 
 class Huber(Family):
     name = "huber"
+    cross_entropy_moment = "first"
     title = "Huber"
     scale_name = "sigma"
     scale_option = "huber_sigma"

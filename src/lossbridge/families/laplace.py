@@ -14,6 +14,7 @@ from .base import Family
 
 class Laplace(Family):
     name = "laplace"
+    cross_entropy_moment = "first"
     title = "Laplace"
     scale_name = "b"
     loss_name = "absolute error"

@@ -42,6 +42,7 @@ def pymc_parameters(tau: float, sigma):
 
 class Quantile(Family):
     name = "quantile"
+    cross_entropy_moment = "first"
     title = "Asymmetric Laplace"
     scale_name = "sigma"
     scale_option = "quantile_sigma"

@@ -31,6 +31,7 @@ NU = ShapeParameter(
 
 class Student(Family):
     name = "student"
+    cross_entropy_moment = "log"
     title = "Student-t"
     scale_name = "sigma"
     scale_option = "t_sigma"

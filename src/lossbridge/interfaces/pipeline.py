@@ -34,7 +34,7 @@ from ..core.validation import MAX_LOSS_TERM_NATS, check_fixed_scale
 from ..data.datasets import resolve_formula
 from ..data.design import build_design
 from ..data.rotation import Rotation
-from ..data.simulation import resolve_truth
+from ..data.simulation import require_formula_without_truth, resolve_truth
 from ..data.tables import load_table
 from ..estimation.certificate import certify
 from ..estimation.exact import exact_fit, exact_fit_for
@@ -234,6 +234,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     truth_spec = resolve_truth(data, checked["truth"])
     if formula is None and truth_spec is not None:  # the formula the law was written for
         formula = truth_spec.formula
+    require_formula_without_truth(data, formula, truth_spec)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
                           scale_formula=scale_formula, exposure=exposure)
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)

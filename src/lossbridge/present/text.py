@@ -262,7 +262,8 @@ def truth_lines(truth) -> list[str]:
             "mean NLL": f"{row.mean_nll:.4f}",
             "-elpd_loo/n": loo,
             "method": _truth_method(row),
-            "ranked": "yes" if row.group == "ranked" else "no (one quantile)",
+            "ranked": ("yes" if row in truth.ranked else "no (KL = ∞)" if row.group == "ranked"
+                       else "no (one quantile)"),
         }
     if records:
         lines.append(pd.DataFrame.from_dict(records, orient="index").to_string())
