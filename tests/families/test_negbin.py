@@ -308,3 +308,17 @@ def test_sampled_run_with_exposure_uses_the_offset_everywhere(exposed):
         # nats lower
         assert loglik - 3 * p_loo - 5 < elpd < loglik
         assert p_loo < 8
+
+
+def test_exposure_with_a_family_without_offset_names_the_family_not_the_column(
+        capsys, tmp_path, exposed):
+    """--exposure x --likelihood bernoulli: x (not a valid exposure: negative values) is
+    never read, the refusal is that the Bernoulli takes no offset."""
+    frame = exposed.assign(b=(exposed["y"] > 1).astype(int))
+    path = tmp_path / "binary.csv"
+    frame.to_csv(path, index=False)
+    code = main(["fit", str(path), "--formula", "b ~ z", "--no-sample",
+                 "--likelihood", "bernoulli", "--exposure", "x"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "the bernoulli likelihood takes none" in err and "finite numbers > 0" not in err, err

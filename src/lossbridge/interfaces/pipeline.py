@@ -234,6 +234,12 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     truth_spec = resolve_truth(data, checked["truth"])
     if formula is None and truth_spec is not None:  # the formula the law was written for
         formula = truth_spec.formula
+    # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
+    settings = checked.family_settings()
+    families = {key: ModelId(key[0], _family_modes(key[0], modes)[0], key[1]).family
+                for key in settings}
+    if exposure is not None:  # before the column is read: say the likelihood is the problem
+        _check_offset_takers(families.values(), exposure)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
                           scale_formula=scale_formula, exposure=exposure)
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
@@ -242,16 +248,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
-    settings = checked.family_settings()
-    families = {key: ModelId(key[0], _family_modes(key[0], modes)[0], key[1]).family
-                for key in settings}
     for family in dict.fromkeys(families.values()):  # y must be data the family models
         family.check_response(design.y, design.response)
-        if exposure is not None and not family.supports_offset:
-            takers = ", ".join(n for n, f in FAMILIES.items() if f.supports_offset)
-            raise InputError(f"exposure {exposure!r} needs likelihoods whose log mean takes an "
-                             f"offset ({takers}); the {family.name} likelihood takes none")
     # A separated binary y has no MLE: refused under flat priors, a note under weak ones
     # (and no exact fit, which would diverge).
     separated = {key: note for key, family in families.items() if (note := check_separation(
@@ -377,6 +375,15 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     timings["total"] = time.perf_counter() - run_clock
     return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict,
                     truth)
+
+
+def _check_offset_takers(families, exposure: str) -> None:
+    """Refuse ``exposure`` unless every requested family's log mean takes an offset."""
+    for family in dict.fromkeys(families):
+        if not family.supports_offset:
+            takers = ", ".join(n for n, f in FAMILIES.items() if f.supports_offset)
+            raise InputError(f"exposure {exposure!r} needs likelihoods whose log mean takes an "
+                             f"offset ({takers}); the {family.name} likelihood takes none")
 
 
 def _family_modes(likelihood: str, modes: list[str]) -> list[str]:
