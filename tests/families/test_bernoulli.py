@@ -229,7 +229,9 @@ def test_non_binary_and_single_class_responses_are_refused(spector):
     (["--link", "foo"], "--link must be one of 'logit', 'probit', 'cloglog'; got 'foo'"),
     (["--likelihood", "normal", "--link", "probit"],
      "--link sets a parameter of the Bernoulli likelihood, which is not requested"),
-], ids=["non-binary", "unknown-link", "link-without-bernoulli"])
+    (["--scale", "fixed"], "--scale fixed chooses how a scale is treated, but no requested "
+                           "likelihood has a scale (likelihoods: bernoulli;"),
+], ids=["non-binary", "unknown-link", "link-without-bernoulli", "scale-without-a-scale"])
 def test_cli_errors_are_one_line_exit_2(capsys, argv, message):
     code = main(["fit", "spector", "--no-sample", *argv])
     out, err = capsys.readouterr()

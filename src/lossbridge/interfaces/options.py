@@ -447,6 +447,7 @@ class CheckedOptions(Mapping):
         merged.update({name: OPTIONS[name].validate(v, self.spelling) for name, v in values.items()})
         _check_fixed_scales(merged, self.spelling)
         _check_shape_options(merged, self.spelling)
+        _check_scales(merged, self.spelling)
         _check_penalty(merged, self.spelling)
         _check_scale_formula(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
@@ -485,6 +486,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python",
            for name, option in declared.items()}
     _check_fixed_scales(out, spelling)
     _check_shape_options(out, spelling)
+    _check_scales(out, spelling)
     _check_penalty(out, spelling)
     _check_scale_formula(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
@@ -528,6 +530,20 @@ def _check_shape_options(options: dict[str, Any], spelling: str) -> None:
                              f"likelihood, which is not requested (likelihoods: "
                              f"{', '.join(options['likelihoods'])}); add {family} to the "
                              f"likelihoods or drop {label}")
+
+
+def _check_scales(options: dict[str, Any], spelling: str) -> None:
+    """A scale mode other than the default needs a requested family with a scale: a
+    scale-less family (Bernoulli, Poisson) has one model whatever the mode, so a mode
+    the user set would otherwise be silently ignored (the default, both, is not)."""
+    if set(options["scales"]) == set(SCALE_MODES) or any(FAMILIES[name].scale_name is not None
+                                           for name in options["likelihoods"]):
+        return
+    label = OPTIONS["scales"].label(spelling)
+    raise InputError(f"{label} {', '.join(options['scales'])} chooses how a scale is treated, but "
+                     f"no requested likelihood has a scale (likelihoods: "
+                     f"{', '.join(options['likelihoods'])}; each fits one model without one); "
+                     f"drop {label}")
 
 
 def _penalty_labels(spelling: str) -> dict[str, str]:
