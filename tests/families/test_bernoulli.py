@@ -121,6 +121,35 @@ def test_eta_derivatives_by_finite_differences(link):
         assert np.allclose(w, -second, rtol=1e-7, atol=1e-9)
 
 
+def test_cloglog_derivatives_of_a_positive_row_in_the_tails():
+    """y = 1 under cloglog: score u e^-u / p and information u (u + expm1(-u)) e^-u / p^2
+    (u = e^eta, p = 1 - e^-u) against the same formulas in decimal arithmetic
+    (the stdlib's correctly rounded exp at 1400 digits, an independent reference). In floats
+    u + expm1(-u) loses every digit below u ~ 1e-16 (eta < -37), and at eta > 709.8,
+    u = inf gives inf * 0 = NaN."""
+    from decimal import Decimal, localcontext
+
+    eta = np.array([-700.0, -300.0, -60.0, -37.0, -36.0, -20.0, -8.0, -2.3, -2.2, -1e-3, 0.0,
+                    1.0, 2.0, 6.0, 6.6, 6.7, 50.0, 709.0, 710.0, 800.0])
+    d, w = BERNOULLI.with_shape(link="cloglog").eta_derivatives(np.ones(eta.size), eta, 1.0)
+    assert np.all(np.isfinite(d)) and np.all(np.isfinite(w))
+    with localcontext() as context:
+        context.prec = 1400  # 1 - e^-u must keep u^2/2 ~ 1e-608 (eta = -700) to 20 digits
+        for k, value in enumerate(eta):
+            # at the float u = fl(e^eta) the code starts from: the rounding of u itself,
+            # amplified by d log f / d log u ~ u, is not the formula's error (u = inf above
+            # eta = 709.8: the exact e^eta there)
+            with np.errstate(over="ignore"):
+                rounded = float(np.exp(value))
+            u = Decimal(rounded) if np.isfinite(rounded) else Decimal(float(value)).exp()
+            e = (-u).exp()
+            p = 1 - e
+            score, info = u * e / p, u * (u + e - 1) * e / p**2
+            # 1e-14: a few roundings of eps = 2.2e-16 each (a 1-ulp exp included)
+            assert d[k] == pytest.approx(float(score), rel=1e-14, abs=1e-300)
+            assert w[k] == pytest.approx(float(info), rel=1e-14, abs=1e-300)
+
+
 @pytest.mark.parametrize("link", LINKS)
 def test_score_and_hessian_equal_statsmodels(spector, link):
     _, X, y = spector
