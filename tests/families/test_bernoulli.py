@@ -334,3 +334,25 @@ def test_weak_prior_map_is_the_penalised_logistic_fit(spector):
     [result] = lossbridge.fit("spector", priors="weak", sample=False).fits
     # strictly convex objective, both at gradients below 1e-9 (condition ~1e5): 1e-7 relative
     assert np.allclose(result.map.coefficients, beta, rtol=1e-7, atol=0)
+
+
+def test_a_pass_fail_response_with_positive_is_statsmodels_logit(spector, tmp_path, capsys):
+    """GRADE as text ('pass'/'fail') with positive='pass': the same y, so the MAP is
+    statsmodels' Logit on the 0/1 GRADE (certified to 1e-8 like the numeric run)."""
+    frame, X, y = spector
+    text = frame.assign(GRADE=np.where(frame["GRADE"] == 1, "pass", "fail"))
+    analysis = lossbridge.fit(text, FORMULA, likelihoods="bernoulli", positive="pass",
+                              sample=False)
+    [result] = analysis.fits
+    reference = sm.Logit(y, X).fit(disp=0).params
+    assert np.allclose(result.map.coefficients, reference, rtol=1e-6, atol=1e-8)
+    assert result.certified
+    document = analysis.to_dict()
+    assert document["options"]["positive"] == "pass"
+    assert document["data"]["notes"] == ["response 'GRADE': 1 = 'pass', 0 = 'fail'"]
+    path = tmp_path / "text.csv"
+    text.to_csv(path, index=False)
+    code = main(["fit", str(path), "--formula", FORMULA, "--likelihood", "bernoulli",
+                 "--positive", "pass", "--no-sample"])
+    out = capsys.readouterr().out
+    assert code == 0 and "response 'GRADE': 1 = 'pass', 0 = 'fail'" in out

@@ -266,6 +266,9 @@ def _declare() -> dict[str, Option]:
                "population) for a count likelihood: log(exposure) is an offset, "
                "mu = exposure x exp(X beta)", str, optional=True, flag="--exposure",
                metavar="COLUMN"),
+        Option("positive", None, _formula, "the level of a two-level response that is 1 "
+               "(the other is 0), e.g. 'yes': a text response becomes a binary y",
+               str, optional=True, flag="--positive", metavar="LEVEL"),
     ]
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "

@@ -69,6 +69,7 @@ def fit(
     scales: str | Iterable[str] = "both",
     scale_formula: str | None = None,
     exposure: str | None = None,
+    positive: str | None = None,
     sigma: float | None = None,
     b: float | None = None,
     quantile_sigma: float | None = None,
@@ -117,6 +118,10 @@ def fit(
         A column of finite exposures > 0 (time at risk, population) for count likelihoods
         (those with ``supports_offset``: poisson, negbin): log(exposure) is an offset in
         every linear predictor, mu = exposure exp(X beta); refused for other likelihoods.
+    positive : str, optional
+        The level of a two-level response (text such as ``"yes"``/``"no"``) that is 1, the
+        other level 0, so a binary likelihood can fit it; refused when the response has
+        other than two levels or lacks this one.
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
         plug-in MLE of the exact OLS fit, ``sqrt(RSS/n)``. It never sets the Laplace b.
@@ -241,7 +246,8 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     if exposure is not None:  # before the column is read: say the likelihood is the problem
         _check_offset_takers(families.values(), exposure)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
-                          scale_formula=scale_formula, exposure=exposure)
+                          scale_formula=scale_formula, exposure=exposure,
+                          positive=checked["positive"])
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)
@@ -354,6 +360,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "scales": modes,
         "scale_formula": scale_formula,
         "exposure": exposure,
+        "positive": checked["positive"],
         "models": [spec.name for spec in specs],
         **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
         **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter

@@ -40,6 +40,7 @@ def format_analysis(analysis) -> str:
         f"lossbridge: {design.formula}   data: {design.source}",
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
+        *design.notes,  # e.g. the coding of a two-level response (--positive)
         *([f"model: {offset}"] if (offset := run_offset_statement(analysis)) else []),
         f"priors: {analysis.options['priors']}"
         + (" (MAP = maximum likelihood)" if analysis.options["priors"] == "flat"
