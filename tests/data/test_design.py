@@ -270,3 +270,31 @@ def test_cli_fits_a_year_polynomial_with_the_rss_of_a_well_conditioned_basis(cap
     bound = (loss_error_bound(ill.X, ill.y, beta, "RSS")
              + loss_error_bound(well.X, well.y, reference.coefficients, "RSS"))
     assert abs(rss - reference.loss) <= bound
+
+
+# ---------------------------------------------------------------- a two-level response
+YES_NO = pd.DataFrame({"ys": ["yes", "no", "no", "yes", "yes", "no", "yes", "no"],
+                       "x": [0.5, -1.0, 0.2, 1.5, 2.0, -0.3, -0.8, 1.1]})
+
+
+def test_positive_level_codes_a_text_response_as_0_1():
+    built = build_design(load_table(YES_NO), "ys ~ x", positive="yes")
+    assert built.y.tolist() == [1.0, 0, 0, 1, 1, 0, 1, 0]
+    assert build_design(load_table(YES_NO), "ys ~ x", positive="no").y.tolist() == \
+        [0.0, 1, 1, 0, 0, 1, 0, 1]
+    assert built.notes == ("response 'ys': 1 = 'yes', 0 = 'no'",)
+    assert built.summary()["notes"] == list(built.notes)
+    with pytest.raises(InputError, match=r"^response column 'ys' is not numeric"):
+        build_design(load_table(YES_NO), "ys ~ x")  # without it, text is still refused
+
+
+@pytest.mark.parametrize(("ys", "positive", "message"), [
+    (["yes", "no", "maybe", "yes", "yes", "no", "yes", "no"], "yes",
+     r"^positive needs a response with exactly two levels; 'ys' has 3 \('maybe', 'no', 'yes'\)$"),
+    (["yes"] * 8, "yes", r"^positive needs a response with exactly two levels; 'ys' has 1"),
+    (YES_NO["ys"], "Yes", r"^positive must be one of the levels of 'ys' \('no', 'yes'\); "
+                          r"got 'Yes'$"),
+], ids=["three-levels", "one-level", "absent-level"])
+def test_positive_refuses_other_than_two_levels_or_an_absent_level(ys, positive, message):
+    with pytest.raises(InputError, match=message):
+        build_design(load_table(YES_NO.assign(ys=ys)), "ys ~ x", positive=positive)

@@ -105,3 +105,21 @@ def test_weak_priors_fit_with_a_note():
     [result] = analysis.fits
     assert result.baseline is None and np.all(np.isfinite(result.map.coefficients))
     assert [n["code"] for n in analysis.to_dict()["warnings"]] == ["separation"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_direction_names_only_the_separating_terms(seed):
+    """y = 1[x > 0.05] with a noise column z: x (with the intercept when the threshold
+    is needed, i.e. some x lies in (0, 0.05]) separates alone, so z is never named. The
+    least-L1 margin direction alone leans on z (it widens the margin); HiGHS' tolerance
+    once left it in too (``+x, -z, +Intercept``)."""
+    rng = np.random.default_rng(seed)
+    x, z = rng.normal(size=40), rng.normal(size=40)
+    y = (x > 0.05).astype(float)
+    X = np.c_[np.ones(40), x, z]
+    found = find_separation(X, y)
+    assert found is not None and found.complete
+    needs_intercept = bool(np.any((x > 0) & (x <= 0.05)))
+    assert found.terms(("Intercept", "x", "z")) == ("+x, -Intercept" if needs_intercept else "+x")
+    margins = (2 * y - 1) * (X @ found.direction)
+    assert np.all(margins > 0)  # the direction named does separate every row

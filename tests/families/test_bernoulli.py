@@ -121,6 +121,35 @@ def test_eta_derivatives_by_finite_differences(link):
         assert np.allclose(w, -second, rtol=1e-7, atol=1e-9)
 
 
+def test_cloglog_derivatives_of_a_positive_row_in_the_tails():
+    """y = 1 under cloglog: score u e^-u / p and information u (u + expm1(-u)) e^-u / p^2
+    (u = e^eta, p = 1 - e^-u) against the same formulas in decimal arithmetic
+    (the stdlib's correctly rounded exp at 1400 digits, an independent reference). In floats
+    u + expm1(-u) loses every digit below u ~ 1e-16 (eta < -37), and at eta > 709.8,
+    u = inf gives inf * 0 = NaN."""
+    from decimal import Decimal, localcontext
+
+    eta = np.array([-700.0, -300.0, -60.0, -37.0, -36.0, -20.0, -8.0, -2.3, -2.2, -1e-3, 0.0,
+                    1.0, 2.0, 6.0, 6.6, 6.7, 50.0, 709.0, 710.0, 800.0])
+    d, w = BERNOULLI.with_shape(link="cloglog").eta_derivatives(np.ones(eta.size), eta, 1.0)
+    assert np.all(np.isfinite(d)) and np.all(np.isfinite(w))
+    with localcontext() as context:
+        context.prec = 1400  # 1 - e^-u must keep u^2/2 ~ 1e-608 (eta = -700) to 20 digits
+        for k, value in enumerate(eta):
+            # at the float u = fl(e^eta) the code starts from: the rounding of u itself,
+            # amplified by d log f / d log u ~ u, is not the formula's error (u = inf above
+            # eta = 709.8: the exact e^eta there)
+            with np.errstate(over="ignore"):
+                rounded = float(np.exp(value))
+            u = Decimal(rounded) if np.isfinite(rounded) else Decimal(float(value)).exp()
+            e = (-u).exp()
+            p = 1 - e
+            score, info = u * e / p, u * (u + e - 1) * e / p**2
+            # 1e-14: a few roundings of eps = 2.2e-16 each (a 1-ulp exp included)
+            assert d[k] == pytest.approx(float(score), rel=1e-14, abs=1e-300)
+            assert w[k] == pytest.approx(float(info), rel=1e-14, abs=1e-300)
+
+
 @pytest.mark.parametrize("link", LINKS)
 def test_score_and_hessian_equal_statsmodels(spector, link):
     _, X, y = spector
@@ -229,7 +258,9 @@ def test_non_binary_and_single_class_responses_are_refused(spector):
     (["--link", "foo"], "--link must be one of 'logit', 'probit', 'cloglog'; got 'foo'"),
     (["--likelihood", "normal", "--link", "probit"],
      "--link sets a parameter of the Bernoulli likelihood, which is not requested"),
-], ids=["non-binary", "unknown-link", "link-without-bernoulli"])
+    (["--scale", "fixed"], "--scale fixed chooses how a scale is treated, but no requested "
+                           "likelihood has a scale (likelihoods: bernoulli;"),
+], ids=["non-binary", "unknown-link", "link-without-bernoulli", "scale-without-a-scale"])
 def test_cli_errors_are_one_line_exit_2(capsys, argv, message):
     code = main(["fit", "spector", "--no-sample", *argv])
     out, err = capsys.readouterr()
@@ -303,3 +334,25 @@ def test_weak_prior_map_is_the_penalised_logistic_fit(spector):
     [result] = lossbridge.fit("spector", priors="weak", sample=False).fits
     # strictly convex objective, both at gradients below 1e-9 (condition ~1e5): 1e-7 relative
     assert np.allclose(result.map.coefficients, beta, rtol=1e-7, atol=0)
+
+
+def test_a_pass_fail_response_with_positive_is_statsmodels_logit(spector, tmp_path, capsys):
+    """GRADE as text ('pass'/'fail') with positive='pass': the same y, so the MAP is
+    statsmodels' Logit on the 0/1 GRADE (certified to 1e-8 like the numeric run)."""
+    frame, X, y = spector
+    text = frame.assign(GRADE=np.where(frame["GRADE"] == 1, "pass", "fail"))
+    analysis = lossbridge.fit(text, FORMULA, likelihoods="bernoulli", positive="pass",
+                              sample=False)
+    [result] = analysis.fits
+    reference = sm.Logit(y, X).fit(disp=0).params
+    assert np.allclose(result.map.coefficients, reference, rtol=1e-6, atol=1e-8)
+    assert result.certified
+    document = analysis.to_dict()
+    assert document["options"]["positive"] == "pass"
+    assert document["data"]["notes"] == ["response 'GRADE': 1 = 'pass', 0 = 'fail'"]
+    path = tmp_path / "text.csv"
+    text.to_csv(path, index=False)
+    code = main(["fit", str(path), "--formula", FORMULA, "--likelihood", "bernoulli",
+                 "--positive", "pass", "--no-sample"])
+    out = capsys.readouterr().out
+    assert code == 0 and "response 'GRADE': 1 = 'pass', 0 = 'fail'" in out

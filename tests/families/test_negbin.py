@@ -362,3 +362,17 @@ def test_alpha_score_is_exact_to_the_rounding_of_its_terms(alpha):
             exact.append(float(sum(a * j / (1 + a * j) for j in range(int(y)))
                                + r * (1 + am).ln() - (int(y) + r) * am / (1 + am)))
     assert np.all(np.abs(ours - np.array(exact)) <= 64 * np.finfo(float).eps * sizes)
+
+
+def test_exposure_with_a_family_without_offset_names_the_family_not_the_column(
+        capsys, tmp_path, exposed):
+    """--exposure x --likelihood bernoulli: x (not a valid exposure: negative values) is
+    never read, the refusal is that the Bernoulli takes no offset."""
+    frame = exposed.assign(b=(exposed["y"] > 1).astype(int))
+    path = tmp_path / "binary.csv"
+    frame.to_csv(path, index=False)
+    code = main(["fit", str(path), "--formula", "b ~ z", "--no-sample",
+                 "--likelihood", "bernoulli", "--exposure", "x"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "the bernoulli likelihood takes none" in err and "finite numbers > 0" not in err, err

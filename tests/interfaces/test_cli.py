@@ -226,3 +226,19 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
                           text=True, env=env)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["all_certified"] is True
+
+
+def test_top_level_help_names_every_registered_family_and_simulate(capsys):
+    """The description is written out (the registry is not imported for --help): every
+    registered family's title must be in it."""
+    import re
+
+    from lossbridge.families.registry import FAMILIES
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = re.sub(r"\s+", " ", capsys.readouterr().out)
+    for family in FAMILIES.values():
+        assert family.title in text, family.name
+    for word in ("Bernoulli", "Poisson", "negative binomial", "cloglog", "simulate"):
+        assert word in text

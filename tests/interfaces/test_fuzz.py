@@ -123,6 +123,10 @@ OPTIONS = {
     # issue 13: count likelihoods (refused for normal/laplace: exit 2)
     "--exposure": st.sampled_from(["x", "y", "nosuch", ""]),
     "--nb-alpha": st.sampled_from(["0.5", "2"]) | HOSTILE_NUMBERS,
+    # issue 13: the Bernoulli link (refused without bernoulli: exit 2)
+    "--link": st.sampled_from(["logit", "probit", "cloglog", "foo", ""]),
+    # issue 13: the positive level of a two-level response (refused unless y has two levels)
+    "--positive": st.sampled_from(["1", "0", "yes", "", "\x00"]),
     # issue 13: the law the data came from (a sidecar path), or none
     "--truth": st.sampled_from(["none", "d.csv", "nosuch.law.json", "", ".", "\x00"]),
 }

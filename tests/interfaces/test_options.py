@@ -299,3 +299,22 @@ def test_a_scale_named_like_another_option_is_refused():
         unregister_family("clash")
     assert OPTIONS["draws"].default == 1000  # the declarations recover with the registry
 
+
+
+@pytest.mark.parametrize("scales", ["fixed", "learned", ["learned"]])
+def test_a_scale_mode_with_only_scale_less_families_is_refused(scales):
+    """--scale fixed/learned would be silently ignored by Bernoulli and Poisson (one model
+    without a scale each), as --link without bernoulli is refused: one line naming it."""
+    with pytest.raises(InputError, match=r"^--scale (fixed|learned) chooses how a scale is "
+                                         r"treated, but no requested likelihood has a scale "
+                                         r"\(likelihoods: bernoulli, poisson;.*drop --scale$"):
+        validate_options({"likelihoods": ["bernoulli", "poisson"], "scales": scales}, "cli")
+
+
+@pytest.mark.parametrize(("likelihoods", "scales"), [
+    (["bernoulli"], None), (["bernoulli"], "both"), (["poisson"], ["learned", "fixed"]),
+    (["bernoulli", "normal"], "fixed"), (["poisson", "laplace"], "learned")])
+def test_the_default_scale_mode_or_a_family_with_a_scale_is_accepted(likelihoods, scales):
+    values = {"likelihoods": likelihoods} | ({} if scales is None else {"scales": scales})
+    checked = validate_options(values, "cli")
+    assert checked["likelihoods"] == likelihoods

@@ -375,3 +375,29 @@ def test_plug_in_is_the_specs_flag_not_the_wording_of_its_source():
     assert flagged.plug_in and not flagged.user_fixed
     assert not unflagged.plug_in and unflagged.user_fixed
     assert legacy.plug_in
+
+
+def test_every_number_of_the_headline_has_its_json_counterpart():
+    """normal-learned leads, the user-fixed Normal is the runner-up (same likelihood), the
+    Laplace model the rival: the headline's nats/obs is against the rival, so it must be in
+    ``likelihood_difference``, not only the leader − runner-up ``difference``."""
+    close = BASE - 0.02 + RNG.normal(0, 0.3, size=60)
+    worse = BASE - 0.6 + RNG.normal(0, 0.2, size=60)
+    models = [candidate("normal-learned", BASE), candidate("laplace-learned", worse),
+              candidate("normal-fixed", close, source="user value (--sigma)", value=2.5)]
+    verdict = compare_models(models).verdict
+    assert (verdict.leader, verdict.runner_up) == ("normal-learned", "normal-fixed")
+    data = json.loads(dumps(verdict.as_dict()))
+    diff, se = reference_difference(BASE, worse)
+    d2, se2 = reference_difference(BASE, close)
+    rival = data["likelihood_difference"]
+    assert rival["against"] == "laplace-learned"
+    assert rival["kl_difference_nats_per_obs"] == pytest.approx(diff / 60, rel=1e-12)
+    assert rival["kl_difference_se"] == pytest.approx(se / 60, rel=1e-12)
+    within = data["difference"]
+    assert within["kl_difference_nats_per_obs"] == pytest.approx(d2 / 60, rel=1e-12)
+    numbers = (f"{rival['elpd_diff']:.1f} ± {rival['se']:.1f} elpd = "
+               f"{rival['kl_difference_nats_per_obs']:.3g} ± {rival['kl_difference_se']:.3g} "
+               f"nats/obs ({rival['standard_errors']:.1f} standard errors)")
+    assert numbers in verdict.headline
+    assert f"{within['elpd_diff']:.1f} ± {within['se']:.1f} elpd" in verdict.headline

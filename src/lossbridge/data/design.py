@@ -121,6 +121,7 @@ class Design:
             "k": self.k,
             "y_hash": self.y_hash,
             "dropped_rows": self.dropped_rows,
+            **({"notes": list(self.notes)} if self.notes else {}),  # e.g. --positive's coding
             **({"scale_formula": self.scale_formula, "scale_terms": list(self.scale_terms)}
                if self.scale_formula is not None else {}),
             "y_summary": {
@@ -134,7 +135,8 @@ class Design:
 
 
 def build_design(table: Table, formula: str, *, dropna: bool = False,
-                 scale_formula: str | None = None, exposure: str | None = None) -> Design:
+                 scale_formula: str | None = None, exposure: str | None = None,
+                 positive: str | None = None) -> Design:
     """Validate ``table`` against ``formula`` and return the design.
 
     Parameters
@@ -153,6 +155,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
     exposure : str, optional
         A column of positive, finite exposures (time at risk, population): its log is
         ``Design.offset``, so that mu_i = exposure_i exp(x_i beta) for a log link.
+    positive : str, optional
+        The level of a two-level response column that is 1 (the other 0), compared as
+        text: a yes/no response becomes a binary y (said in ``Design.notes``).
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise InputError(
@@ -181,6 +186,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         exposure_vars = {exposure}
     used = sorted(lhs_vars | rhs_vars | scale_vars | exposure_vars, key=list(frame.columns).index)
     frame, dropped = _check_missing(frame, used, formula, dropna)
+    notes: tuple[str, ...] = ()
+    if positive is not None:  # before the numeric check: a text response becomes 0/1
+        frame, notes = _binary_response(frame, sorted(lhs_vars), positive)
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
     if len(frame) == 0:
@@ -242,7 +250,30 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         Z=Z,
         scale_terms=scale_terms,
         offset=offset,
+        notes=notes,
     )
+
+
+def _binary_response(frame: pd.DataFrame, names: list[str], positive: str
+                     ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The response column as 1 where it equals ``positive`` (as text), 0 at its other
+    level; one InputError unless it has exactly two levels, ``positive`` among them."""
+    if len(names) != 1:
+        raise InputError(f"positive needs a response that is one column; the formula's left "
+                         f"side uses {', '.join(map(repr, names))}")
+    name = names[0]
+    text = frame[name].astype(str)
+    levels = list(dict.fromkeys(sorted(text.unique())))
+    if len(levels) != 2:
+        shown = ", ".join(map(repr, levels[:5])) + (", ..." if len(levels) > 5 else "")
+        raise InputError(f"positive needs a response with exactly two levels; {name!r} has "
+                         f"{len(levels)} ({shown})")
+    if positive not in levels:
+        raise InputError(f"positive must be one of the levels of {name!r} "
+                         f"({', '.join(map(repr, levels))}); got {positive!r}")
+    other = levels[1 - levels.index(positive)]
+    frame = frame.assign(**{name: (text == positive).astype(float)})
+    return frame, (f"response {name!r}: 1 = {positive!r}, 0 = {other!r}",)
 
 
 def _log_exposure(column: pd.Series, name: str) -> np.ndarray:

@@ -12,8 +12,11 @@ Both are decided by linear programmes (SciPy's HiGHS) on unit-norm columns:
   separating direction exists (d = 0 is feasible); a positive optimum gives one;
 * then max t subject to s_i x_i d >= t, |d_j| <= 1, t <= 1: t > 0 exactly under
   complete separation;
-* the direction reported is the least-L1 one keeping 1/1000 of that margin (the sparsest:
-  the terms that separate).
+* the direction reported is the sparsest one: on the rows the first direction puts strictly
+  on their side, margins s_i x_i d >= 1 (the others >= 0), d free, minimising the L1 norm of
+  its slope part (a constant column, the intercept, costs nothing: it places the hyperplane).
+  Margins of 1 are far above HiGHS' tolerance, so the vertex found is exactly sparse and the
+  message names only the terms that separate (entries above 1/1000 of the largest).
 
 A positive optimum is judged against HiGHS' feasibility tolerance (1e-7 per row, times
 the number of rows), well below the optimum of any separation that is not a rounding
@@ -33,25 +36,30 @@ from ..core.errors import InputError, SeparationWarning
 from ..data.design import Design
 
 FEASIBILITY = 1e-7  # HiGHS' default primal feasibility tolerance
-TERM_TOL = 1e-6
-SPARSE_PART = 1e-3  # a direction entry below this (relative to the largest) is zero
+TERM_TOL = 1e-3  # a direction entry (unit-norm columns) below this part of the largest is zero
+PRUNE_MAX_TERMS = 200  # pruning solves one LP per term
+STRICT = 1e-6  # a first-LP margin above this (unit-norm columns, |d_j| <= 1) is strict
 
 
 @dataclass(frozen=True)
 class Separation:
     """A separating direction: ``direction`` on the original coefficients, ``complete``
-    (every row strictly on its side) or quasi-complete, and the rows on the hyperplane."""
+    (every row strictly on its side) or quasi-complete, the rows on the hyperplane, and
+    ``unit_direction``, the same direction on unit-norm columns (which terms matter)."""
 
     direction: np.ndarray
     complete: bool
     rows_on_boundary: int
+    unit_direction: np.ndarray | None = None
 
     def terms(self, names: tuple[str, ...]) -> str:
-        """The separating terms with their signs, largest first (``+PSI, -Intercept``)."""
-        scale = float(np.max(np.abs(self.direction))) or 1.0
-        order = np.argsort(-np.abs(self.direction), kind="stable")
+        """The separating terms with their signs, largest first (``+PSI, -Intercept``);
+        entries below ``TERM_TOL`` of the largest (on unit-norm columns) are left out."""
+        weight = np.abs(self.direction if self.unit_direction is None else self.unit_direction)
+        scale = float(np.max(weight)) or 1.0
+        order = np.argsort(-weight, kind="stable")
         return ", ".join(f"{'+' if self.direction[j] > 0 else '-'}{names[j]}" for j in order
-                         if abs(self.direction[j]) > TERM_TOL * scale)
+                         if weight[j] > TERM_TOL * scale)
 
     @property
     def kind(self) -> str:
@@ -77,23 +85,49 @@ def find_separation(X: np.ndarray, y: np.ndarray) -> Separation | None:
     second = linprog(np.r_[np.zeros(k), -1.0], A_ub=np.c_[-signed, np.ones(n)],
                      b_ub=np.zeros(n), bounds=[(-1.0, 1.0)] * k + [(None, 1.0)], method="highs")
     complete = second.status == 0 and -second.fun > FEASIBILITY
-    # The sparsest such direction (least L1 norm keeping a small part of the margin
-    # found), so the message names the terms that separate, not a vertex's incidental ones.
-    if complete:
-        rows = -signed
-        bound = np.full(n, -max(-second.fun * SPARSE_PART, 10 * FEASIBILITY))
-    else:
-        rows = np.vstack([-signed, -signed.sum(axis=0)])
-        bound = np.r_[np.zeros(n), -max(-first.fun * SPARSE_PART, 10 * tolerance)]
-    sparse = linprog(np.ones(2 * k), A_ub=np.c_[rows, -rows], b_ub=bound,
-                     bounds=[(0.0, 1.0)] * (2 * k), method="highs")
-    if sparse.status == 0:
-        direction = sparse.x[:k] - sparse.x[k:]
+    # The sparsest such direction, normalised (margins >= 1 on the rows found strictly
+    # separated, so HiGHS' 1e-7 tolerance cannot leave noise terms in it), then pruned:
+    # the least-L1 direction may still lean on a noise column that merely enlarges the
+    # margin, so each term (smallest first, the intercept last: it is named only when
+    # needed) is dropped if the others still separate the same rows. One pass leaves a
+    # minimal separating set: a term kept cannot be dropped once fewer terms are free.
+    strict = np.ones(n, dtype=bool) if complete else signed @ direction > STRICT
+    sparse = _sparsest(signed, strict, X, np.zeros(k, dtype=bool))
+    if sparse is not None and k <= PRUNE_MAX_TERMS:
+        dropped = np.zeros(k, dtype=bool)
+        constant = np.ptp(X, axis=0) == 0
+        for j in np.lexsort((np.abs(sparse), constant)):
+            trial = dropped.copy()
+            trial[j] = True
+            candidate = _sparsest(signed, strict, X, trial)
+            if candidate is not None:
+                dropped, sparse = trial, candidate
+    if sparse is not None:
+        direction = sparse / np.max(np.abs(sparse))  # |d_j| <= 1 as the first LP's
     elif complete:
         direction = second.x[:k]
     margins = signed @ direction
+    boundary = margins <= STRICT * float(np.max(margins))
     return Separation(direction=direction / norms, complete=bool(complete),
-                      rows_on_boundary=int(np.sum(margins <= FEASIBILITY)))
+                      rows_on_boundary=int(np.sum(boundary)), unit_direction=direction)
+
+
+def _sparsest(signed: np.ndarray, strict: np.ndarray, X: np.ndarray,
+              dropped: np.ndarray) -> np.ndarray | None:
+    """min ||d_slopes||_1 subject to signed @ d >= 1 on ``strict`` rows, >= 0 elsewhere and
+    d_j = 0 on ``dropped`` (d free otherwise; a constant column of ``X`` is unpenalised),
+    or None if that is infeasible (or HiGHS fails)."""
+    from scipy.optimize import linprog
+
+    n, k = signed.shape
+    constant = np.ptp(X, axis=0) == 0
+    cost = np.where(constant, 0.0, 1.0)
+    bounds = [(0.0, 0.0) if out else (0.0, None) for out in np.r_[dropped, dropped]]
+    result = linprog(np.r_[cost, cost], A_ub=np.c_[-signed, signed],
+                     b_ub=-strict.astype(float), bounds=bounds, method="highs")
+    if result.status != 0:
+        return None
+    return result.x[:k] - result.x[k:]
 
 
 def check_separation(design: Design, family, label: str, priors: str) -> dict | None:

@@ -249,9 +249,18 @@ class Bernoulli(Family):
             u = np.exp(eta)
         e = np.exp(-u)
         one_minus = -np.expm1(-u)  # p
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score_one = np.where(one_minus > 0, u * e / one_minus, 1.0)
-            info_one = np.where(one_minus > 0, u * (u + np.expm1(-u)) * e / one_minus**2, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # u + expm1(-u) = u^2 q(u), q = 1/2 - u/6 + ...: the difference cancels for
+            # small u (every digit lost below u ~ 1e-16, eta < -37), so its series there,
+            # with u^2 kept beside p^2 as (u/p)^2 (each alone underflows below eta ~ -354)
+            small = u < CLOGLOG_SERIES_BELOW
+            ratio = np.where(small, u / one_minus, 0.0)
+            info_small = u * _cloglog_series(u) * ratio**2 * e
+            info_large = u * (u + np.expm1(-u)) * e / one_minus**2
+            # where e^-u underflows (eta > 6.6) both are u^k e^-u = 0 (and u = inf: inf * 0)
+            score_one = np.where(one_minus > 0, np.where(e > 0, u * e / one_minus, 0.0), 1.0)
+            info_one = np.where(one_minus > 0, np.where(
+                small, info_small, np.where(e > 0, info_large, 0.0)), 0.0)
         d = np.where(y == 1.0, score_one, -u)
         w = np.where(y == 1.0, info_one, u)
         return d, w
@@ -263,6 +272,17 @@ class Bernoulli(Family):
 
     def weak_prior_eta_centre(self, y):
         return 0.0
+
+
+CLOGLOG_SERIES_BELOW = 0.1  # below it the series' 13th term is < 1e-20 of the sum
+
+
+def _cloglog_series(u: np.ndarray) -> np.ndarray:
+    """q(u) = (u + expm1(-u)) / u^2 = sum_{m >= 0} (-u)^m / (m + 2)!, terms to m = 10."""
+    total = np.zeros_like(u)
+    for m in range(10, -1, -1):  # Horner
+        total = total * (-u) + 1.0 / math.factorial(m + 2)
+    return total
 
 
 def check_binary(y: np.ndarray, response: str, likelihood: str) -> None:

@@ -124,11 +124,19 @@ def _hidden_debug(parser: argparse.ArgumentParser) -> None:
 INTERFACE_FLAGS = ("--help", "--save", "--out", "--json", "--quiet", "--debug")
 
 
+def _description() -> str:
+    """The top-level help. Written out, not built from the family registry: importing it
+    (SciPy, pandas) would slow ``lossbridge --help``; a test keeps the two in step."""
+    return ("Every regression loss is a likelihood: fit Normal, Laplace, Student-t, Huber, "
+            "quantile (Asymmetric Laplace), Bernoulli (logit, probit, cloglog), Poisson and "
+            "negative binomial likelihoods in PyMC and certify their MAP against the exact "
+            "classical fit (OLS, LAD, t regression, Huber, quantile regression, logistic/"
+            "probit/cloglog regression, Poisson and negative binomial GLMs, ridge/lasso); "
+            "simulate data from a declared law to check them against the truth.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lossbridge", description=(
-        "Every regression loss is a likelihood: fit Normal, Laplace, Student-t, Huber and "
-        "quantile likelihoods in PyMC and certify their MAP against the exact classical fit "
-        "(OLS, LAD, t regression, Huber, quantile regression, ridge/lasso)."))
+    parser = _Parser(prog="lossbridge", description=_description())
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("fit", help="fit the models to a CSV file or bundled dataset",

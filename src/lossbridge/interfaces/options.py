@@ -267,6 +267,9 @@ def _declare() -> dict[str, Option]:
                "population) for a count likelihood: log(exposure) is an offset, "
                "mu = exposure x exp(X beta)", str, optional=True, flag="--exposure",
                metavar="COLUMN"),
+        Option("positive", None, _formula, "the level of a two-level response that is 1 "
+               "(the other is 0), e.g. 'yes': a text response becomes a binary y",
+               str, optional=True, flag="--positive", metavar="LEVEL"),
     ]
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "
@@ -448,6 +451,7 @@ class CheckedOptions(Mapping):
         merged.update({name: OPTIONS[name].validate(v, self.spelling) for name, v in values.items()})
         _check_fixed_scales(merged, self.spelling)
         _check_shape_options(merged, self.spelling)
+        _check_scales(merged, self.spelling)
         _check_penalty(merged, self.spelling)
         _check_scale_formula(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
@@ -486,6 +490,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python",
            for name, option in declared.items()}
     _check_fixed_scales(out, spelling)
     _check_shape_options(out, spelling)
+    _check_scales(out, spelling)
     _check_penalty(out, spelling)
     _check_scale_formula(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
@@ -529,6 +534,20 @@ def _check_shape_options(options: dict[str, Any], spelling: str) -> None:
                              f"likelihood, which is not requested (likelihoods: "
                              f"{', '.join(options['likelihoods'])}); add {family} to the "
                              f"likelihoods or drop {label}")
+
+
+def _check_scales(options: dict[str, Any], spelling: str) -> None:
+    """A scale mode other than the default needs a requested family with a scale: a
+    scale-less family (Bernoulli, Poisson) has one model whatever the mode, so a mode
+    the user set would otherwise be silently ignored (the default, both, is not)."""
+    if set(options["scales"]) == set(SCALE_MODES) or any(FAMILIES[name].scale_name is not None
+                                           for name in options["likelihoods"]):
+        return
+    label = OPTIONS["scales"].label(spelling)
+    raise InputError(f"{label} {', '.join(options['scales'])} chooses how a scale is treated, but "
+                     f"no requested likelihood has a scale (likelihoods: "
+                     f"{', '.join(options['likelihoods'])}; each fits one model without one); "
+                     f"drop {label}")
 
 
 def _penalty_labels(spelling: str) -> dict[str, str]:

@@ -69,6 +69,7 @@ def fit(
     scales: str | Iterable[str] = "both",
     scale_formula: str | None = None,
     exposure: str | None = None,
+    positive: str | None = None,
     sigma: float | None = None,
     b: float | None = None,
     quantile_sigma: float | None = None,
@@ -117,6 +118,10 @@ def fit(
         A column of finite exposures > 0 (time at risk, population) for count likelihoods
         (those with ``supports_offset``: poisson, negbin): log(exposure) is an offset in
         every linear predictor, mu = exposure exp(X beta); refused for other likelihoods.
+    positive : str, optional
+        The level of a two-level response (text such as ``"yes"``/``"no"``) that is 1, the
+        other level 0, so a binary likelihood can fit it; refused when the response has
+        other than two levels or lacks this one.
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
         plug-in MLE of the exact OLS fit, ``sqrt(RSS/n)``. It never sets the Laplace b.
@@ -235,24 +240,23 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     if formula is None and truth_spec is not None:  # the formula the law was written for
         formula = truth_spec.formula
     require_formula_without_truth(data, formula, truth_spec)
+    # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
+    settings = checked.family_settings()
+    families = {key: ModelId(key[0], _family_modes(key[0], modes)[0], key[1]).family
+                for key in settings}
+    if exposure is not None:  # before the column is read: say the likelihood is the problem
+        _check_offset_takers(families.values(), exposure)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
-                          scale_formula=scale_formula, exposure=exposure)
+                          scale_formula=scale_formula, exposure=exposure,
+                          positive=checked["positive"])
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)
     timings["data"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    # One entry per family model: (likelihood, shape settings), e.g. a quantile per tau.
-    settings = checked.family_settings()
-    families = {key: ModelId(key[0], _family_modes(key[0], modes)[0], key[1]).family
-                for key in settings}
     for family in dict.fromkeys(families.values()):  # y must be data the family models
         family.check_response(design.y, design.response)
-        if exposure is not None and not family.supports_offset:
-            takers = ", ".join(n for n, f in FAMILIES.items() if f.supports_offset)
-            raise InputError(f"exposure {exposure!r} needs likelihoods whose log mean takes an "
-                             f"offset ({takers}); the {family.name} likelihood takes none")
     # A separated binary y has no MLE: refused under flat priors, a note under weak ones
     # (and no exact fit, which would diverge).
     separated = {key: note for key, family in families.items() if (note := check_separation(
@@ -357,6 +361,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "scales": modes,
         "scale_formula": scale_formula,
         "exposure": exposure,
+        "positive": checked["positive"],
         "models": [spec.name for spec in specs],
         **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
         **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter
@@ -378,6 +383,15 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
     timings["total"] = time.perf_counter() - run_clock
     return Analysis(design, fits, options, notes, timings, started, comparison, misfit, verdict,
                     truth)
+
+
+def _check_offset_takers(families, exposure: str) -> None:
+    """Refuse ``exposure`` unless every requested family's log mean takes an offset."""
+    for family in dict.fromkeys(families):
+        if not family.supports_offset:
+            takers = ", ".join(n for n, f in FAMILIES.items() if f.supports_offset)
+            raise InputError(f"exposure {exposure!r} needs likelihoods whose log mean takes an "
+                             f"offset ({takers}); the {family.name} likelihood takes none")
 
 
 def _family_modes(likelihood: str, modes: list[str]) -> list[str]:

@@ -243,8 +243,10 @@ class Verdict:
         The leader's likelihood when it is clearly ahead of the best model of the other
         likelihood (the headline's first question when both likelihoods are ranked).
     likelihood_difference : dict or None
-        ``{"leader", "against", "elpd_diff", "se", "standard_errors", "clear"}``: the
-        leader against the best-ranked model of another likelihood.
+        ``{"leader", "against", "elpd_diff", "se", "standard_errors", "clear",
+        "kl_difference_nats_per_obs", "kl_difference_se"}``: the leader against the
+        best-ranked model of another likelihood (the headline's first gap), per observation
+        too.
     all_certified : bool or None
         Every MAP certified (None when no certificate applies).
     uncertified : tuple of str
@@ -485,7 +487,10 @@ def build_verdict(candidates: Sequence[Candidate], *,
         headline += f" Not ranked: {', '.join(c.name for c in kinds)} ({_not_ranked(kinds)})."
     likelihood = None if rival is None else {
         "leader": leader.name, "against": rival.name, "elpd_diff": m_diff, "se": m_se,
-        "standard_errors": m_ratio, "clear": m_clear}
+        "standard_errors": m_ratio, "clear": m_clear,
+        # the headline's nats/obs (KL(p* || rival) - KL(p* || leader) per observation)
+        "kl_difference_nats_per_obs": m_diff / leader.n_obs if leader.n_obs else None,
+        "kl_difference_se": m_se / leader.n_obs if leader.n_obs else None}
     return Verdict(headline=headline, details=tuple(details), status="comparison",
                    best=leader.name if clear else None, leader=leader.name, runner_up=runner.name,
                    elpd_diff=diff, se=se, standard_errors=ratio, clear=clear,

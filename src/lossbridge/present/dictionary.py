@@ -28,7 +28,8 @@ def dictionary_entries(analysis) -> list[dict]:
         ``{"title", "settings", "loss_name", "loss_symbol", "density", "density_label",
         "density_symbol", "nll_formula",
         "constant_formula", "loss_term_formula", "exact_name", "solver",
-        "comparison_group", "models"}``; ``models`` holds, per model, ``{"name",
+        "comparison_group", "offset", "models"}`` (``offset``: the linear predictor with
+        the exposure's log, or None); ``models`` holds, per model, ``{"name",
         "scale_mode", "scale_name", "scale_value", "fixed_source", "loss_value",
         "constant", "loss_term", "nll", "pymc_log_likelihood", "relative_difference",
         "tolerance", "matches_pymc", "certified", "certificate"}`` (``certificate``: the
@@ -55,6 +56,8 @@ def dictionary_entries(analysis) -> list[dict]:
                            else family.exact_name),
             "solver": None,
             "comparison_group": family.comparison_group,
+            # --exposure: the known term of the linear predictor, said where the model is
+            "offset": offset_statement(analysis.options.get("exposure"), family),
             "models": [],
         })
         if r.baseline is not None and entry["solver"] is None:
@@ -81,6 +84,22 @@ def dictionary_entries(analysis) -> list[dict]:
     return list(entries.values())
 
 
+def offset_statement(exposure: str | None, family=None) -> str | None:
+    """The model of the mean with an exposure column as offset (``log μ = Xβ + log(t)``,
+    the link's own name, ``g`` when the families differ), or None without ``--exposure``."""
+    if exposure is None:
+        return None
+    link = getattr(getattr(family, "link", None), "name", "g")
+    return f"{link} μ = Xβ + log({exposure}): exposure {exposure} as an offset"
+
+
+def run_offset_statement(analysis) -> str | None:
+    """:func:`offset_statement` for the whole run (its families' one link)."""
+    families = {r.spec.family.link.name: r.spec.family for r in analysis.fits}
+    family = next(iter(families.values())) if len(families) == 1 else None
+    return offset_statement(analysis.options.get("exposure"), family)
+
+
 def dictionary_lines(analysis) -> list[str]:
     """The terminal's short version: per family its loss, density, classical fit and the
     certificate of each model (the NLL numbers are in the NLL table above it)."""
@@ -95,6 +114,7 @@ def dictionary_lines(analysis) -> list[str]:
             f"{m['name']} {_yes_no(m['certified'])}" for m in e["models"])
         lines += [f"  {title}: {e['loss_name']} ({e['loss_symbol']})",
                   f"    {e['density_label']} {e['density_symbol']} = {density}",
+                  *([f"    mean: {e['offset']}"] if e["offset"] else []),
                   f"    NLL = {e['nll_formula']}",
                   f"    classical fit: {classical}; certified: {certified}"]
     return lines

@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..core.outputs import check_output, write_text_atomically
 from . import plot_data, plots
-from .dictionary import dictionary_entries
+from .dictionary import dictionary_entries, run_offset_statement
 
 SVG_LIMIT_BYTES = 350_000
 PACKAGES = ("lossbridge", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas", "formulaic",
@@ -274,6 +274,7 @@ def report_context(analysis, command: str | None = None) -> dict:
         # the exact cross-entropy / KL table against the data's law (--truth), plain data
         "truth": None if analysis.truth is None else analysis.truth.as_dict(),
         "dictionary": dictionary_entries(analysis),
+        "offset": run_offset_statement(analysis),  # --exposure: log μ = Xβ + log(t)
         "colors": {r.spec.name: plots.model_color(r.spec.model_id) for r in analysis.fits},
         "misfit": _misfit(analysis),
         "figures": _figures(analysis),

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from .dictionary import dictionary_lines
+from .dictionary import dictionary_lines, run_offset_statement
 
 
 def _number(value) -> str:
@@ -40,6 +40,8 @@ def format_analysis(analysis) -> str:
         f"lossbridge: {design.formula}   data: {design.source}",
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
+        *design.notes,  # e.g. the coding of a two-level response (--positive)
+        *([f"model: {offset}"] if (offset := run_offset_statement(analysis)) else []),
         f"priors: {analysis.options['priors']}"
         + (f" (MAP = maximum likelihood{_learned_shape_caveat(analysis)})"
            if analysis.options["priors"] == "flat" and not analysis.options.get("penalty")
