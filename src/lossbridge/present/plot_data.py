@@ -106,7 +106,8 @@ def forest_baselines(analysis) -> list[dict]:
     """The exact fits' lines of the forest plot: per distinct exact fit (its display name
     and coefficients), the names of the models it is the counterpart of (its line is drawn
     across those models' rows only: an OLS line means nothing beside a logit coefficient)
-    and its style position (its family's place in the registry)."""
+    and its style position (the rank of its name among the exact fits, ordered by their
+    families' places in the registry: OLS dashed, LAD dotted, then the others)."""
     order = {name: position for position, name in enumerate(FAMILIES)}
     out: dict[tuple, dict] = {}
     for result in analysis.fits:
@@ -121,6 +122,11 @@ def forest_baselines(analysis) -> list[dict]:
                                      strict=True)),
             "position": order.get(result.spec.likelihood, len(order))})
         entry["models"].append(result.spec.name)
+    # line styles by distinct exact-fit name, the registry's order first (OLS, then LAD...)
+    names = sorted(dict.fromkeys(e["name"] for e in out.values()),
+                   key=lambda n: min(e["position"] for e in out.values() if e["name"] == n))
+    for entry in out.values():
+        entry["position"] = names.index(entry["name"])
     return list(out.values())
 
 
@@ -347,7 +353,8 @@ def rootograms(analysis) -> list[dict]:
     design = analysis.design
     y = np.asarray(design.y, dtype=float)
     low, high = min(int(np.min(y)), 0), int(np.max(y))  # counts and binary y start at 0
-    tail = max(int(np.ceil(np.quantile(y, ROOTOGRAM_TAIL_QUANTILE))), low + 1)
+    tail = max(int(np.ceil(np.quantile(y, ROOTOGRAM_TAIL_QUANTILE, method="inverted_cdf"))),
+               low + 1)
     values = np.arange(low, min(high, tail, low + ROOTOGRAM_VALUES - 1) + 1)
     pooled = high > values[-1]
     out = []

@@ -101,7 +101,9 @@ def _figures(analysis) -> dict[str, dict]:
     for ax, term in zip(axes[:, 0], terms, strict=True):
         plots.plot_forest_term(ax, forest, baselines, term)
     if baselines:
-        axes[0, 0].legend(loc="upper right", fontsize=8, frameon=False)
+        # beside the panels, never over a model's interval
+        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                          frameon=False)
     fig.tight_layout()
     figures["forest"] = _encode(fig)
 
