@@ -32,6 +32,7 @@ def context(spector):
     return report_context(spector)
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_no_loo_pit_for_discrete_models(spector, context):
     curves = plot_data.loo_pit_curves(spector)
     assert {m.likelihood for m in curves} == {"normal"}  # the continuous models only
@@ -44,6 +45,7 @@ def test_no_loo_pit_for_discrete_models(spector, context):
     assert "LOO-PIT apply" not in text and "LOO-PIT apply" not in html
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_no_residual_figures_and_the_reason(spector, context):
     assert plot_data.residual_densities(spector) == [] and plot_data.qq_frames(spector) == []
     assert "residuals" not in context["figures"] and "qq" not in context["figures"]
@@ -66,6 +68,7 @@ def test_reference_families_are_the_fitted_ones():
     assert plot_data.residual_note(both) is None
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_forest_lines_only_beside_their_own_models(spector, context):
     lines = {b["name"]: b for b in plot_data.forest_baselines(spector)}
     assert lines["OLS"]["models"] == ["normal-learned", "normal-fixed"]
@@ -77,6 +80,7 @@ def test_forest_lines_only_beside_their_own_models(spector, context):
     assert not any("LAD" in line for line in context["forest_lines"])
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_colours_differ_by_model_and_family(context):
     colors = list(context["colors"].values())
     assert len(set(colors)) == len(colors)  # logit, probit, normal-learned, normal-fixed
@@ -93,6 +97,7 @@ def test_colours_differ_by_model_and_family(context):
                                                     strict=True)) ** 0.5 > 100
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_dictionary_states_the_link(spector):
     links = {e["settings"]: e["link"] for e in dictionary_entries(spector)}
     assert links["link=logit"] == ("link logit: mean of y (the μ or p above) = g⁻¹(η) = "
@@ -108,6 +113,7 @@ def test_plus_minus_same_decimals(value, se, shown):
     assert plus_minus(value, se) == shown
 
 
+@pytest.mark.slow  # NUTS on spector (4 models, ~60 s for the module)
 def test_nats_per_obs_printed_to_the_same_decimals(spector, context):
     text = format_analysis(spector)
     table = text.split("Model comparison by leave-one-out")[1].split("per observation")[0]
