@@ -52,8 +52,10 @@ def test_dictionary_says_probability_for_a_discrete_family_and_density_otherwise
     lines = "\n".join(dictionary_lines(both))
     assert "probability P(y | μ) = μʸ e^(−μ) / y!" in lines
     assert "density f(r) = exp(" in lines
-    # the Normal's residual figures remain; the Poisson has none of its own
-    assert [p["fit"] for p in plot_data.residual_densities(both)] == ["OLS"]
+    # with a discrete y, y - X beta of the OLS fit is no noise: no residual figures, and why
+    assert plot_data.residual_densities(both) == []
+    assert plot_data.qq_frames(both) == [] and plot_data.residuals_vs_fitted(both) == []
+    assert "y is discrete" in plot_data.residual_note(both)
 
 
 def test_no_residual_figures_without_additive_noise(poisson):
@@ -113,3 +115,41 @@ def test_report_of_a_discrete_only_analysis(poisson):
 def test_terminal_certificate_and_nll_say_none_for_the_scale(poisson):
     assert poisson.certificates().loc["poisson", "scale"] == "none"
     assert poisson.nll_table().loc["poisson", "scale"] == "none"
+
+
+def test_rootogram_pools_a_sparse_tail_at_a_quantile(cpunish, monkeypatch):
+    # 0.99 quantile (inverted CDF) of the 17 counts is their maximum: nothing pooled; at
+    # 0.5 the median (1, counted as in numpy) is the last value, pooling every larger count
+    poisson = lossbridge.fit(cpunish, FORMULA, likelihoods="poisson", sample=False,
+                             progress=False)
+    monkeypatch.setattr(plot_data, "ROOTOGRAM_TAIL_QUANTILE", 0.5)
+    (panel,) = plot_data.rootograms(poisson)
+    y = cpunish["EXECUTIONS"].to_numpy()
+    median = int(np.ceil(np.quantile(y, 0.5, method="inverted_cdf")))
+    assert panel["pooled"] and panel["values"][-1] == median
+    assert panel["observed"][-1] == np.sum(y >= median)
+    assert panel["expected"][-1] == pytest.approx(
+        stats.poisson.sf(median - 1, glm_means(cpunish)).sum(), rel=1e-6)
+
+
+def test_rootogram_axis_label_and_limits_hold_bars_and_curve():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from lossbridge.models.identity import ModelId
+    from lossbridge.present import plots
+
+    assert plots.rootogram_xlabel(np.array([0, 1]), False) == "y"
+    assert plots.rootogram_xlabel(np.arange(0, 8), True) == "count y (last bin: y ≥ 7)"
+    assert plots.rootogram_xlabel(np.arange(0, 8), False) == "count y"
+    # a bar hanging below zero (observed 16 > expected 1) and a curve above every bar
+    data = {"model": ModelId("poisson", "none"), "name": "poisson", "values": np.array([0, 1, 2]),
+            "observed": np.array([16.0, 1.0, 0.0]), "expected": np.array([1.0, 25.0, 4.0]),
+            "pooled": False}
+    fig, ax = plt.subplots()
+    plots.plot_rootogram(ax, data)
+    low, high = ax.get_ylim()
+    plt.close(fig)
+    assert low < np.sqrt(1.0) - np.sqrt(16.0) and high > np.sqrt(25.0)

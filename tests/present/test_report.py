@@ -93,19 +93,24 @@ def test_no_sample_report_says_map_only(tmp_path):
 def test_residual_figures_are_drawn_from_the_exact_fits(tmp_path):
     from lossbridge.present import plot_data
 
-    analysis = lossbridge.fit("stackloss", likelihoods="normal", sample=False)
-    design, base = analysis.design, analysis.fits[0].baseline
+    # only the fitted families are drawn: a Normal-only fit has a Normal QQ panel alone
+    alone = lossbridge.fit("stackloss", likelihoods="normal", sample=False)
+    assert [q["family_name"] for q in plot_data.qq_frames(alone)] == ["normal"]
+    analysis = lossbridge.fit("stackloss", likelihoods=["normal", "laplace"], sample=False)
+    design = analysis.design
+    base, lad = analysis.fits[0].baseline, analysis.fits[2].baseline
     residuals = design.y - design.X @ base.coefficients
-    [scatter] = plot_data.residuals_vs_fitted(analysis)
+    scatter, _ = plot_data.residuals_vs_fitted(analysis)
     assert scatter["fit"] == "OLS" and scatter["shown"] == design.n
     np.testing.assert_allclose(scatter["residuals"], residuals, rtol=0, atol=1e-12)
     normal, laplace = plot_data.qq_frames(analysis)
-    assert (normal["fit"], laplace["fit"]) == ("OLS", "OLS")  # no LAD fit: the OLS residuals
+    assert (normal["fit"], laplace["fit"]) == ("OLS", "LAD")  # each family its own fit's
     np.testing.assert_array_equal(normal["sample"], np.sort(residuals))
     n = design.n
     expected = stats.norm.ppf((np.arange(n) + 0.5) / n, scale=np.sqrt(np.mean(residuals**2)))
     np.testing.assert_allclose(normal["theoretical"], expected, rtol=1e-12)
-    assert laplace["scale"] == pytest.approx(np.mean(np.abs(residuals)), rel=1e-12)
+    lad_residuals = design.y - design.X @ lad.coefficients
+    assert laplace["scale"] == pytest.approx(np.mean(np.abs(lad_residuals)), rel=1e-12)
     doc = parse(analysis.to_html(tmp_path / "r.html").read_text())
     assert len(doc.images) == 4
 

@@ -31,3 +31,21 @@ def shape_label(name: str) -> str:
     """Row label of a learned shape parameter beside the coefficients (``"shape: nu"``);
     no term may start with :data:`SHAPE_LABEL_PREFIX` either."""
     return f"{SHAPE_LABEL_PREFIX}{name}"
+
+
+def plus_minus(value: float, se: float, significant: int = 2) -> str:
+    """``"0.020 ± 0.026"``: a value and its standard error to the same decimals, those that
+    give the error ``significant`` significant digits (a value is never printed more
+    precisely than its error allows, nor less). Non-finite or zero errors: each as ``g``."""
+    import math
+
+    if not (math.isfinite(value) and math.isfinite(se)) or se <= 0:
+        return f"{value:.3g} ± {se:.3g}"
+    decimals = min(max(significant - 1 - math.floor(math.log10(se)), 0), 12)
+    # rounding the error may carry into a new digit (0.0996 -> 0.10): one decimal fewer
+    if decimals > 0 and round(se, decimals) >= 10 ** (significant - decimals):
+        decimals -= 1
+    shown = f"{value:.{decimals}f}"
+    if float(shown) == 0:  # no "-0.00"
+        shown = shown.lstrip("-")
+    return f"{shown} ± {se:.{decimals}f}"

@@ -17,6 +17,22 @@ from ..core.labels import settings_text
 # What the likelihood is called in the panel, by the family's ``density_kind``: a density of
 # the residual r = y - mu, or the probability of each value of a discrete y.
 DENSITY_LABELS = {"continuous": ("density", "f(r)"), "discrete": ("probability", "P(y | μ)")}
+# The inverse of each known link g as a formula in the linear predictor η, for the line
+# saying how the density's mean comes from the coefficients (``Family.link.name``).
+INVERSE_LINKS = {"logit": "1 / (1 + e^(−η))", "probit": "Φ(η) (standard Normal CDF)",
+                 "cloglog": "1 − exp(−e^η)", "log": "e^η"}
+
+
+def link_line(family, offset: bool = False) -> str | None:
+    """``"link logit: mean of y = g⁻¹(η) = 1 / (1 + e^(−η)), η = Xβ"`` for a family with a
+    non-identity link (None for the identity: the mean is Xβ itself)."""
+    name = family.link.name
+    if name == "identity":
+        return None
+    inverse = INVERSE_LINKS.get(name)
+    eta = "Xβ + offset" if offset else "Xβ"
+    return (f"link {name}: mean of y (the μ or p above) = g⁻¹(η)"
+            + (f" = {inverse}" if inverse else "") + f", η = {eta}")
 
 
 def dictionary_entries(analysis) -> list[dict]:
@@ -26,7 +42,7 @@ def dictionary_entries(analysis) -> list[dict]:
     -------
     list of dict
         ``{"title", "settings", "loss_name", "loss_symbol", "density", "density_label",
-        "density_symbol", "nll_formula",
+        "density_symbol", "link", "nll_formula",
         "constant_formula", "loss_term_formula", "exact_name", "solver",
         "comparison_group", "offset", "models"}`` (``offset``: the linear predictor with
         the exposure's log, or None); ``models`` holds, per model, ``{"name",
@@ -48,6 +64,8 @@ def dictionary_entries(analysis) -> list[dict]:
             # a density of the residual, or a probability of each value of y (density_kind)
             "density_label": DENSITY_LABELS[family.density_kind][0],
             "density_symbol": DENSITY_LABELS[family.density_kind][1],
+            # how the mean in the density comes from the coefficients (non-identity links)
+            "link": link_line(family, getattr(analysis.design, "offset", None) is not None),
             "nll_formula": f"{nll.constant_formula} + {nll.loss_term_formula}",
             "constant_formula": nll.constant_formula,
             "loss_term_formula": nll.loss_term_formula,
@@ -115,6 +133,7 @@ def dictionary_lines(analysis) -> list[str]:
         lines += [f"  {title}: {e['loss_name']} ({e['loss_symbol']})",
                   f"    {e['density_label']} {e['density_symbol']} = {density}",
                   *([f"    mean: {e['offset']}"] if e["offset"] else []),
+                  *([f"    {e['link']}"] if e["link"] else []),
                   f"    NLL = {e['nll_formula']}",
                   f"    classical fit: {classical}; certified: {certified}"]
     return lines

@@ -21,19 +21,39 @@ def symbol(name: str | None) -> str:
     return SYMBOLS.get(name, name or "")
 
 
-def reference_families() -> list:
-    """Families whose fitted densities the residual figures draw: every registered family
-    with a continuous density, a scale with a closed-form MLE and no shape parameter (the
-    built-in Normal and Laplace first, in the registry's order), so a fit of one is seen
-    against the others."""
-    return [f for f in FAMILIES.values()
-            if f.density_kind == "continuous" and f.scale_name is not None and not f.parameters
-            and f.scale_mle(1.0, 1) is not None]
+def reference_families(analysis) -> list:
+    """Families whose fitted densities the residual figures draw: the fitted families with
+    additive noise (identity link, continuous density), a scale with a closed-form MLE and
+    no shape parameter, in the registry's order (Normal before Laplace), so a fit of one is
+    seen against the others fitted; never a family no model used."""
+    fitted = {r.spec.likelihood for r in analysis.fits}
+    return [f for name, f in FAMILIES.items()
+            if name in fitted and f.additive_noise and f.scale_name is not None
+            and not f.parameters and f.scale_mle(1.0, 1) is not None]
+
+
+def discrete_y(analysis) -> bool:
+    """Whether a discrete likelihood was fitted (then y is a count or binary outcome)."""
+    return any(r.spec.family.density_kind == "discrete" for r in analysis.fits)
+
+
+def residual_note(analysis) -> str | None:
+    """Why the report draws no residual figures, when it draws none (else None)."""
+    if _residual_fits(analysis) and reference_families(analysis):
+        return None
+    if discrete_y(analysis):
+        return ("No residual figures: y is discrete (a discrete likelihood was fitted), so "
+                "y − Xβ of a continuous exact fit is not noise with a density; see the "
+                "rootogram and calibration figures instead")
+    return ("No residual figures: no fitted model has additive noise with an exact "
+            "classical counterpart")
 
 
 def _residual_fits(analysis) -> list:
     """The exact fits whose residuals y - X beta are the noise (``Family.additive_noise``:
     identity link, continuous density), for the residual figures."""
+    if discrete_y(analysis):  # y - X beta of a continuous fit of a count is no noise
+        return []
     return [r for r in _exact_fits(analysis) if r.spec.family.additive_noise]
 
 
@@ -82,6 +102,34 @@ def baseline_positions(analysis) -> dict[str, int]:
             for r in _exact_fits(analysis)}
 
 
+def forest_baselines(analysis) -> list[dict]:
+    """The exact fits' lines of the forest plot: per distinct exact fit (its display name
+    and coefficients), the names of the models it is the counterpart of (its line is drawn
+    across those models' rows only: an OLS line means nothing beside a logit coefficient)
+    and its style position (the rank of its name among the exact fits, ordered by their
+    families' places in the registry: OLS dashed, LAD dotted, then the others)."""
+    order = {name: position for position, name in enumerate(FAMILIES)}
+    out: dict[tuple, dict] = {}
+    for result in analysis.fits:
+        base, family = result.baseline, result.spec.family
+        if base is None or family.exact_solver is None:
+            continue
+        name = base.title or family.exact_name
+        key = (name, tuple(np.round(np.asarray(base.coefficients, dtype=float), 12)))
+        entry = out.setdefault(key, {
+            "name": name, "models": [],
+            "coefficients": dict(zip(analysis.design.terms, map(float, base.coefficients),
+                                     strict=True)),
+            "position": order.get(result.spec.likelihood, len(order))})
+        entry["models"].append(result.spec.name)
+    # line styles by distinct exact-fit name, the registry's order first (OLS, then LAD...)
+    names = sorted(dict.fromkeys(e["name"] for e in out.values()),
+                   key=lambda n: min(e["position"] for e in out.values() if e["name"] == n))
+    for entry in out.values():
+        entry["position"] = names.index(entry["name"])
+    return list(out.values())
+
+
 def scale_draws(analysis) -> dict:
     """Posterior draws of each learned scale, keyed by model (its ModelId)."""
     out = {}
@@ -110,7 +158,7 @@ def residual_densities(analysis, points: int = 400) -> list[dict]:
         grid = np.linspace(low - 0.1 * span, high + 0.1 * span, points)
         heights, edges = np.histogram(residuals, bins=HIST_BINS, range=(grid[0], grid[-1]), density=True)
         densities = []
-        for family in reference_families():
+        for family in reference_families(analysis):
             scale = float(family.scale_mle(family.loss(residuals), residuals.size))
             densities.append({"family": family.name, "title": family.title,
                               "scale_name": family.scale_name, "symbol": symbol(family.scale_name),
@@ -175,7 +223,7 @@ def qq_frames(analysis) -> list[dict]:
     if not residuals:
         return []
     out = []
-    for family in reference_families():
+    for family in reference_families(analysis):
         fit = family.exact_name if family.exact_name in residuals else next(iter(residuals))
         ordered = np.sort(residuals[fit])
         n = ordered.size
@@ -200,10 +248,14 @@ def ppc_densities(analysis) -> dict:
 
 
 def loo_pit_curves(analysis) -> dict:
-    """Per model (its ModelId): ECDF of LOO-PIT values minus the uniform CDF, with the 95% KS band."""
+    """Per model (its ModelId): ECDF of LOO-PIT values minus the uniform CDF, with the 95% KS band.
+
+    Continuous models only: the non-randomised PIT of a discrete predictive distribution is
+    not uniform even for the true model (Czado, Gneiting and Held 2009, *Biometrics* 65).
+    """
     out = {}
     for result in analysis.fits:
-        if result.posterior is None:
+        if result.posterior is None or result.spec.family.density_kind == "discrete":
             continue
         pit = np.sort(result.posterior.ppc.loo_pit)
         n = pit.size
@@ -265,6 +317,9 @@ def scale_bands(analysis, probability: float = 0.9) -> list[dict]:
 
 
 ROOTOGRAM_VALUES = 60  # at most this many count values drawn (the rest pooled in the last)
+# The last drawn value is at most this quantile of y (rounded up), the values above pooled
+# in it: a long sparse tail would otherwise make a spike of the pooled bin and squash the rest.
+ROOTOGRAM_TAIL_QUANTILE = 0.99
 CALIBRATION_BINS = 10
 
 
@@ -288,15 +343,19 @@ def rootograms(analysis) -> list[dict]:
     """Per discrete fit: observed and expected frequency of each value of y at the MAP.
 
     The expected frequency of value k is sum_i P(y = k | mu_i) under the family's own
-    ``logpdf`` at the MAP; values from min(0, min y) to max(y) (at most ``ROOTOGRAM_VALUES``,
-    the last one then pooling every larger value, observed and expected). Drawn as a
+    ``logpdf`` at the MAP; values from min(0, min y) to max(y), or to the
+    ``ROOTOGRAM_TAIL_QUANTILE`` quantile of y rounded up when that is smaller (and at most
+    ``ROOTOGRAM_VALUES`` values), the last one then pooling every larger value, observed
+    and expected. Drawn as a
     hanging rootogram (Kleiber and Zeileis 2016, *The American Statistician* 70): bars of
     sqrt(observed) hanging from sqrt(expected), so a misfit shows as a bar off zero.
     """
     design = analysis.design
     y = np.asarray(design.y, dtype=float)
     low, high = min(int(np.min(y)), 0), int(np.max(y))  # counts and binary y start at 0
-    values = np.arange(low, min(high, low + ROOTOGRAM_VALUES - 1) + 1)
+    tail = max(int(np.ceil(np.quantile(y, ROOTOGRAM_TAIL_QUANTILE, method="inverted_cdf"))),
+               low + 1)
+    values = np.arange(low, min(high, tail, low + ROOTOGRAM_VALUES - 1) + 1)
     pooled = high > values[-1]
     out = []
     for result in _discrete_fits(analysis):

@@ -14,25 +14,33 @@ import pandas as pd
 from ..families.registry import FAMILIES
 from ..models.identity import ModelId
 
-# (learned scale, fixed scale) colours of the families in the registry's order: the
-# built-in Normal (blues) and Laplace (reds) come first.
-FAMILY_COLORS = (("#1f5fa8", "#7fb2e5"), ("#c0392b", "#f0a093"))
-# Families beyond those (registered later, or no longer registered) take a pair from
-# here, chosen by a checksum of the family's name: the same name always gets the same
-# colours, whatever else is registered.
+# (learned scale, fixed scale) colours of the built-in families in the registry's order:
+# Normal (blue), Laplace (red), quantile (ochre), Huber (purple), Student-t (teal), Poisson
+# (green), Bernoulli (magenta), negative binomial (amber): hues far apart, so the discrete
+# families in particular are told apart at a glance. A family without a scale takes the first.
+FAMILY_COLORS = (("#1f5fa8", "#7fb2e5"), ("#c0392b", "#f0a093"), ("#b8680b", "#f0c58c"),
+                 ("#6a3d9a", "#c3a9de"), ("#00838f", "#8fd4da"), ("#2e7d32", "#9ccc9c"),
+                 ("#8e2466", "#e3a1c9"), ("#d4a000", "#f2dc8a"))
+# Families beyond those (registered later) take a pair from here, chosen by a checksum of
+# the family's name: the same name always gets the same colours, whatever else is registered.
 FALLBACK_COLORS = (
-    ("#2e7d32", "#9ccc9c"),
-    ("#6a3d9a", "#c3a9de"),
-    ("#b8680b", "#f0c58c"),
-    ("#00838f", "#8fd4da"),
-    ("#8e2466", "#e3a1c9"),
     ("#5d6d1e", "#c5d08a"),
+    ("#37474f", "#a7b6bd"),
+    ("#ad1457", "#f48fb1"),
+    ("#4527a0", "#b39ddb"),
+    ("#00695c", "#80cbc4"),
+    ("#795548", "#c8a99b"),
 )
+# Models of one family and scale mode that differ in a setting (a Bernoulli's link, a
+# quantile's tau) are shades of the family's colour: (fraction of black, fraction of white)
+# mixed in, level 0 being the family's colour itself (the default setting).
+SHADES = ((0.0, 0.0), (0.4, 0.0), (0.0, 0.4), (0.65, 0.0), (0.0, 0.65))
 UNKNOWN_COLOR = "#555555"
 BASELINE_COLOR = "#111111"
 # Line style of each exact fit's line, by its family's position in the registry (OLS
 # dashed, LAD dotted), then cycling.
 BASELINE_LINES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+BASELINE_LINE_WORDS = ("dashed", "dotted", "dash-dotted", "long-dash-dotted")
 
 
 def family_colors(likelihood: str) -> tuple[str, str]:
@@ -43,12 +51,40 @@ def family_colors(likelihood: str) -> tuple[str, str]:
     return FALLBACK_COLORS[zlib.crc32(likelihood.encode("utf-8")) % len(FALLBACK_COLORS)]
 
 
+def setting_shade(model: ModelId) -> int:
+    """The shade level (index into ``SHADES``) of a model's settings: 0 at every default;
+    a word-valued setting by its position among the choices (logit 0, probit 1, ...); a
+    number off its default by a checksum of its value (stable across runs)."""
+    family = FAMILIES.get(model.likelihood)
+    if family is None or not model.shape:
+        return 0
+    declared = {p.name: p for p in family.parameters}
+    level = 0
+    for name, value in model.shape:
+        parameter = declared.get(name)
+        if parameter is None or value is None or value == parameter.default:
+            continue
+        if parameter.choices is not None and value in parameter.choices:
+            level += parameter.choices.index(value)
+        else:
+            level += 1 + zlib.crc32(format(value, "g").encode("utf-8")) % (len(SHADES) - 1)
+    return level % len(SHADES)
+
+
+def _shade(color: str, level: int) -> str:
+    black, white = SHADES[level]
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    mixed = [round(c * (1 - black - white) + 255 * white) for c in rgb]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
 def model_color(model: ModelId | None) -> str:
-    """The colour of a model, from its family and scale mode (grey for None)."""
+    """The colour of a model: its family's, light for a fixed scale, shaded by its
+    settings (:func:`setting_shade`); grey for None."""
     if model is None:
         return UNKNOWN_COLOR
     learned, fixed = family_colors(model.likelihood)
-    return learned if model.scale == "learned" else fixed
+    return _shade(fixed if model.scale == "fixed" else learned, setting_shade(model))
 
 
 def baseline_line(position: int):
@@ -56,15 +92,20 @@ def baseline_line(position: int):
     return BASELINE_LINES[position % len(BASELINE_LINES)]
 
 
+def baseline_line_word(position: int) -> str:
+    """The caption's word for :func:`baseline_line` at ``position``."""
+    return BASELINE_LINE_WORDS[position % len(BASELINE_LINE_WORDS)]
+
+
 def safe_label(text: str) -> str:
     """Text for matplotlib: a '$' from user data must not start mathtext."""
     return str(text).replace("$", r"\$")
 
 
-def plot_forest_term(ax, frame: pd.DataFrame, baselines: pd.Series, term: str,
-                     baseline_positions: dict[str, int] | None = None) -> None:
-    """One term: per model the posterior mean and HDI (when sampled) and the MAP; a line per
-    exact fit (OLS, LAD), styled by ``baseline_positions`` (default: their order)."""
+def plot_forest_term(ax, frame: pd.DataFrame, baselines: list[dict], term: str) -> None:
+    """One term: per model the posterior mean and HDI (when sampled) and the MAP; each exact
+    fit's value (``plot_data.forest_baselines``) as a vertical segment across the rows of
+    the models it is the counterpart of, styled by its position."""
     rows = frame[frame["term"] == term].reset_index(drop=True)
     positions = np.arange(len(rows))[::-1]
     for pos, (_, row) in zip(positions, rows.iterrows(), strict=True):
@@ -73,9 +114,25 @@ def plot_forest_term(ax, frame: pd.DataFrame, baselines: pd.Series, term: str,
             ax.plot([row["hdi_low"], row["hdi_high"]], [pos, pos], color=color, lw=3, solid_capstyle="butt")
             ax.plot(row["mean"], pos, "o", color=color, ms=5)
         ax.plot(row["map"], pos, "D", mfc="white", mec=color, ms=6, mew=1.5)
-    for i, (name, value) in enumerate(baselines.items()):
-        line = baseline_line((baseline_positions or {}).get(name, i))
-        ax.axvline(value, color=BASELINE_COLOR, lw=1, ls=line, label=name)
+    row_of = dict(zip(rows["model"], positions, strict=True))
+    labelled = set()
+    for base in baselines:
+        mine = [row_of[m] for m in base["models"] if m in row_of]
+        if not mine:
+            continue
+        label = None if base["name"] in labelled else base["name"]
+        labelled.add(base["name"])
+        # one segment per run of adjacent rows, so another fit's rows between stay clear
+        runs = []
+        for pos in sorted(mine):
+            if not runs or pos != runs[-1][1] + 1:
+                runs.append([pos, pos])
+            else:
+                runs[-1][1] = pos
+        for low, high in runs:
+            ax.vlines(base["coefficients"][term], low - 0.45, high + 0.45, color=BASELINE_COLOR,
+                      lw=1, ls=baseline_line(base["position"]), label=label)
+            label = None
     ax.set_yticks(positions, [safe_label(m) for m in rows["model"]])
     ax.set_title(safe_label(term), loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
@@ -150,12 +207,23 @@ def plot_rootogram(ax, data: dict) -> None:
            color="#cccccc", edgecolor="#888888", lw=0.5, label="√observed, hanging")
     ax.plot(values, root_expected, "o-", ms=3, lw=1.5, color=color, label="√expected at the MAP")
     ax.axhline(0, color="black", lw=0.8)
-    last = "≥ " if data["pooled"] else ""
+    # limits from the bars' bottoms and the curve's top, with margins: nothing cut off
+    low = min(0.0, float(np.min(root_expected - root_observed)))
+    high = max(float(np.max(root_expected)), float(np.max(root_observed)), 1e-9)
+    margin = 0.08 * (high - low)
+    ax.set_ylim(low - margin, high + margin)
     ax.set_title(safe_label(f"{data['name']}: rootogram"), loc="left", fontsize=10)
-    ax.set_xlabel(f"value of y (last: {last}{values[-1]})")
+    ax.set_xlabel(rootogram_xlabel(values, data["pooled"]))
     ax.set_ylabel("√frequency")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # the values are integers
     ax.legend(fontsize=8, frameon=False)
+
+
+def rootogram_xlabel(values, pooled: bool) -> str:
+    """``y`` for a binary y; ``count y`` (``, last bin: y ≥ K`` when the tail is pooled)."""
+    if not pooled and set(np.asarray(values).tolist()) <= {0, 1}:
+        return "y"
+    return f"count y (last bin: y ≥ {values[-1]})" if pooled else "count y"
 
 
 def plot_calibration(ax, data: dict) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..core.labels import plus_minus
 from ..core.outputs import check_output, write_text_atomically
 from . import plot_data, plots
 from .dictionary import dictionary_entries, run_offset_statement
@@ -32,6 +33,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("lossbridge", "present/templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["num"] = _format_number
+    env.filters["pm"] = _plus_minus
     return env
 
 
@@ -53,6 +55,15 @@ def _format_number(value, digits: int = 4) -> str:
     if abs(number) < 1e-3 or abs(number) >= 1e7:
         return f"{number:.{digits - 1}e}"
     return f"{number:.{digits}g}"
+
+
+def _plus_minus(value, se) -> str:
+    """``value|pm(se)``: both to the same decimals (:func:`lossbridge.core.labels.plus_minus`)."""
+    try:
+        value, se = float(value), float(se)
+    except (TypeError, ValueError):
+        return f"{_format_number(value)} ± {_format_number(se)}"
+    return plus_minus(value, se)
 
 
 # ---------------------------------------------------------------------------- figures
@@ -84,13 +95,15 @@ def _figures(analysis) -> dict[str, dict]:
     design = analysis.design
     figures = {}
     forest = plot_data.forest_frame(analysis)
-    baselines = plot_data.baseline_frame(analysis)
+    baselines = plot_data.forest_baselines(analysis)
     terms = list(design.terms)
     fig, axes = plt.subplots(len(terms), 1, figsize=(7.5, 1.0 + 1.15 * len(terms)), squeeze=False)
-    positions = plot_data.baseline_positions(analysis)
     for ax, term in zip(axes[:, 0], terms, strict=True):
-        plots.plot_forest_term(ax, forest, baselines.loc[term], term, positions)
-    axes[0, 0].legend(loc="upper right", fontsize=8, frameon=False)
+        plots.plot_forest_term(ax, forest, baselines, term)
+    if baselines:
+        # beside the panels, never over a model's interval
+        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                          frameon=False)
     fig.tight_layout()
     figures["forest"] = _encode(fig)
 
@@ -142,11 +155,13 @@ def _figures(analysis) -> dict[str, dict]:
         fig.tight_layout()
         figures["ppc"] = _encode(fig)
         pit = plot_data.loo_pit_curves(analysis)
-        fig, axes = plt.subplots(1, len(pit), figsize=(2.6 * len(pit), 2.3), squeeze=False, sharey=True)
-        for ax, (model, data) in zip(axes[0], pit.items(), strict=True):
-            plots.plot_loo_pit(ax, data, model)
-        fig.tight_layout()
-        figures["loo_pit"] = _encode(fig)
+        if pit:  # continuous models only
+            fig, axes = plt.subplots(1, len(pit), figsize=(2.6 * len(pit), 2.3), squeeze=False,
+                                     sharey=True)
+            for ax, (model, data) in zip(axes[0], pit.items(), strict=True):
+                plots.plot_loo_pit(ax, data, model)
+            fig.tight_layout()
+            figures["loo_pit"] = _encode(fig)
     if analysis.comparison is not None and not analysis.comparison.table.empty:
         fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * len(analysis.comparison.table)))
         plots.plot_comparison(ax, analysis.comparison.table,
@@ -224,6 +239,8 @@ def report_context(analysis, command: str | None = None) -> dict:
             "likelihood": r.spec.likelihood,
             "title": r.spec.family.title,
             "scale_mode": r.spec.scale,
+            # a discrete predictive: its non-randomised LOO-PIT is not uniform, not shown
+            "discrete": r.spec.family.density_kind == "discrete",
             "scale_name": r.spec.family.scale_name,
             "loss": r.spec.family.loss_name,
             "loss_symbol": r.spec.family.loss_symbol,
@@ -278,6 +295,11 @@ def report_context(analysis, command: str | None = None) -> dict:
         "colors": {r.spec.name: plots.model_color(r.spec.model_id) for r in analysis.fits},
         "misfit": _misfit(analysis),
         "figures": _figures(analysis),
+        "forest_lines": [f"{plots.baseline_line_word(position)} line {name}" for name, position
+                         in dict.fromkeys((b["name"], b["position"])
+                                          for b in plot_data.forest_baselines(analysis))],
+        "residual_note": plot_data.residual_note(analysis),
+        "any_continuous": any(r.spec.family.density_kind == "continuous" for r in analysis.fits),
         "footer": {
             "command": command or analysis.options.get("command") or "lossbridge.fit(...)",
             "seed": analysis.options.get("seed"),

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from ..core.labels import plus_minus
 from .dictionary import dictionary_lines, run_offset_statement
 
 
@@ -136,15 +137,25 @@ def _posterior_sections(analysis) -> list[str]:
     lines += ["", f"Sampler diagnostics (min E-BFMI over chains{rhat})",
               _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
     ppc = pd.DataFrame({r.spec.name: r.posterior.ppc.p_values for r in analysis.fits}).T
-    ppc["loo_pit_ks"] = [r.posterior.ppc.loo_pit_ks_distance for r in analysis.fits]
-    # each model's own reference: its LOO-PIT values may be all n rows or a subsample
-    ppc["ks_ref_95"] = [r.posterior.ppc.loo_pit_ks_reference_95 for r in analysis.fits]
-    lines += ["", "Posterior predictive p-values P(T(y_rep) >= T(y)); LOO-PIT distance from uniform "
-              "(ks_ref_95: 95% point for as many independent uniforms as the model has LOO-PIT "
-              "values)", _table(ppc)]
+    # LOO-PIT of continuous models only: the non-randomised PIT of a discrete predictive
+    # is not uniform even for the true model (Czado, Gneiting and Held 2009)
+    discrete = [r.spec.family.density_kind == "discrete" for r in analysis.fits]
+    title = "Posterior predictive p-values P(T(y_rep) >= T(y))"
+    if not all(discrete):
+        ppc["loo_pit_ks"] = [DISCRETE_PIT if d else r.posterior.ppc.loo_pit_ks_distance
+                             for r, d in zip(analysis.fits, discrete, strict=True)]
+        # each model's own reference: its LOO-PIT values may be all n rows or a subsample
+        ppc["ks_ref_95"] = [DISCRETE_PIT if d
+                            else r.posterior.ppc.loo_pit_ks_reference_95
+                            for r, d in zip(analysis.fits, discrete, strict=True)]
+        title += ("; LOO-PIT distance from uniform (ks_ref_95: 95% point for as many "
+                  "independent uniforms as the model has LOO-PIT values)")
+    if any(discrete):
+        title += "; no LOO-PIT for discrete models (their PIT is not uniform)"
+    lines += ["", title, _table(ppc)]
     if analysis.comparison is not None:
         comparison = analysis.comparison
-        table = comparison.table.drop(columns=["pareto_warning", "n"]).rename(
+        table = _per_obs_strings(comparison.table.drop(columns=["pareto_warning", "n"])).rename(
             columns=PER_OBS_LABELS)
         if not table.empty:
             source = ("az.compare, stacking weights" if table["weight"].notna().any()
@@ -188,9 +199,26 @@ def _adjusted_lines(fits) -> list[str]:
             "under-cover, the adjusted ones are calibrated)", _table(table)]
 
 
+DISCRETE_PIT = "n/a: discrete"  # a discrete model's LOO-PIT cells
+
 # The comparison table's per-observation columns in the terminal (short: the table is wide).
 PER_OBS_LABELS = {"cross_entropy_nats_per_obs": "H/obs", "cross_entropy_se": "H_se",
                   "kl_difference_nats_per_obs": "dKL/obs", "kl_difference_se": "dKL_se"}
+
+
+def _per_obs_strings(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-observation columns (nats) of each row printed as the value and its standard
+    error to the same decimals (:func:`lossbridge.core.labels.plus_minus`)."""
+    table = table.copy()
+    for value, se in (("cross_entropy_nats_per_obs", "cross_entropy_se"),
+                      ("kl_difference_nats_per_obs", "kl_difference_se")):
+        if value not in table or se not in table:
+            continue
+        pairs = [plus_minus(float(v), float(e)).split(" ± ") if pd.notna(v) and pd.notna(e)
+                 else (v, e) for v, e in zip(table[value], table[se], strict=True)]
+        table[value] = [p[0] for p in pairs]
+        table[se] = [p[1] for p in pairs]
+    return table
 
 
 def _quantile_lines(table: pd.DataFrame) -> list[str]:
@@ -257,7 +285,7 @@ def truth_lines(truth) -> list[str]:
     for row in order:
         if row.group == "not comparable":
             continue
-        loo = "-" if row.loo is None else f"{row.loo:.4f} ± {row.loo_se:.4f}"
+        loo = "-" if row.loo is None else plus_minus(row.loo, row.loo_se)
         records[row.model] = {
             "H(p*,p)": "-" if row.cross_entropy is None else f"{row.cross_entropy:.6f}",
             "KL": "-" if row.kl is None else f"{row.kl:.6f}",
