@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from lossbridge.core.jsonio import dumps
+from lossbridge.core.labels import plus_minus
 from lossbridge.families.poisson import Poisson
 from lossbridge.families.registry import FAMILIES, register_family, unregister_family
 from lossbridge.models.identity import ModelId
@@ -101,7 +102,7 @@ def test_two_discrete_models_are_compared_and_the_normal_is_named_outside():
     assert "normal-learned" not in comparison.table.index
     assert verdict.headline == (
         "Best predictive accuracy (leave-one-out): toycount (toy deviance), ahead of poisson "
-        f"(Poisson deviance) by {diff:.1f} ± {se:.1f} elpd = {diff / N:.3g} ± {se / N:.3g} "
+        f"(Poisson deviance) by {diff:.1f} ± {se:.1f} elpd = {plus_minus(diff / N, se / N)} "
         f"nats/obs ({diff / se:.1f} standard errors). Not ranked: normal-learned (the "
         f"continuous-density models are not ranked: {KIND_GROUPS['continuous'][1]}).")
     assert comparison.sentences[0] == verdict.headline

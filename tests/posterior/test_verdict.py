@@ -13,6 +13,7 @@ import pytest
 import lossbridge
 from lossbridge.core.errors import InputError
 from lossbridge.core.jsonio import dumps
+from lossbridge.core.labels import plus_minus
 from lossbridge.families.registry import get_family
 from lossbridge.models.identity import ModelId
 from lossbridge.posterior.comparison import compare_models
@@ -88,8 +89,8 @@ def test_clear_difference_crowns_the_best_with_the_two_se_rule():
     assert verdict.standard_errors == pytest.approx(diff / se, rel=1e-12)
     assert verdict.headline == (
         "Best predictive accuracy (leave-one-out): laplace-learned (absolute error), ahead of "
-        f"normal-learned (squared error) by {diff:.1f} ± {se:.1f} elpd = {diff / 60:.3g} ± "
-        f"{se / 60:.3g} nats/obs ({diff / se:.1f} standard errors).")
+        f"normal-learned (squared error) by {diff:.1f} ± {se:.1f} elpd = "
+        f"{plus_minus(diff / 60, se / 60)} nats/obs ({diff / se:.1f} standard errors).")
     assert comparison.sentences[0] == verdict.headline
     assert list(comparison.table.index) == ["laplace-learned", "normal-learned"]
 
@@ -151,7 +152,7 @@ def test_likelihood_question_comes_first_when_the_runner_up_shares_the_likelihoo
     assert verdict.headline == (
         "Best predictive accuracy (leave-one-out): the Normal likelihood (squared error), whose "
         f"best model {leader} is ahead of laplace-learned (absolute error), the best Laplace "
-        f"model, by {diff:.1f} ± {se:.1f} elpd = {diff / 60:.3g} ± {se / 60:.3g} nats/obs "
+        f"model, by {diff:.1f} ± {se:.1f} elpd = {plus_minus(diff / 60, se / 60)} nats/obs "
         f"({diff / se:.1f} standard errors). Within the "
         f"Normal likelihood, {leader} and {runner} cannot be told apart ({d2:.1f} ± {se2:.1f} "
         f"elpd, {abs(d2) / se2:.1f} standard errors).")
@@ -397,7 +398,7 @@ def test_every_number_of_the_headline_has_its_json_counterpart():
     within = data["difference"]
     assert within["kl_difference_nats_per_obs"] == pytest.approx(d2 / 60, rel=1e-12)
     numbers = (f"{rival['elpd_diff']:.1f} ± {rival['se']:.1f} elpd = "
-               f"{rival['kl_difference_nats_per_obs']:.3g} ± {rival['kl_difference_se']:.3g} "
+               f"{plus_minus(rival['kl_difference_nats_per_obs'], rival['kl_difference_se'])} "
                f"nats/obs ({rival['standard_errors']:.1f} standard errors)")
     assert numbers in verdict.headline
     assert f"{within['elpd_diff']:.1f} ± {within['se']:.1f} elpd" in verdict.headline

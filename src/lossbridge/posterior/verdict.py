@@ -44,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from ..core.labels import plus_minus
 from ..families.base import Family
 from ..models.identity import ModelId
 from .loo import LooResult, is_plug_in
@@ -447,7 +448,7 @@ def build_verdict(candidates: Sequence[Candidate], *,
     # the same gap per observation: the difference of the two cross-entropy estimates
     # -elpd/n, i.e. of the KL divergences from the data-generating law, in nats
     n = leader.n_obs or 1
-    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd = {m_diff / n:.3g} ± {m_se / n:.3g} nats/obs"
+    gap = f"{m_diff:.1f} ± {m_se:.1f} elpd = {plus_minus(m_diff / n, m_se / n)} nats/obs"
     against = main.described if main is runner else (
         f"{main.described}, the best {main.family.title} model,")
     all_misfit = assessment.all_misfit(c.name for c in ranked)
