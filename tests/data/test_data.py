@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from lossbridge.core.errors import InputError
@@ -228,6 +228,10 @@ def test_line_breaks_inside_quoted_fields_are_kept(tmp_path):
 def test_whatever_csv_writer_writes_reads_back(tmp_path_factory, rows, delimiter, newline, bom):
     """Round trip through Python's csv writer: every dialect, line end and text field
     (quotes, delimiters, line breaks and Unicode line separators included) reads back."""
+    # Python's writer quotes a field holding a character of its line terminator, not one
+    # holding the other line break ('\n' under lineterminator '\r'): such a file is
+    # ambiguous for every reader (LF, CR and CRLF all end rows), so it is not written here.
+    assume(not any(ch in note and ch not in newline for _, _, note in rows for ch in "\r\n"))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
     writer.writerow(["i", "f", "note"])
