@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, xlogy
 
-from .base import Family, ShapeParameter
-from .poisson import LOG, check_counts
+from .base import ShapeParameter
+from .poisson import CountFamily
 
 # Gamma(2, rate 0.5) on alpha: a boundary-avoiding prior for modal estimation (Chung,
 # Rabe-Hesketh, Dorie, Gelman and Liu 2013, Psychometrika 78: 685-709): its density is
@@ -59,19 +59,15 @@ def _log_rising_minus(y, r, log1p, gammaln_, log, switch):
     return switch(r > STIRLING_R, stirling, direct)
 
 
-class NegativeBinomial(Family):
+class NegativeBinomial(CountFamily):
     name = "negbin"
     title = "negative binomial"
-    scale_name = None
     loss_name = "negative binomial deviance"
     loss_symbol = "D_NB"
     constant_formula = "−Σ log NB(yᵢ | μ = yᵢ, α)"
     loss_term_formula = "D_NB/2"
     density_formula = "Γ(y + 1/α) / (Γ(1/α) y!) · (αμ)ʸ / (1 + αμ)^(y + 1/α)"
-    density_kind = "discrete"
-    link = LOG
     parameters = (ALPHA,)
-    in_default_set = False
     exact_solver = "negbin"
 
     @property
@@ -82,8 +78,7 @@ class NegativeBinomial(Family):
         if self.shape_value("alpha") is None:
             return "NB2 fit (α at its posterior mode)"
         return "NB2 GLM (α fixed)"
-    # eta = X beta + log(exposure) is meaningful on the log scale (families/poisson.py too)
-    supports_offset = True
+
 
     def _alpha(self, alpha):
         value = self.shape_value("alpha") if alpha is None else alpha
@@ -144,19 +139,6 @@ class NegativeBinomial(Family):
 
     def loss_term_of(self, y, mu, scale, alpha=None):
         return self.loss_of(y, mu, scale, alpha=alpha) / 2.0
-
-    def check_response(self, y, response):
-        check_counts(y, response, self.name)
-
-    def initial_linear_predictor(self, y):
-        return np.log(y + 0.5)
-
-    def weak_prior_eta_scale(self, y):
-        # on the log link's scale (rstanarm's autoscale for a non-Gaussian family: 2.5/sd(x))
-        return 1.0
-
-    def weak_prior_eta_centre(self, y):
-        return float(np.log(np.mean(y)))  # the log of the mean count (check_counts: > 0)
 
     def linear_predictor_scale(self, y, mu, scale, alpha=None):
         # Fisher information of eta per row: mu / (1 + alpha mu)

@@ -31,7 +31,31 @@ def check_counts(y: np.ndarray, response: str, likelihood: str) -> None:
                          "every value is 0, so the log mean has no maximum")
 
 
-class Poisson(Family):
+class CountFamily(Family):
+    """What every log-link count family shares (Poisson, negative binomial): counts as y,
+    the start log(y + 1/2), weak priors on the log scale, log exposure as an offset."""
+
+    scale_name = None
+    density_kind = "discrete"
+    link = LOG
+    in_default_set = False
+    supports_offset = True  # mu = exposure x exp(X beta): log exposure is an offset
+
+    def check_response(self, y, response):
+        check_counts(y, response, self.name)
+
+    def initial_linear_predictor(self, y):
+        return np.log(y + 0.5)
+
+    def weak_prior_eta_scale(self, y):
+        # on the log link's scale (rstanarm's autoscale for a non-Gaussian family: 2.5/sd(x))
+        return 1.0
+
+    def weak_prior_eta_centre(self, y):
+        return float(np.log(np.mean(y)))  # the log of the mean count (check_counts: > 0)
+
+
+class Poisson(CountFamily):
     name = "poisson"
     title = "Poisson"
     scale_name = None
@@ -86,19 +110,6 @@ class Poisson(Family):
 
     def newton_objective(self, y, mu):
         return self.loss_of(y, mu, 1.0) / 2.0
-
-    def check_response(self, y, response):
-        check_counts(y, response, self.name)
-
-    def initial_linear_predictor(self, y):
-        return np.log(y + 0.5)
-
-    def weak_prior_eta_scale(self, y):
-        # on the log link's scale (rstanarm's autoscale for a non-Gaussian family: 2.5/sd(x))
-        return 1.0
-
-    def weak_prior_eta_centre(self, y):
-        return float(np.log(np.mean(y)))  # the log of the mean count (check_counts: > 0)
 
     def linear_predictor_scale(self, y, mu, scale):
         return float(1.0 / np.sqrt(np.mean(mu)))
