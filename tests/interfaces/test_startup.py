@@ -99,7 +99,8 @@ def test_import_is_lazy_but_complete():
     done = subprocess.run([sys.executable, "-c", code, ",".join(HEAVY)], capture_output=True, text=True, timeout=120,
                           env=ENV)
     assert done.returncode == 0, done.stderr
-    families = "['huber', 'laplace', 'normal', 'quantile', 'student']"  # the built-in families
+    # the built-in families
+    families = "['bernoulli', 'huber', 'laplace', 'negbin', 'normal', 'poisson', 'quantile', 'student']"
     assert done.stdout.splitlines() == [f"[] {families} True fit", "lossbridge.core.jsonio",
                                         "module 'lossbridge' has no attribute 'nosuch'"]
 
