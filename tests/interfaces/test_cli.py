@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,9 +89,16 @@ def test_run_every_shipped_spec(capsys, spec, tmp_path):
             assert f["oracle"]["passed"] is True
     html = report.read_text(encoding="utf-8")
     assert 'id="verdict"' in html and 'id="oracle"' in html
-    # nine figures for a continuous y; a count y (randhie) has no residual QQ figures yet
-    # (7 on 2026-12-01: its discrete-y figures belong to the comparison work of issue 13)
-    assert html.count("<img ") == (9 if all(f.scale_name for f in families) else 7)
+    # nine figures for a continuous y; a count y (randhie) has the forest plot, the
+    # rootograms, the predictive checks and the comparison: no residual, scale or LOO-PIT
+    # figures (no additive noise, no scale, a discrete PIT is not uniform)
+    if all(f.scale_name for f in families):
+        assert html.count("<img ") == 9
+    else:
+        alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+        assert alts == ["forest plot of every coefficient across the models",
+                        "hanging rootograms of the discrete fits", "posterior predictive checks",
+                        "model comparison plot"]
 
 
 @pytest.mark.slow
