@@ -318,3 +318,14 @@ def test_the_default_scale_mode_or_a_family_with_a_scale_is_accepted(likelihoods
     values = {"likelihoods": likelihoods} | ({} if scales is None else {"scales": scales})
     checked = validate_options(values, "cli")
     assert checked["likelihoods"] == likelihoods
+
+
+def test_positive_level_needs_a_binary_likelihood():
+    """--positive codes a two-level response 0/1 for a binary family; with only continuous
+    ones the coding would be fitted as a number, silently (found in review)."""
+    with pytest.raises(InputError, match=r"^positive 'pass' codes a binary response, but no "
+                                         r"requested likelihood is binary \(likelihoods: normal\); "
+                                         r"add --likelihood bernoulli or drop positive$"):
+        validate_options({"likelihoods": ["normal"], "positive": "pass"})
+    checked = validate_options({"likelihoods": ["bernoulli", "normal"], "positive": "pass"})
+    assert checked["positive"] == "pass"

@@ -136,7 +136,7 @@ def check_separation(design: Design, family, label: str, priors: str) -> dict | 
 
     Only families that declare ``separation_check`` (the Bernoulli) are examined.
     """
-    if not getattr(family, "separation_check", False):
+    if not family.separation_check:
         return None
     found = find_separation(design.X, design.y)
     if found is None:

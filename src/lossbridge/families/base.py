@@ -249,6 +249,9 @@ class Family(ABC):
     # models of one kind: a density and a probability are not on one scale (Vehtari et
     # al., cross-validation FAQ).
     density_kind: str = "continuous"
+    # A binary response: the MLE may not exist (separation, estimation/separation.py checks
+    # it), and a two-level text response may be coded 0/1 by ``--positive``.
+    separation_check: bool = False
     link: Link = IDENTITY
     parameters: tuple[ShapeParameter, ...] = ()
     # The settings of ``parameters`` this instance has (see :meth:`with_shape`); a

@@ -452,6 +452,7 @@ class CheckedOptions(Mapping):
         _check_fixed_scales(merged, self.spelling)
         _check_shape_options(merged, self.spelling)
         _check_scales(merged, self.spelling)
+        _check_positive(merged, self.spelling)
         _check_penalty(merged, self.spelling)
         _check_scale_formula(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
@@ -491,6 +492,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python",
     _check_fixed_scales(out, spelling)
     _check_shape_options(out, spelling)
     _check_scales(out, spelling)
+    _check_positive(out, spelling)
     _check_penalty(out, spelling)
     _check_scale_formula(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
@@ -548,6 +550,20 @@ def _check_scales(options: dict[str, Any], spelling: str) -> None:
                      f"no requested likelihood has a scale (likelihoods: "
                      f"{', '.join(options['likelihoods'])}; each fits one model without one); "
                      f"drop {label}")
+
+
+def _check_positive(options: dict[str, Any], spelling: str) -> None:
+    """A positive level codes a two-level response 0/1 for a binary likelihood (those that
+    check separation, ``Family.separation_check``); for any other likelihood the coding
+    would be fitted silently as a number."""
+    if options.get("positive") is None or any(FAMILIES[name].separation_check
+                                              for name in options["likelihoods"]):
+        return
+    label = OPTIONS["positive"].label(spelling)
+    binary = ", ".join(n for n, f in FAMILIES.items() if f.separation_check)
+    raise InputError(f"{label} {options['positive']!r} codes a binary response, but no requested "
+                     f"likelihood is binary (likelihoods: {', '.join(options['likelihoods'])}); "
+                     f"add --likelihood {binary} or drop {label}")
 
 
 def _penalty_labels(spelling: str) -> dict[str, str]:
