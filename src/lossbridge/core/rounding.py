@@ -20,6 +20,15 @@ def residual_errors(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> np.ndarra
     return (X.shape[1] + 1) * EPS * (np.abs(y) + np.abs(X) @ np.abs(beta))
 
 
+def linear_predictor_errors(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Bound on the rounding error of eta = X beta, shaped like eta: (n,), or (n, m) when
+    ``beta`` holds m blocks of X's columns (a categorical response)."""
+    p = X.shape[1]
+    blocks = np.abs(np.asarray(beta, dtype=float)).reshape(-1, p)
+    errors = (p + 1) * EPS * (np.abs(X) @ blocks.T)
+    return errors[:, 0] if blocks.shape[0] == 1 else errors
+
+
 def loss_error_bound(X: np.ndarray, y: np.ndarray, beta: np.ndarray, loss: str) -> float:
     """Bound on the rounding error of RSS (``loss="RSS"``) or SAD (``"SAD"``) at ``beta``."""
     residuals = y - X @ beta

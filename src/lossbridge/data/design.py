@@ -72,11 +72,18 @@ class Design:
     # A known term of the linear predictor, eta = X beta + offset (log exposure of a count
     # model); None: no offset.
     offset: np.ndarray | None = None
+    # The levels of a categorical response (``classes=True``), the reference level first:
+    # y holds their codes 0..K-1 and every non-reference level has its own coefficient
+    # vector, so ``terms`` are then the K - 1 blocks ``x[level]`` of ``columns``.
+    classes: tuple[str, ...] | None = None
+    # X's column names where they differ from ``terms`` (a categorical response's blocks).
+    x_terms: tuple[str, ...] = ()
 
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
-        """eta = X beta (+ offset) for coefficients ``beta`` ((k,) or (draws, k) -> rows last)."""
-        eta = np.asarray(beta) @ self.X.T
-        return eta if self.offset is None else eta + self.offset
+        """eta = X beta (+ offset) for coefficients ``beta`` ((k,) or (draws, k)): rows last,
+        or, with ``predictors`` m > 1, shape (..., n, m) (see :func:`linear_predictor`)."""
+        eta = linear_predictor(self.X, beta)
+        return eta if self.offset is None else eta + _offset_axis(self.offset, eta)
 
     @property
     def n(self) -> int:
@@ -84,7 +91,23 @@ class Design:
 
     @property
     def k(self) -> int:
+        """The number of coefficients: X's columns times the linear predictors."""
+        return int(self.X.shape[1]) * self.predictors
+
+    @property
+    def p(self) -> int:
+        """The number of columns of X."""
         return int(self.X.shape[1])
+
+    @property
+    def predictors(self) -> int:
+        """Linear predictors per row: 1, or K - 1 for a categorical response of K levels."""
+        return 1 if self.classes is None else len(self.classes) - 1
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The names of X's columns (``terms`` but for the blocks of a categorical y)."""
+        return self.x_terms or self.terms
 
     @property
     def y_hash(self) -> str:
@@ -93,16 +116,17 @@ class Design:
 
     @property
     def has_intercept(self) -> bool:
-        return "Intercept" in self.terms
+        return "Intercept" in self.columns
 
     def without_rows(self, rows) -> Design:
         """The same design with ``rows`` removed (for exact leave-one-out refits)."""
         keep = np.ones(self.n, dtype=bool)
         keep[np.asarray(rows)] = False
         X = self.X[keep]
-        _check_rank(X, self.terms)
+        _check_rank(X, self.columns)
         return Design(
-            y=self.y[keep], X=X, terms=self.terms, response=self.response,
+            y=self.y[keep], X=X, terms=self.terms, response=self.response, classes=self.classes,
+            x_terms=self.x_terms,
             formula=self.formula, source=f"{self.source} without rows {list(np.atleast_1d(rows))}",
             scale_formula=self.scale_formula, Z=None if self.Z is None else self.Z[keep],
             offset=None if self.offset is None else self.offset[keep],
@@ -122,6 +146,7 @@ class Design:
             "y_hash": self.y_hash,
             "dropped_rows": self.dropped_rows,
             **({"notes": list(self.notes)} if self.notes else {}),  # e.g. --positive's coding
+            **({"classes": list(self.classes)} if self.classes is not None else {}),
             **({"scale_formula": self.scale_formula, "scale_terms": list(self.scale_terms)}
                if self.scale_formula is not None else {}),
             "y_summary": {
@@ -134,9 +159,30 @@ class Design:
         }
 
 
+def linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """eta = X beta for ``beta`` of shape (..., k): (..., n) when k equals X's p columns;
+    (..., n, m) when k = m p, beta holding m blocks of p coefficients (a categorical
+    response's one vector per non-reference level, level by level)."""
+    beta = np.asarray(beta, dtype=float)
+    p = X.shape[1]
+    m, extra = divmod(beta.shape[-1], p)
+    if extra or m == 0:
+        raise ValueError(f"{beta.shape[-1]} coefficients do not fill blocks of {p} columns")
+    if m == 1:
+        return beta @ X.T
+    blocks = beta.reshape(beta.shape[:-1] + (m, p))
+    return np.einsum("...cp,np->...nc", blocks, X)
+
+
+def _offset_axis(offset: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """The per-row offset shaped to add to ``eta`` (rows last, or rows then predictors)."""
+    return offset if eta.shape[-1] == offset.shape[0] else offset[:, None]
+
+
 def build_design(table: Table, formula: str, *, dropna: bool = False,
                  scale_formula: str | None = None, exposure: str | None = None,
-                 positive: str | None = None) -> Design:
+                 positive: str | None = None, classes: bool = False,
+                 reference: str | None = None) -> Design:
     """Validate ``table`` against ``formula`` and return the design.
 
     Parameters
@@ -158,6 +204,13 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
     positive : str, optional
         The level of a two-level response column that is 1 (the other 0), compared as
         text: a yes/no response becomes a binary y (said in ``Design.notes``).
+    classes : bool, default False
+        The response is a set of unordered levels (a categorical likelihood): y becomes
+        their codes 0..K-1, the reference level first (``Design.classes``), and the
+        coefficients one block of X's columns per non-reference level.
+    reference : str, optional
+        The reference level of a categorical response (compared as text); default: the
+        first level in order (numerically when every level is a number).
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise InputError(
@@ -189,6 +242,9 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
     notes: tuple[str, ...] = ()
     if positive is not None:  # before the numeric check: a text response becomes 0/1
         frame, notes = _binary_response(frame, sorted(lhs_vars), positive)
+    levels = None
+    if classes:  # before the numeric check: levels become codes 0..K-1
+        frame, levels, notes = _class_response(frame, sorted(lhs_vars), reference)
     for name in sorted(lhs_vars):
         _check_numeric_response(frame[name], name)
     if len(frame) == 0:
@@ -228,12 +284,16 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
     n, k = X.shape
     if k == 0:
         raise InputError(f"formula {formula!r} has no terms on the right; add '1' for an intercept")
+    columns = terms
+    if levels is not None:  # one block of coefficients per non-reference level
+        terms = tuple(f"{term}[{level}]" for level in levels[1:] for term in columns)
+        k = len(terms)
     if n <= k + 1:
         raise InputError(
             f"too few rows: {n} rows for {k} coefficients; the fits need more rows than "
             f"coefficients plus one (n > k + 1), so add rows or remove terms"
         )
-    _check_rank(X, terms)
+    _check_rank(X, columns)
     offset = None if exposure is None else _log_exposure(frame[exposure], exposure)
     Z, scale_terms = None, ()
     if scale_parsed is not None:
@@ -251,7 +311,46 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         scale_terms=scale_terms,
         offset=offset,
         notes=notes,
+        classes=levels,
+        x_terms=columns if levels is not None else (),
     )
+
+
+def _class_response(frame: pd.DataFrame, names: list[str], reference: str | None
+                    ) -> tuple[pd.DataFrame, tuple[str, ...], tuple[str, ...]]:
+    """The response column as codes 0..K-1 of its levels (compared as text), the reference
+    level 0; one InputError unless there are at least two levels, ``reference`` among them.
+    Levels are ordered numerically when every one is a number, else as text."""
+    if len(names) != 1:
+        raise InputError(f"a categorical likelihood needs a response that is one column; the "
+                         f"formula's left side uses {', '.join(map(repr, names))}")
+    name = names[0]
+    column = frame[name]
+    text = column.astype(str)
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        # 2.0 read from a CSV is the level "2": integral numbers print without a decimal
+        text = column.map(lambda v: str(int(v)) if float(v).is_integer() else repr(float(v)))
+    numbers = pd.to_numeric(pd.Series(text.unique()), errors="coerce")
+    unique = list(text.unique())
+    if numbers.notna().all() and not pd.api.types.is_bool_dtype(column):
+        levels = [level for _, level in sorted(zip(numbers, unique, strict=True))]
+    else:
+        levels = sorted(unique)
+    if len(levels) < 2:
+        raise InputError(f"a categorical likelihood needs a response with at least two levels; "
+                         f"{name!r} has one ({levels[0]!r})")
+    if reference is not None:
+        if str(reference) not in levels:
+            shown = ", ".join(map(repr, levels[:8])) + (", ..." if len(levels) > 8 else "")
+            raise InputError(f"reference must be one of the levels of {name!r} ({shown}); "
+                             f"got {reference!r}")
+        levels.remove(str(reference))
+        levels.insert(0, str(reference))
+    code = {level: float(i) for i, level in enumerate(levels)}
+    frame = frame.assign(**{name: text.map(code).astype(float)})
+    note = (f"response {name!r}: {len(levels)} classes, reference {levels[0]!r}; the others "
+            f"({', '.join(map(repr, levels[1:]))}) each have a coefficient vector")
+    return frame, tuple(levels), (note,)
 
 
 def _binary_response(frame: pd.DataFrame, names: list[str], positive: str

@@ -8,6 +8,10 @@ Under the likelihood the rotated
 coefficients ``theta`` are uncorrelated with equal curvature, whatever the collinearity
 or units of X: optimisers and samplers see a round problem. The map is linear, so a
 flat prior on theta is a flat prior on beta and the MAP is the same point.
+
+A categorical response has m = K - 1 linear predictors per row, eta = X B with B of
+shape (p, m): theta then holds m blocks of p rotated coefficients, level by level (the
+order of ``Design.terms``), each block rotated by the same Q and R (``blocks`` = m).
 """
 
 from __future__ import annotations
@@ -26,16 +30,23 @@ class Rotation:
     R: np.ndarray  # (k, k) upper triangular R* = R / sqrt(n)
     column_norms: np.ndarray  # (k,)
     y_scale: float
+    blocks: int = 1  # linear predictors per row (a categorical response's K - 1)
 
     @classmethod
-    def from_design(cls, X: np.ndarray, y: np.ndarray) -> Rotation:
+    def from_design(cls, X: np.ndarray, y: np.ndarray, blocks: int = 1) -> Rotation:
         n = X.shape[0]
         norms = np.linalg.norm(X, axis=0)
         q, r = np.linalg.qr(X / norms, mode="reduced")
         root_n = np.sqrt(n)
         spread = float(np.std(y))
         y_scale = spread if spread > 0 else float(np.max(np.abs(y))) or 1.0
-        return cls(Q=q * root_n, R=r / root_n, column_norms=norms, y_scale=y_scale)
+        return cls(Q=q * root_n, R=r / root_n, column_norms=norms, y_scale=y_scale,
+                   blocks=int(blocks))
+
+    @classmethod
+    def of(cls, design) -> Rotation:
+        """The rotation of a :class:`~lossbridge.data.design.Design` (its blocks too)."""
+        return cls.from_design(design.X, design.y, design.predictors)
 
     def for_family(self, family) -> Rotation:
         """This rotation with the family's coordinate scale s (``Family.coordinate_scale``
@@ -48,21 +59,41 @@ class Rotation:
     def beta_from_theta_matrix(self) -> np.ndarray:
         """Matrix ``T`` with ``beta = T theta`` (for graphs; prefer :meth:`to_beta` for accuracy)."""
         eye = np.eye(self.R.shape[0])
-        return self.y_scale * scipy.linalg.solve_triangular(self.R, eye) / self.column_norms[:, None]
+        block = self.y_scale * scipy.linalg.solve_triangular(self.R, eye) / self.column_norms[:, None]
+        return block if self.blocks == 1 else np.kron(np.eye(self.blocks), block)
+
+    def _per_block(self, values: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """(rows of p values, the original shape): one row per draw and block."""
+        values = np.asarray(values, dtype=float)
+        p = self.R.shape[0]
+        if values.shape[-1] != p * self.blocks:
+            raise ValueError(f"{values.shape[-1]} coefficients for {self.blocks} block(s) of {p}")
+        return values.reshape(-1, p), values.shape
 
     def to_beta(self, theta: np.ndarray) -> np.ndarray:
         """Map rotated coefficients (last axis) to the original ``beta``."""
-        theta = np.asarray(theta, dtype=float)
-        flat = theta.reshape(-1, theta.shape[-1]).T
-        beta = scipy.linalg.solve_triangular(self.R, flat * self.y_scale)
-        return (beta / self.column_norms[:, None]).T.reshape(theta.shape)
+        flat, shape = self._per_block(theta)
+        beta = scipy.linalg.solve_triangular(self.R, flat.T * self.y_scale)
+        return (beta / self.column_norms[:, None]).T.reshape(shape)
 
     def to_theta(self, beta: np.ndarray) -> np.ndarray:
         """Map original coefficients (last axis) to rotated ``theta``."""
-        beta = np.asarray(beta, dtype=float)
-        flat = beta.reshape(-1, beta.shape[-1]).T
-        theta = self.R @ (flat * self.column_norms[:, None]) / self.y_scale
-        return theta.T.reshape(beta.shape)
+        flat, shape = self._per_block(beta)
+        theta = self.R @ (flat.T * self.column_norms[:, None]) / self.y_scale
+        return theta.T.reshape(shape)
+
+    def theta_from_eta(self, eta: np.ndarray) -> np.ndarray:
+        """The least-squares theta for a linear predictor ``eta`` ((n,) or (n, m)): a start."""
+        eta = np.asarray(eta, dtype=float)
+        theta = self.Q.T @ eta / (self.Q.shape[0] * self.y_scale)
+        return theta if eta.ndim == 1 else theta.T.reshape(-1)
+
+    def eta_of(self, theta: np.ndarray) -> np.ndarray:
+        """s Q* theta: (n,) or, with blocks, (n, m)."""
+        theta = np.asarray(theta, dtype=float)
+        if self.blocks == 1:
+            return self.y_scale * (self.Q @ theta)
+        return self.y_scale * (self.Q @ theta.reshape(self.blocks, -1).T)
 
     def leverages(self) -> np.ndarray:
         """Diagonal of the hat matrix: ||Q*_i||^2 / n (Q*'Q* = n I)."""
@@ -75,3 +106,13 @@ class Rotation:
         r_inv = scipy.linalg.solve_triangular(self.R, np.eye(k))
         scaled = r_inv @ r_inv.T / n  # (D X'X D)^-1
         return scaled / np.outer(self.column_norms, self.column_norms)
+
+
+def rotated_linear_predictor(q, theta, blocks: int):
+    """s-free PyTensor linear predictor Q* theta: (n,), or (n, m) for ``blocks`` = m > 1
+    (theta holding m blocks of p rotated coefficients, level by level)."""
+    import pytensor.tensor as pt
+
+    if blocks == 1:
+        return pt.dot(q, theta)
+    return pt.dot(q, theta.reshape((blocks, -1)).T)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.rounding import SAFETY, residual_errors
+from ..core.rounding import SAFETY, linear_predictor_errors, residual_errors
 from ..data.design import Design
 from ..models.spec import ModelSpec
 from .exact import ExactFit, exact_fit_for, lad_from_vertex, negative_log_posterior
@@ -116,7 +116,9 @@ def relative_coefficient_differences(
     estimate: np.ndarray, reference: np.ndarray, design: Design
 ) -> np.ndarray:
     """|estimate - reference| relative to max(|reference|, 1e-6 ||y|| / ||x_j||), per term."""
-    floor = ZERO_EFFECT * np.linalg.norm(design.y) / np.linalg.norm(design.X, axis=0)
+    # a categorical y's codes have no size: a unit of eta on every row is the yardstick
+    size = np.linalg.norm(design.y) if design.classes is None else np.sqrt(design.n)
+    floor = ZERO_EFFECT * size / np.tile(np.linalg.norm(design.X, axis=0), design.predictors)
     return np.abs(estimate - reference) / np.maximum(np.abs(reference), floor)
 
 
@@ -324,9 +326,14 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
     def rounding(b, s, sh):
         # the n-term sum's rounding, plus each term's change under its residual's rounding
         # error (core.rounding.residual_errors: cancellation in y - X beta), to first order
-        mu = family.link.inverse(design.linear_predictor(b))
+        eta = design.linear_predictor(b)
+        mu = family.link.inverse(eta)
         terms = family.logpdf(y, mu, s, **sh)
-        shifted = family.logpdf(y + residual_errors(X, y, b), mu, s, **sh)
+        if family.additive_noise:  # y - mu cancels: the residual's rounding
+            shifted = family.logpdf(y + residual_errors(X, y, b), mu, s, **sh)
+        else:  # y is exact (a count, a class): the rounding of eta carried through the link
+            shifted = family.logpdf(y, family.link.inverse(eta + linear_predictor_errors(X, b)),
+                                    s, **sh)
         return (design.n * np.finfo(float).eps * float(np.sum(np.abs(terms)))
                 + float(np.sum(np.abs(shifted - terms))))
 

@@ -280,6 +280,12 @@ def _glm(family, design, progress=None):
     return exact_glm(family, design, progress)
 
 
+def _multinomial(family, design, progress=None):
+    from .multinomial import exact_multinomial  # imported on use: it imports this module
+
+    return exact_multinomial(family, design, progress)
+
+
 def _negbin(family, design, progress=None):
     from .negbin_fit import exact_negbin  # imported on use: it imports this module
 
@@ -300,6 +306,8 @@ SOLVERS: dict[str, Callable[..., ExactFit]] = {
     "glm": _glm,
     # the negative binomial: the GLM at a fixed alpha, else the posterior mode in (beta, alpha)
     "negbin": _negbin,
+    # Newton on the vectorised score for the multinomial logit (a Categorical), by KKT
+    "multinomial": _multinomial,
 }
 
 # For a piecewise-linear family under flat priors the MAP is a vertex of its solver's

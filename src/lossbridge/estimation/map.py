@@ -214,8 +214,8 @@ def find_map(
         eta = family.initial_linear_predictor(y)
         if design.offset is not None:  # the start of X beta is that of eta minus the offset
             eta = eta - design.offset
-        start_theta = rotation.Q.T @ eta / (design.n * rotation.y_scale)
-        start_scale = np.mean(np.abs(eta - rotation.y_scale * rotation.Q @ start_theta)) or 1.0
+        start_theta = rotation.theta_from_eta(eta)
+        start_scale = np.mean(np.abs(eta - rotation.eta_of(start_theta))) or 1.0
     # Learned shape parameters follow theta and the scale, in the reference model's order,
     # on PyMC's log scale (their priors have positive support), started at their ``initial``.
     shape_params = family.learned_shape
@@ -303,7 +303,7 @@ def plug_in_scale(family: Family, design: Design, exact: ExactFit | None,
     """
     if exact is not None and exact.scale_mle is not None:
         return exact.scale_mle
-    rotation = rotation or Rotation.from_design(design.X, design.y)
+    rotation = rotation or Rotation.of(design)
     spec = ModelSpec(family.name, "learned", priors="flat",
                      shape=tuple(sorted(family.shape_values.items())))
     return find_map(build_model(spec, design, rotation), spec, design, rotation).scale

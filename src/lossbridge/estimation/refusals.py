@@ -72,7 +72,9 @@ def refuse_perfect_fit(
     well-defined model (its MAP is the exact fit), so it runs; the dropped models are
     named in a warning. Returns the pairs kept and the warnings.
     """
-    exact = {key: is_exact_fit(design, base) for key, base in baselines.items()}
+    # only where a scale can collapse: a scale-less family's fit has no residuals to judge
+    exact = {key: is_exact_fit(design, baselines[key]) for key in dict.fromkeys(
+        key for key, mode in requested if mode != NO_SCALE)}
 
     def undefined(key, mode: str) -> bool:
         if mode == NO_SCALE:  # no scale to collapse (separation is refused on its own)

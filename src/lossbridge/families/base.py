@@ -252,6 +252,12 @@ class Family(ABC):
     # A binary response: the MLE may not exist (separation, estimation/separation.py checks
     # it), and a two-level text response may be coded 0/1 by ``--positive``.
     separation_check: bool = False
+    # The response is a set of K unordered levels (a Categorical): the design codes them
+    # 0..K-1 with the reference level 0 (``Design.classes``), eta has K - 1 columns, one
+    # coefficient vector per non-reference level, and ``mu`` = link^-1(eta) holds each
+    # row's K class probabilities (last axis); such a family is fitted only beside others
+    # of its kind.
+    categorical_response: bool = False
     link: Link = IDENTITY
     parameters: tuple[ShapeParameter, ...] = ()
     # The settings of ``parameters`` this instance has (see :meth:`with_shape`); a

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..core.errors import InputError
 from .base import Family
 from .bernoulli import BERNOULLI
+from .categorical import CATEGORICAL
 from .huber import HUBER
 from .laplace import LAPLACE
 from .negbin import NEGBIN
@@ -23,7 +24,7 @@ from .quantile import QUANTILE
 from .student import STUDENT
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (NORMAL, LAPLACE, QUANTILE, HUBER, STUDENT, POISSON,
-                                                  BERNOULLI, NEGBIN)}
+                                                  BERNOULLI, NEGBIN, CATEGORICAL)}
 
 
 def register_family(family: Family, *, replace: bool = False) -> Family:

@@ -270,6 +270,9 @@ def _declare() -> dict[str, Option]:
         Option("positive", None, _formula, "the level of a two-level response that is 1 "
                "(the other is 0), e.g. 'yes': a text response becomes a binary y",
                str, optional=True, flag="--positive", metavar="LEVEL"),
+        Option("reference", None, _formula, "the reference level of a categorical response "
+               "(its coefficients are 0; default: the first level in order)", str,
+               optional=True, flag="--reference", metavar="LEVEL"),
     ]
     tail = [
         Option("priors", "flat", _priors, "flat (default: MAP = maximum likelihood) or weak "
@@ -453,6 +456,7 @@ class CheckedOptions(Mapping):
         _check_shape_options(merged, self.spelling)
         _check_scales(merged, self.spelling)
         _check_positive(merged, self.spelling)
+        _check_classes(merged, self.spelling)
         _check_penalty(merged, self.spelling)
         _check_scale_formula(merged, self.spelling)
         return CheckedOptions(merged, self.spelling, _TOKEN)
@@ -493,6 +497,7 @@ def validate_options(values: Mapping[str, Any], spelling: str = "python",
     _check_shape_options(out, spelling)
     _check_scales(out, spelling)
     _check_positive(out, spelling)
+    _check_classes(out, spelling)
     _check_penalty(out, spelling)
     _check_scale_formula(out, spelling)
     return CheckedOptions(out, spelling, _TOKEN)
@@ -564,6 +569,28 @@ def _check_positive(options: dict[str, Any], spelling: str) -> None:
     raise InputError(f"{label} {options['positive']!r} codes a binary response, but no requested "
                      f"likelihood is binary (likelihoods: {', '.join(options['likelihoods'])}); "
                      f"add --likelihood {binary} or drop {label}")
+
+
+def _check_classes(options: dict[str, Any], spelling: str) -> None:
+    """A categorical likelihood has one coefficient vector per non-reference level, so its
+    models cannot share a design with one-vector likelihoods: refuse the mix; and a
+    reference level means nothing without a categorical likelihood."""
+    names = options["likelihoods"]
+    categorical = [name for name in names if FAMILIES[name].categorical_response]
+    if categorical and len(categorical) != len(names):
+        label = OPTIONS["likelihoods"].label(spelling)
+        others = [name for name in names if name not in categorical]
+        raise InputError(f"{label} {', '.join(categorical)} models a categorical response with "
+                         f"one coefficient vector per level, and cannot be fitted beside "
+                         f"{', '.join(others)} (one coefficient vector) on one design; run them "
+                         "as separate analyses")
+    if options.get("reference") is not None and not categorical:
+        label = OPTIONS["reference"].label(spelling)
+        kinds = ", ".join(n for n, f in FAMILIES.items() if f.categorical_response)
+        raise InputError(f"{label} {options['reference']!r} chooses the reference level of a "
+                         f"categorical response, but no requested likelihood is categorical "
+                         f"(likelihoods: {', '.join(names)}); add --likelihood {kinds} or "
+                         f"drop {label}")
 
 
 def _penalty_labels(spelling: str) -> dict[str, str]:

@@ -70,6 +70,7 @@ def fit(
     scale_formula: str | None = None,
     exposure: str | None = None,
     positive: str | None = None,
+    reference: str | None = None,
     sigma: float | None = None,
     b: float | None = None,
     quantile_sigma: float | None = None,
@@ -122,6 +123,11 @@ def fit(
         The level of a two-level response (text such as ``"yes"``/``"no"``) that is 1, the
         other level 0, so a binary likelihood can fit it; refused when the response has
         other than two levels or lacks this one.
+    reference : str, optional
+        The reference level of a categorical response (``likelihoods="categorical"``):
+        its linear predictor is 0 and every other level has a coefficient vector
+        (statsmodels ``MNLogit``'s convention); default: the first level in order,
+        numerically when every level is a number. Refused without a categorical likelihood.
     sigma : float, optional
         The Normal likelihood's fixed scale σ (model ``normal-fixed``); by default the
         plug-in MLE of the exact OLS fit, ``sqrt(RSS/n)``. It never sets the Laplace b.
@@ -248,7 +254,9 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         _check_offset_takers(families.values(), exposure)
     design = build_design(table, resolve_formula(data, formula), dropna=dropna,
                           scale_formula=scale_formula, exposure=exposure,
-                          positive=checked["positive"])
+                          positive=checked["positive"],
+                          classes=any(f.categorical_response for f in families.values()),
+                          reference=checked["reference"])
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)
@@ -282,7 +290,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         design, baselines,
         [(key, mode) for key in settings for mode in _family_modes(key[0], modes)], fixed_values)
     notes.extend(separated.values())
-    rotation = Rotation.from_design(design.X, design.y)
+    rotation = Rotation.of(design)
     # The plug-in scale where a fixed-scale model needs one: the closed form at the exact
     # fit, or (a family without one) the scale of the numerical MLE.
     plug_ins = {key: plug_in_scale(families[key], design, baselines[key], rotation)
@@ -362,6 +370,7 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
         "scale_formula": scale_formula,
         "exposure": exposure,
         "positive": checked["positive"],
+        "reference": checked["reference"],
         "models": [spec.name for spec in specs],
         **checked.fixed_scale_options(),  # "sigma", "b": one per scale option
         **checked.shape_options(),  # "tau", "nu", ...: one per shape parameter

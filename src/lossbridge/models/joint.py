@@ -33,7 +33,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..data.design import Design
-from ..data.rotation import Rotation
+from ..data.rotation import Rotation, rotated_linear_predictor
 from ..families.base import Family
 from .heteroscedastic import joint_scale
 from .penalties import penalty_logp
@@ -99,7 +99,7 @@ class _LogLikelihoods:
         own = self.rotation.for_family(family).y_scale  # Family.coordinate_scale
         if own != self.rotation.y_scale:
             y_scale = pt.as_tensor_variable(np.float64(own))
-        eta = y_scale * pt.dot(q, theta)
+        eta = y_scale * rotated_linear_predictor(q, theta, self.rotation.blocks)
         return eta if self._offset is None else eta + self._offset
 
     def elementwise(self, family: Family) -> Callable:

@@ -22,7 +22,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..data.design import Design
-from ..data.rotation import Rotation
+from ..data.rotation import Rotation, rotated_linear_predictor
 from .heteroscedastic import reference_scale
 from .penalties import penalty_logp
 from .priors import WeakPriors
@@ -46,7 +46,7 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         Precomputed QR rotation of ``design`` (shared between the models of one analysis).
     """
     family = spec.family
-    rotation = (rotation or Rotation.from_design(design.X, design.y)).for_family(family)
+    rotation = (rotation or Rotation.of(design)).for_family(family)
     coords = {"term": list(design.terms), "rotated_term": list(range(design.k))}
     with pm.Model(coords=coords) as model:
         # Data enter as shared variables, not constants, so that PyTensor's compiled
@@ -57,7 +57,7 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         y = pm.Data("y_observed", design.y)
         theta = pm.Flat(ROTATED, dims="rotated_term")
         beta = pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
-        eta = y_scale * pt.dot(q, theta)
+        eta = y_scale * rotated_linear_predictor(q, theta, rotation.blocks)
         if design.offset is not None:  # log exposure (--exposure): a known term of eta
             eta = eta + pm.Data("offset", design.offset)
         mu = family.link.inverse_tensor(eta)
@@ -81,10 +81,12 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         names = [p.name for p in family.learned_shape]
         shape = [p.prior_variable(p.name) for p in family.learned_shape]
         # The family's own log-density: the one definition the sampler and the MAP use too.
+        # mu of a categorical response is a row of class probabilities: one core dimension
+        signature = None if rotation.blocks == 1 else "(c)" + ",()" * (1 + len(shape)) + "->()"
         pm.CustomDist(OBSERVED, mu, scale, *shape,
                       logp=lambda value, m, s, *extra: family.logp(
                           value, m, s, **dict(zip(names, extra, strict=True))),
-                      observed=y)
+                      observed=y, signature=signature)
     return model
 
 

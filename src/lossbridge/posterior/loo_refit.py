@@ -37,7 +37,7 @@ def exact_loo_values(spec: ModelSpec, design: Design, rows: np.ndarray,
             reduced = design.without_rows([row])
         except InputError:  # e.g. the only row of a category: the refit is not identified
             continue
-        rotation = Rotation.from_design(reduced.X, reduced.y)
+        rotation = Rotation.of(reduced)
         model_spec = spec
         if spec.fixed_scale_is_plug_in:
             model_spec = replace(spec, fixed_scale=plug_in_scale(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.design import linear_predictor
 from ..families.base import Family
 
 CHUNK_ELEMENTS = 2_000_000  # ~16 MB of float64 per chunk
@@ -76,8 +77,8 @@ def offset_rows(design, rows=slice(None)) -> np.ndarray | None:
 
 
 def _eta(X: np.ndarray, beta: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
-    eta = beta @ X.T
-    return eta if offset is None else eta + offset
+    eta = linear_predictor(X, beta)  # (draws, rows), or (draws, rows, m) by blocks
+    return eta if offset is None else eta + (offset if eta.ndim == beta.ndim else offset[:, None])
 
 
 def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray,
