@@ -247,3 +247,19 @@ def test_separated_categorical_is_refused_under_flat_priors_and_warned_under_wea
     [result] = analysis.fits
     assert result.baseline is None and np.all(np.isfinite(result.map.coefficients))
     assert [n["code"] for n in analysis.to_dict()["warnings"]] == ["separation"]
+
+
+def test_separated_categorical_at_the_cli_is_one_line_exit_2(tmp_path, capsys):
+    from lossbridge.interfaces.cli import main
+
+    path = tmp_path / "iris.csv"
+    iris_frame().to_csv(path, index=False)
+    code = main(["fit", str(path), "--formula", IRIS, "--likelihood", "categorical",
+                 "--reference", "setosa", "--no-sample"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "separated by the predictors" in err and "--priors weak" in err
+    code = main(["fit", str(path), "--formula", IRIS, "--likelihood", "categorical",
+                 "--priors", "weak", "--no-sample"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "separated" in out + err
