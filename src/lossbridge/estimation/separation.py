@@ -79,23 +79,32 @@ class Separation:
         return "complete" if self.complete else "quasi-complete"
 
 
-def margin_matrix(X: np.ndarray, y: np.ndarray, levels: int = 2) -> np.ndarray:
+def margin_matrix(X: np.ndarray, y: np.ndarray, levels: int = 2):
     """The margins of direction d as rows of A (A d): for each row i and each level
     c != y_i, x_i'(d_{y_i} - d_c) with d_0 = 0 and d the flat (levels - 1) blocks of X's
     columns; (n (levels - 1), p (levels - 1)), ordered row by row. ``levels = 2``: the
-    binary s_i x_i with s_i = 2 y_i - 1."""
+    binary s_i x_i with s_i = 2 y_i - 1, dense; more levels: a sparse CSR matrix (each
+    margin touches at most two blocks, so 2/(levels - 1) of it is nonzero)."""
+    from scipy import sparse
+
     X = np.asarray(X, dtype=float)
     n, p = X.shape
     m = levels - 1
     codes = np.asarray(y, dtype=float).astype(np.int64)
     if levels == 2:
         return (2.0 * codes - 1.0)[:, None] * X
-    # A[i, c] = x_i (e_{y_i} - e_c) over the non-reference blocks (e_0 = 0)
-    own = np.eye(levels)[codes][:, 1:]  # (n, m): the row's own level among blocks 1..m
-    others = np.array([[c for c in range(levels) if c != code] for code in codes])  # (n, m)
-    other = np.eye(levels)[others][:, :, 1:]  # (n, m, m)
-    signs = own[:, None, :] - other  # (n, m, m): +1 at the own block, -1 at c's
-    return np.einsum("icb,ip->icbp", signs, X).reshape(n * m, m * p)
+    steps = np.arange(m)[None, :]
+    others = steps + (steps >= codes[:, None])  # (n, m): the levels c != y_i, in order
+    # margin (i, t) is +x_i in block y_i - 1 and -x_i in block others[i, t] - 1, a block
+    # of -1 being the reference level's (no coefficients, no entry)
+    blocks = np.stack([np.broadcast_to((codes - 1)[:, None], (n, m)), others - 1], axis=-1)
+    shape = (n, m, 2, p)
+    keep = np.broadcast_to((blocks >= 0)[..., None], shape)
+    i = np.broadcast_to(np.arange(n * m).reshape(n, m, 1, 1), shape)[keep]
+    j = (blocks[..., None] * p + np.arange(p))[keep]
+    v = np.array([1.0, -1.0])[:, None] * X[:, None, None, :]
+    v = np.broadcast_to(v, shape)[keep]
+    return sparse.csr_matrix((v, (i, j)), shape=(n * m, m * p))
 
 
 def find_separation(X: np.ndarray, y: np.ndarray, levels: int = 2) -> Separation | None:
@@ -114,13 +123,13 @@ def find_separation(X: np.ndarray, y: np.ndarray, levels: int = 2) -> Separation
     constant = np.tile(np.ptp(X, axis=0) == 0, m)  # an intercept (per block) places a hyperplane
     rows, k = signed.shape
     tolerance = FEASIBILITY * rows
-    first = linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(rows),
+    first = linprog(-np.asarray(signed.sum(axis=0)).ravel(), A_ub=-signed, b_ub=np.zeros(rows),
                     bounds=[(-1.0, 1.0)] * k, method="highs")
     if first.status != 0 or -first.fun <= tolerance:
         return None
     direction = first.x
     # Complete separation: a direction putting every margin strictly positive (d, t).
-    second = linprog(np.r_[np.zeros(k), -1.0], A_ub=np.c_[-signed, np.ones(rows)],
+    second = linprog(np.r_[np.zeros(k), -1.0], A_ub=_side_by_side(-signed, np.ones((rows, 1))),
                      b_ub=np.zeros(rows), bounds=[(-1.0, 1.0)] * k + [(None, 1.0)],
                      method="highs")
     complete = second.status == 0 and -second.fun > FEASIBILITY
@@ -151,6 +160,15 @@ def find_separation(X: np.ndarray, y: np.ndarray, levels: int = 2) -> Separation
                       rows_on_boundary=int(np.sum(boundary)), unit_direction=direction)
 
 
+def _side_by_side(left, right):
+    """[left, right] for dense or sparse margin matrices."""
+    from scipy import sparse
+
+    if sparse.issparse(left) or sparse.issparse(right):
+        return sparse.hstack([left, right], format="csr")
+    return np.c_[left, right]
+
+
 def _sparsest(signed: np.ndarray, strict: np.ndarray, constant: np.ndarray,
               dropped: np.ndarray) -> np.ndarray | None:
     """min ||d_slopes||_1 subject to signed @ d >= 1 on ``strict`` margins, >= 0 elsewhere
@@ -161,7 +179,7 @@ def _sparsest(signed: np.ndarray, strict: np.ndarray, constant: np.ndarray,
     k = signed.shape[1]
     cost = np.where(constant, 0.0, 1.0)
     bounds = [(0.0, 0.0) if out else (0.0, None) for out in np.r_[dropped, dropped]]
-    result = linprog(np.r_[cost, cost], A_ub=np.c_[-signed, signed],
+    result = linprog(np.r_[cost, cost], A_ub=_side_by_side(-signed, signed),
                      b_ub=-strict.astype(float), bounds=bounds, method="highs")
     if result.status != 0:
         return None
