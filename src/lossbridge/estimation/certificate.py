@@ -313,10 +313,11 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
     Checks: the MAP's negative log posterior (:func:`negative_log_posterior`, NumPy, the
     solver's own function) is not above the best optimum's by more than the rounding of
     the two evaluations (10 x [n eps sum |log f_i| plus each term's change under its
-    residual's rounding bound], both points); coefficients within 1e-8 relative
-    (unless the best optimum is tied with another); a learned scale within 1e-8 relative,
-    each learned shape parameter too or within 1e-6 posterior sd on its log scale
-    (:func:`_shape_agrees`). Distinct local optima are listed, best first.
+    residual's rounding bound, or for a family whose y is exact (a count, a class) under
+    the rounding bound of each of its linear predictors, one at a time], both points);
+    coefficients within 1e-8 relative (unless the best optimum is tied with another); a
+    learned scale within 1e-8 relative, each learned shape parameter too or within 1e-6
+    posterior sd on its log scale (:func:`_shape_agrees`). Distinct local optima are listed, best first.
     """
     family = spec.family
     X, y = design.X, design.y
@@ -331,11 +332,22 @@ def _certify_objective(spec: ModelSpec, design: Design, estimate: MapEstimate,
         terms = family.logpdf(y, mu, s, **sh)
         if family.additive_noise:  # y - mu cancels: the residual's rounding
             shifted = family.logpdf(y + residual_errors(X, y, b), mu, s, **sh)
+            change = float(np.sum(np.abs(shifted - terms)))
         else:  # y is exact (a count, a class): the rounding of eta carried through the link
-            shifted = family.logpdf(y, family.link.inverse(eta + linear_predictor_errors(X, b)),
-                                    s, **sh)
-        return (design.n * np.finfo(float).eps * float(np.sum(np.abs(terms)))
-                + float(np.sum(np.abs(shifted - terms))))
+            errors = linear_predictor_errors(X, b)
+            if design.offset is not None:  # X beta + offset rounds once more
+                errors = errors + np.finfo(float).eps * np.abs(eta)
+            # one linear predictor at a time: shifting a categorical's K - 1 etas together
+            # cancels in log softmax (d/d eta_c sums to p_0 - 1[y = 0]), while the first-order
+            # bound is sum_c |d log f / d eta_c| delta_c; with one eta per row this is the
+            # single shift
+            columns = [errors] if errors.ndim == 1 else [
+                np.where(np.arange(errors.shape[1]) == c, errors, 0.0)
+                for c in range(errors.shape[1])]
+            change = sum(float(np.sum(np.abs(
+                family.logpdf(y, family.link.inverse(eta + e), s, **sh) - terms)))
+                for e in columns)
+        return design.n * np.finfo(float).eps * float(np.sum(np.abs(terms))) + change
 
     bound = SAFETY * (rounding(beta, scale, shape)
                       + rounding(exact.coefficients, exact.loss_scale, exact.shape))

@@ -39,6 +39,22 @@ def _blocks(gamma: np.ndarray, p: int) -> np.ndarray:
     return gamma.reshape(-1, p).T
 
 
+def multinomial_derivatives(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The log-likelihood's gradient X'D (flat, level by level), the information
+    sum_i W_i kron x_i x_i' and the gradient's rounding bound (the module docstring's) at
+    flat coefficients ``beta`` of the class codes ``y``: what Newton steps on and the KKT
+    certificate reads."""
+    n, p = X.shape
+    eta = X @ _blocks(np.asarray(beta, dtype=float), p)
+    d, w = family.eta_derivatives(y, eta, 1.0)  # (n, m), (n, m, m)
+    gradient = (X.T @ d).T.reshape(-1)
+    information = np.einsum("icd,ij,ik->cjdk", w, X, X).reshape(gradient.size, gradient.size)
+    spread = np.abs(d) + np.einsum("icd,id->ic", np.abs(w), np.abs(eta))
+    bound = GRADIENT_SAFETY * n * np.finfo(float).eps * (np.abs(X).T @ spread)
+    return gradient, information, np.maximum(bound.T.reshape(-1), np.finfo(float).tiny)
+
+
 def newton_multinomial(family: Family, X: np.ndarray, y: np.ndarray,
                        beta_start: np.ndarray | None = None) -> GlmFit:
     """Minimise the multinomial logit's NLL over the flat coefficients by damped Newton
@@ -58,14 +74,7 @@ def newton_multinomial(family: Family, X: np.ndarray, y: np.ndarray,
         return value if np.isfinite(value) else np.inf
 
     def derivatives(gamma, design):
-        eta = design @ _blocks(gamma, p)
-        d, w = family.eta_derivatives(codes, eta, 1.0)  # (n, m), (n, m, m)
-        gradient = (design.T @ d).T.reshape(-1)
-        information = np.einsum("icd,ij,ik->cjdk", w, design, design).reshape(gradient.size,
-                                                                             gradient.size)
-        spread = np.abs(d) + np.einsum("icd,id->ic", np.abs(w), np.abs(eta))
-        bound = GRADIENT_SAFETY * n * np.finfo(float).eps * (np.abs(design).T @ spread)
-        return gradient, information, np.maximum(bound.T.reshape(-1), np.finfo(float).tiny)
+        return multinomial_derivatives(family, design, codes, gamma)
 
     if beta_start is not None:
         gamma = (np.asarray(beta_start, dtype=float).reshape(-1, p) * norms).reshape(-1)

@@ -256,7 +256,8 @@ class Family(ABC):
     # 0..K-1 with the reference level 0 (``Design.classes``), eta has K - 1 columns, one
     # coefficient vector per non-reference level, and ``mu`` = link^-1(eta) holds each
     # row's K class probabilities (last axis); such a family is fitted only beside others
-    # of its kind.
+    # of its kind. Its MLE may not exist either (separation against some level:
+    # estimation/separation.py checks it too, on the margins against every other level).
     categorical_response: bool = False
     link: Link = IDENTITY
     parameters: tuple[ShapeParameter, ...] = ()

@@ -15,6 +15,11 @@ its intercept Normal(0, 2.5).
 
 A column with zero spread that is not the intercept (a design without ``Intercept``)
 is scaled by its root mean square instead of its sd.
+
+A categorical response (``Design.classes``) has one coefficient vector per non-reference
+level (``Design.predictors`` blocks of X's columns): every block gets the same priors,
+on the log-odds of its level against the reference (eta scale 1, centre 0): slopes
+Normal(0, 2.5 / sd(x_j)), and the block's intercept at centred predictors Normal(0, 2.5).
 """
 
 from __future__ import annotations
@@ -35,14 +40,20 @@ COEFFICIENT_SCALE = 2.5
 
 @dataclass(frozen=True, eq=False)
 class WeakPriors:
-    """Autoscaled weakly informative prior parameters for one design."""
+    """Autoscaled weakly informative prior parameters for one design.
 
-    coefficient_sd: np.ndarray  # (k,), NaN at the intercept
-    intercept_index: int | None
+    ``coefficient_sd`` and ``predictor_means`` are per column of X (p values); the
+    coefficients are ``blocks`` such vectors, level by level (one for every response but a
+    categorical one), each under the same priors.
+    """
+
+    coefficient_sd: np.ndarray  # (p,), NaN at the intercept
+    intercept_index: int | None  # the intercept's column of X
     intercept_mean: float
     intercept_sd: float
-    predictor_means: np.ndarray  # (k,), 0 at the intercept
+    predictor_means: np.ndarray  # (p,), 0 at the intercept
     scale_rate: float
+    blocks: int = 1
 
     @classmethod
     def from_design(cls, design: Design, family=None) -> WeakPriors:
@@ -56,7 +67,7 @@ class WeakPriors:
         spread = np.std(X, axis=0, ddof=1)
         rms = np.sqrt(np.mean(X**2, axis=0))
         spread = np.where(spread > 0, spread, rms)
-        intercept = design.terms.index("Intercept") if design.has_intercept else None
+        intercept = design.columns.index("Intercept") if design.has_intercept else None
         coefficient_sd = COEFFICIENT_SCALE * sd_eta / spread
         means = X.mean(axis=0)
         if intercept is not None:
@@ -69,12 +80,18 @@ class WeakPriors:
             intercept_sd=COEFFICIENT_SCALE * sd_eta,
             predictor_means=means,
             scale_rate=1.0 / sd_y,
+            blocks=design.predictors,
         )
 
     def describe(self, terms: tuple[str, ...], scale_name: str | None) -> dict[str, str]:
-        """Each prior in words, per parameter, for tables and JSON."""
+        """Each prior in words, per parameter (``terms``: the design's, one per
+        coefficient, block by block), for tables and JSON."""
         out = {}
-        for j, term in enumerate(terms):
+        p = len(self.coefficient_sd)
+        if len(terms) != p * self.blocks:
+            raise ValueError(f"{len(terms)} terms for {self.blocks} block(s) of {p} columns")
+        for t, term in enumerate(terms):
+            j = t % p  # the column of X this coefficient multiplies
             if j == self.intercept_index:
                 out[term] = (
                     f"Normal({self.intercept_mean:.4g}, {self.intercept_sd:.4g}) "

@@ -91,13 +91,21 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
 
 
 def _weak_coefficient_logp(beta, weak: WeakPriors):
-    """Log-density of the autoscaled Normal priors at ``beta`` (a PyTensor vector)."""
-    slopes = [j for j in range(len(weak.coefficient_sd)) if j != weak.intercept_index]
+    """Log-density of the autoscaled Normal priors at ``beta`` (a PyTensor vector of
+    ``weak.blocks`` blocks of X's columns, level by level; every block under the same
+    priors)."""
+    p = len(weak.coefficient_sd)
+    blocks = beta.reshape((weak.blocks, p))  # one row per block
+    slopes = [j for j in range(p) if j != weak.intercept_index]
     terms = []
     if slopes:
         index = np.array(slopes)
-        terms.append(pm.logp(pm.Normal.dist(0.0, weak.coefficient_sd[index]), beta[index]).sum())
+        terms.append(pm.logp(pm.Normal.dist(0.0, weak.coefficient_sd[index]),
+                             blocks[:, index]).sum())
     if weak.intercept_index is not None:
-        centred = beta[weak.intercept_index] + pt.dot(pt.as_tensor(weak.predictor_means), beta)
-        terms.append(pm.logp(pm.Normal.dist(weak.intercept_mean, weak.intercept_sd), centred))
+        # each block's intercept at centred predictors (predictor_means is 0 at the intercept)
+        centred = blocks[:, weak.intercept_index] + pt.dot(blocks,
+                                                            pt.as_tensor(weak.predictor_means))
+        terms.append(pm.logp(pm.Normal.dist(weak.intercept_mean, weak.intercept_sd),
+                             centred).sum())
     return pt.add(*terms) if len(terms) > 1 else terms[0]
