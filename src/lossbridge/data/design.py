@@ -149,14 +149,21 @@ class Design:
             **({"classes": list(self.classes)} if self.classes is not None else {}),
             **({"scale_formula": self.scale_formula, "scale_terms": list(self.scale_terms)}
                if self.scale_formula is not None else {}),
-            "y_summary": {
-                "mean": float(np.mean(y)),
-                "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
-                "min": float(np.min(y)),
-                "median": float(np.median(y)),
-                "max": float(np.max(y)),
-            },
+            # the codes of unordered levels have no meaningful mean: their counts instead
+            **({"reference": self.classes[0], "class_counts": self.class_counts()}
+               if self.classes is not None else {"y_summary": {
+                   "mean": float(np.mean(y)),
+                   "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
+                   "min": float(np.min(y)),
+                   "median": float(np.median(y)),
+                   "max": float(np.max(y)),
+               }}),
         }
+
+    def class_counts(self) -> dict[str, int]:
+        """Rows per level of a categorical response, in the order of ``classes``."""
+        counts = np.bincount(np.asarray(self.y, dtype=np.int64), minlength=len(self.classes))
+        return {level: int(c) for level, c in zip(self.classes, counts, strict=True)}
 
 
 def linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
