@@ -296,9 +296,13 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         terms = tuple(f"{term}[{level}]" for level in levels[1:] for term in columns)
         k = len(terms)
     if n <= k + 1:
+        per_level = ("" if levels is None else
+                     f" ({len(columns)} per level for the {len(levels) - 1} non-reference "
+                     f"levels of {response!r})")
         raise InputError(
-            f"too few rows: {n} rows for {k} coefficients; the fits need more rows than "
-            f"coefficients plus one (n > k + 1), so add rows or remove terms"
+            f"too few rows: {n} rows for {k} coefficients{per_level}; the fits need more "
+            f"rows than coefficients plus one (n > k + 1), so add rows or remove terms"
+            + ("" if levels is None else " or merge levels")
         )
     _check_rank(X, columns)
     offset = None if exposure is None else _log_exposure(frame[exposure], exposure)
