@@ -84,7 +84,7 @@ def test_the_cli_prints_classes_and_json_has_them(capsys, files):
                              "--quiet")
     assert code == 0, err
     assert "response 'colour': 3 classes, reference 'red'" in out
-    assert re.search(r"rows per level of 'colour': red \d+ \(", out)
+    assert re.search(r"rows per level of 'colour': red: \d+ \(", out)
     code, out, err = run_cli(capsys, "fit", str(files / "colours.csv"), "-f", "colour ~ x1 + x2",
                              "--likelihood", "categorical", "--reference", "red", "--no-sample",
                              "--json")
@@ -185,3 +185,16 @@ def test_compare_refuses_a_categorical_beside_a_continuous_analysis(two_formulas
     saved = lossbridge.load(full.save(tmp_path / "full"))
     with pytest.raises(InputError, match="mix density kinds"):
         lossbridge.compare(saved, normal)
+
+
+def test_the_python_api_takes_the_reference():
+    frame = categorical_frame(120)
+    analysis = lossbridge.fit(frame, "colour ~ x1", likelihoods="categorical", reference="blue",
+                              sample=False, progress=False)
+    assert analysis.design.classes == ("blue", "a&b<i>", "red")
+    assert analysis.options["reference"] == "blue"
+    assert list(analysis.coefficients().index) == ["Intercept[a&b<i>]", "x1[a&b<i>]",
+                                                   "Intercept[red]", "x1[red]"]
+    with pytest.raises(InputError, match=r"^reference must be one of the levels of 'colour'"):
+        lossbridge.fit(frame, "colour ~ x1", likelihoods="categorical", reference="green",
+                       sample=False, progress=False)

@@ -165,7 +165,7 @@ def test_text_and_json_give_the_classes_and_their_counts(analysis, frame):
     counts = observed_counts(frame)
     text = format_analysis(analysis)
     assert ("rows per level of 'colour': " + ", ".join(
-        f"{level} {counts[level]} ({100 * counts[level] / len(frame):.1f}%)"
+        f"{level}: {counts[level]} ({100 * counts[level] / len(frame):.1f}%)"
         for level in analysis.design.classes)) in text
     doc = json.loads(dumps(analysis.to_dict()))
     assert doc["data"]["classes"] == ["a&b<i>", "blue", "red"]

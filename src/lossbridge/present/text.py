@@ -44,7 +44,7 @@ def format_analysis(analysis) -> str:
         *design.notes,  # e.g. the coding of a two-level response (--positive)
         # a categorical y: the rows of each level (its codes' mean would mean nothing)
         *([f"rows per level of {design.response!r}: " + ", ".join(
-            f"{level} {count} ({100 * count / design.n:.1f}%)"
+            f"{level}: {count} ({100 * count / design.n:.1f}%)"
             for level, count in design.class_counts().items())]
           if design.classes is not None else []),
         *([f"model: {offset}"] if (offset := run_offset_statement(analysis)) else []),
