@@ -31,7 +31,7 @@ def test_every_bundled_dataset_loads_by_name(name):
 def test_bundled_row_counts_match_their_sources():
     # Row counts from data/README.md and the original publications.
     expected = {"engel": 235, "stackloss": 21, "longley": 16, "earnings": 1192, "mesquite": 46,
-                "spector": 32, "randhie": 1000}
+                "spector": 32, "randhie": 1000, "anes96": 944}
     assert {name: len(load_table(name).frame) for name in expected} == expected
 
 

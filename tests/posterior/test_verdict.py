@@ -237,6 +237,9 @@ FITS = {
     "one": lambda: lossbridge.fit("stackloss", likelihoods="laplace", scales="learned", seed=4, **QUICK),
     "two": lambda: lossbridge.fit("stackloss", likelihoods="normal", seed=3, **QUICK),
     "four": lambda: lossbridge.fit("stackloss", seed=5, **QUICK),
+    # a categorical y (the bundled anes96, its default likelihood)
+    "categorical_map": lambda: lossbridge.fit("anes96", "PID ~ selfLR + age", sample=False),
+    "categorical": lambda: lossbridge.fit("anes96", "PID ~ selfLR + age", seed=6, **QUICK),
 }
 
 
@@ -282,7 +285,9 @@ def html_headline(html: str) -> str:
     ("map", "map_only"),
     pytest.param("one", "single", marks=pytest.mark.slow),
     pytest.param("two", "comparison", marks=pytest.mark.slow),
-    pytest.param("four", "comparison", marks=pytest.mark.slow)])
+    pytest.param("four", "comparison", marks=pytest.mark.slow),
+    ("categorical_map", "map_only"),
+    pytest.param("categorical", "single", marks=pytest.mark.slow)])
 def test_terminal_json_html_and_notebook_lead_with_the_same_headline(fitted, key, status, tmp_path):
     analysis = fitted[key]
     headline = analysis.verdict.headline

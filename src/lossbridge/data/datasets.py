@@ -65,6 +65,13 @@ BUNDLED: dict[str, BundledDataset] = {
             "RAND Health Insurance Experiment doctor visits (Cameron & Trivedi 2005), "
             "1,000 of 20,190 person-years", likelihoods=("poisson", "negbin"),
         ),
+        # A categorical y of seven unordered levels (party identification, 0 = strong
+        # Democrat ... 6 = strong Republican): the multinomial logit (models/anes96.toml).
+        BundledDataset(
+            "anes96", "anes96.csv", "PID ~ logpopul + selfLR + age + educ + income",
+            "American National Election Study 1996, party identification of 944 voters "
+            "(7 classes)", likelihoods=("categorical",),
+        ),
     )
 }
 

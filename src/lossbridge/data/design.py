@@ -149,14 +149,21 @@ class Design:
             **({"classes": list(self.classes)} if self.classes is not None else {}),
             **({"scale_formula": self.scale_formula, "scale_terms": list(self.scale_terms)}
                if self.scale_formula is not None else {}),
-            "y_summary": {
-                "mean": float(np.mean(y)),
-                "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
-                "min": float(np.min(y)),
-                "median": float(np.median(y)),
-                "max": float(np.max(y)),
-            },
+            # the codes of unordered levels have no meaningful mean: their counts instead
+            **({"reference": self.classes[0], "class_counts": self.class_counts()}
+               if self.classes is not None else {"y_summary": {
+                   "mean": float(np.mean(y)),
+                   "sd": float(np.std(y, ddof=1)) if self.n > 1 else 0.0,
+                   "min": float(np.min(y)),
+                   "median": float(np.median(y)),
+                   "max": float(np.max(y)),
+               }}),
         }
+
+    def class_counts(self) -> dict[str, int]:
+        """Rows per level of a categorical response, in the order of ``classes``."""
+        counts = np.bincount(np.asarray(self.y, dtype=np.int64), minlength=len(self.classes))
+        return {level: int(c) for level, c in zip(self.classes, counts, strict=True)}
 
 
 def linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -289,9 +296,13 @@ def build_design(table: Table, formula: str, *, dropna: bool = False,
         terms = tuple(f"{term}[{level}]" for level in levels[1:] for term in columns)
         k = len(terms)
     if n <= k + 1:
+        per_level = ("" if levels is None else
+                     f" ({len(columns)} per level for the {len(levels) - 1} non-reference "
+                     f"levels of {response!r})")
         raise InputError(
-            f"too few rows: {n} rows for {k} coefficients; the fits need more rows than "
-            f"coefficients plus one (n > k + 1), so add rows or remove terms"
+            f"too few rows: {n} rows for {k} coefficients{per_level}; the fits need more "
+            f"rows than coefficients plus one (n > k + 1), so add rows or remove terms"
+            + ("" if levels is None else " or merge levels")
         )
     _check_rank(X, columns)
     offset = None if exposure is None else _log_exposure(frame[exposure], exposure)

@@ -546,3 +546,12 @@ class Family(ABC):
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"
+
+    # ------------------------------------------------------------------ presentation hooks
+    def ppc_statistics(self, classes: tuple[str, ...] | None) -> dict[str, Callable] | None:
+        """The posterior predictive check's statistics of this family's y, as
+        ``{label: T(values, axis)}``; None: the generic ones (mean, sd, median, ...: see
+        :data:`lossbridge.posterior.ppc.STATISTICS`). ``classes``: the design's levels of a
+        categorical response (None otherwise); for a categorical response, one statistic
+        per level in the order of ``classes`` (the report reads them so)."""
+        return None

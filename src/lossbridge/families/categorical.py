@@ -186,5 +186,12 @@ class Categorical(Family):
     def weak_prior_eta_centre(self, y):
         return 0.0
 
+    # presentation hooks
+    def ppc_statistics(self, classes):
+        """The share of each level, labelled by the level: the codes of unordered classes
+        have no meaningful mean, sd or median."""
+        return {f"share {level}": (lambda v, axis, c=code: np.mean(np.asarray(v) == c, axis=axis))
+                for code, level in enumerate(classes)}
+
 
 CATEGORICAL = Categorical()

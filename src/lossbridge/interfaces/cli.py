@@ -128,10 +128,11 @@ def _description() -> str:
     """The top-level help. Written out, not built from the family registry: importing it
     (SciPy, pandas) would slow ``lossbridge --help``; a test keeps the two in step."""
     return ("Every regression loss is a likelihood: fit Normal, Laplace, Student-t, Huber, "
-            "quantile (Asymmetric Laplace), Bernoulli (logit, probit, cloglog), Poisson and "
-            "negative binomial likelihoods in PyMC and certify their MAP against the exact "
-            "classical fit (OLS, LAD, t regression, Huber, quantile regression, logistic/"
-            "probit/cloglog regression, Poisson and negative binomial GLMs, ridge/lasso); "
+            "quantile (Asymmetric Laplace), Bernoulli (logit, probit, cloglog), Categorical "
+            "(softmax), Poisson and negative binomial likelihoods in PyMC and certify their "
+            "MAP against the exact classical fit (OLS, LAD, t regression, Huber, quantile "
+            "regression, logistic/probit/cloglog regression, the multinomial logit, Poisson "
+            "and negative binomial GLMs, ridge/lasso); "
             "simulate data from a declared law to check them against the truth.")
 
 

@@ -175,6 +175,13 @@ class SavedAnalysis:
         """Every model's leave-one-out result as the run computed it."""
         return {name: {"y_hash": self.y_hash, "loo": loo} for name, loo in self.loo.items()}
 
+    def __repr__(self) -> str:  # the dataclass' own would print every pointwise array
+        data = self.document.get("data", {})
+        classes = data.get("classes")
+        levels = "" if not classes else f", {len(classes)} classes (reference {classes[0]!r})"
+        return (f"<SavedAnalysis {str(self.directory)!r}: {data.get('formula')!r}, "
+                f"n={data.get('n')}{levels}, models {', '.join(self.models)}>")
+
 
 def _inside(directory: Path, filename, what: str, manifest_path: Path) -> Path:
     """The regular file ``filename`` of the save folder; anything else is refused.

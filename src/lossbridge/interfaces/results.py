@@ -365,5 +365,13 @@ class Analysis:
         status = "all certified" if self.all_certified else "NOT all certified"
         return (
             f"<Analysis {self.design.formula!r} on {self.design.source}: n={self.design.n}, "
-            f"k={self.design.k}, models {', '.join(self.models)}; {status}>"
+            f"k={self.design.k}{self._classes_text()}, models {', '.join(self.models)}; "
+            f"{status}>"
+        )
+
+    def _classes_text(self) -> str:
+        """``", 7 classes (reference '0')"`` for a categorical response, else ``""``."""
+        classes = self.design.classes
+        return "" if classes is None else (
+            f", {len(classes)} classes (reference {classes[0]!r})"
         )

@@ -118,6 +118,10 @@ class Comparison:
     quantile_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=list(QUANTILE_COLUMNS)))
 
+    def __repr__(self) -> str:  # the dataclass' own would print every pointwise array
+        return (f"<Comparison of {len(self.candidates)} models "
+                f"({', '.join(c.name for c in self.candidates)}): {self.verdict.headline}>")
+
     @property
     def preferred(self) -> str | None:
         """The model ranked first (None when none can be ranked); see ``verdict.best``."""

@@ -94,7 +94,8 @@ SPIKE_FRACTION = 0.05
 SPIKE_MIN_ROWS = 10
 SPIKE_RATIO = 2.0
 DISCRETE_Y_NOTE = ("y is discrete (a discrete likelihood was fitted): residual skew, tails "
-                   "and spikes are not tested, as counts and binary outcomes have no additive "
+                   "and spikes are not tested, as counts, binary outcomes and classes have no "
+                   "additive "
                    "noise; the predictive checks apply (LOO-PIT is not tested for discrete "
                    "models: their non-randomised PIT is not uniform)")
 MISFIT_CODES = ("loo_pit_nonuniform", "ppc_tail", "p_loo_large", "pareto_k_many_high")

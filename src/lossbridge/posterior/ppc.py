@@ -64,7 +64,9 @@ class PpcResult:
     Attributes
     ----------
     statistics : dict of str to StatisticCheck
-        Keyed by the names of ``STATISTICS``, in that order.
+        Keyed by the statistics' names, in order: the family's own
+        (:meth:`lossbridge.families.base.Family.ppc_statistics`: a Categorical's share of
+        each level), else those of ``STATISTICS``.
     replicated_draws : int
         Replicated data sets the p-values are computed from.
     histogram : PpcHistogram
@@ -125,7 +127,11 @@ STATISTICS = {
 }
 
 
-def histogram_edges(y: np.ndarray) -> np.ndarray:
+def histogram_edges(y: np.ndarray, classes: tuple[str, ...] | None = None) -> np.ndarray:
+    """Common bins of the histograms: one per level of a categorical y (codes 0..K-1),
+    else ``HIST_BINS`` over y's central range."""
+    if classes is not None:
+        return np.arange(len(classes) + 1) - 0.5
     low, high = np.quantile(y, [0.001, 0.999])
     span = high - low or 1.0
     return np.linspace(low - 0.1 * span, high + 0.1 * span, HIST_BINS + 1)
@@ -144,8 +150,9 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
     # consecutive (autocorrelated) draws of the first chain.
     for_histograms = np.zeros(used, dtype=bool)
     for_histograms[rng.choice(used, size=min(HISTOGRAM_DRAWS, used), replace=False)] = True
-    edges = histogram_edges(y)
-    replicated_stats = {name: np.empty(used) for name in STATISTICS}
+    edges = histogram_edges(y, design.classes)
+    chosen_statistics = spec.family.ppc_statistics(design.classes) or STATISTICS
+    replicated_stats = {name: np.empty(used) for name in chosen_statistics}
     histograms = []
     step = max(1, CHUNK_ELEMENTS // y.size)
     for start in range(0, used, step):
@@ -153,12 +160,12 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
         y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng,
                           {name: values[index] for name, values in shape.items()},
                           offset_rows(design))
-        for name, statistic in STATISTICS.items():
+        for name, statistic in chosen_statistics.items():
             replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
         for row in y_rep[for_histograms[start:start + index.size]]:
             histograms.append(np.histogram(row, bins=edges, density=True)[0])
     statistics = {}
-    for name, statistic in STATISTICS.items():
+    for name, statistic in chosen_statistics.items():
         observed = float(statistic(y, axis=0))
         statistics[name] = StatisticCheck(observed,
                                           float(np.mean(replicated_stats[name] >= observed)),

@@ -21,6 +21,9 @@ DENSITY_LABELS = {"continuous": ("density", "f(r)"), "discrete": ("probability",
 # saying how the density's mean comes from the coefficients (``Family.link.name``).
 INVERSE_LINKS = {"logit": "1 / (1 + e^(−η))", "probit": "Φ(η) (standard Normal CDF)",
                  "cloglog": "1 − exp(−e^η)", "log": "e^η"}
+# Links whose inverse is not a mean of y but a vector of class probabilities: the whole line.
+VECTOR_LINKS = {"softmax": ("link softmax: class probabilities p_c = e^(η_c) / Σ_j e^(η_j), "
+                            "η_c = Xβ_c, one β_c per non-reference level, η_reference = 0")}
 
 
 def link_line(family, offset: bool = False) -> str | None:
@@ -29,6 +32,8 @@ def link_line(family, offset: bool = False) -> str | None:
     name = family.link.name
     if name == "identity":
         return None
+    if name in VECTOR_LINKS:
+        return VECTOR_LINKS[name]
     inverse = INVERSE_LINKS.get(name)
     eta = "Xβ + offset" if offset else "Xβ"
     return (f"link {name}: mean of y (the μ or p above) = g⁻¹(η)"
@@ -74,6 +79,8 @@ def dictionary_entries(analysis) -> list[dict]:
                            else family.exact_name),
             "solver": None,
             "comparison_group": family.comparison_group,
+            # the NLL's constant is 0: the loss itself is the NLL (a cross-entropy)
+            "loss_is_nll": nll.constant_formula.strip() == "0",
             # --exposure: the known term of the linear predictor, said where the model is
             "offset": offset_statement(analysis.options.get("exposure"), family),
             "models": [],
@@ -98,8 +105,20 @@ def dictionary_entries(analysis) -> list[dict]:
             "matches_pymc": nll.matches_pymc,
             "certified": r.certified,
             "certificate": certificate,
+            # the mean loss per row: the empirical cross-entropy of a loss that is the NLL
+            "loss_per_row": nll.loss / analysis.design.n,
         })
     return list(entries.values())
+
+
+def identity_line(entry: dict, model: dict) -> str | None:
+    """``"multiclass cross-entropy (log loss) = Categorical NLL: CE = 1461.92 nats = NLL
+    1461.92 (1.54864 nats per row)"`` for a family whose NLL constant is 0, else None."""
+    if not entry["loss_is_nll"]:
+        return None
+    return (f"{entry['loss_name']} = {entry['title']} NLL: {entry['loss_symbol']} = "
+            f"{model['loss_value']:.6g} nats = NLL {model['nll']:.6g} "
+            f"({model['loss_per_row']:.6g} nats per row)")
 
 
 def offset_statement(exposure: str | None, family=None) -> str | None:
@@ -135,6 +154,8 @@ def dictionary_lines(analysis) -> list[str]:
                   *([f"    mean: {e['offset']}"] if e["offset"] else []),
                   *([f"    {e['link']}"] if e["link"] else []),
                   f"    NLL = {e['nll_formula']}",
+                  *(f"    {model['name']}: {line}" for model in e["models"]
+                    if (line := identity_line(e, model))),
                   f"    classical fit: {classical}; certified: {certified}"]
     return lines
 

@@ -43,8 +43,8 @@ def residual_note(analysis) -> str | None:
         return None
     if discrete_y(analysis):
         return ("No residual figures: y is discrete (a discrete likelihood was fitted), so "
-                "y − Xβ of a continuous exact fit is not noise with a density; see the "
-                "rootogram and calibration figures instead")
+                "y − Xβ of a continuous exact fit is not noise with a density; see the figures "
+                "of observed against predicted frequencies and the calibration instead")
     return ("No residual figures: no fitted model has additive noise with an exact "
             "classical counterpart")
 
@@ -240,10 +240,12 @@ def qq_frames(analysis) -> list[dict]:
 
 
 def ppc_densities(analysis) -> dict:
-    """Per model (its ModelId): histogram of y and of replicated data sets, on common bins."""
+    """Per model (its ModelId): histogram of y and of replicated data sets, on common bins
+    (one bin per level of a categorical y, whose ``classes`` then label them)."""
     return {r.spec.model_id: {"edges": r.posterior.ppc.histogram.edges,
                               "observed": r.posterior.ppc.histogram.observed,
-                              "replicated": r.posterior.ppc.histogram.replicated}
+                              "replicated": r.posterior.ppc.histogram.replicated,
+                              "classes": analysis.design.classes}
             for r in analysis.fits if r.posterior is not None}
 
 
@@ -328,12 +330,15 @@ def _map_means(result, design) -> np.ndarray:
     return result.spec.family.link.inverse(design.linear_predictor(result.map.coefficients))
 
 
-def _discrete_fits(analysis) -> list:
-    """One fit per discrete likelihood (family with its settings), in fit order."""
+def _discrete_fits(analysis, categorical: bool = False) -> list:
+    """One fit per discrete likelihood (family with its settings), in fit order: those of
+    a count or binary y, or (``categorical``) those of a categorical response."""
     out, seen = [], set()
     for result in analysis.fits:
         key = (result.spec.likelihood, result.spec.shape)
-        if result.spec.family.density_kind == "discrete" and key not in seen:
+        family = result.spec.family
+        if (family.density_kind == "discrete" and key not in seen
+                and family.categorical_response == categorical):
             seen.add(key)
             out.append(result)
     return out
@@ -395,4 +400,75 @@ def calibration_curves(analysis, bins: int = CALIBRATION_BINS) -> list[dict]:
                     "predicted": np.array([p_one[g].mean() for g in groups]),
                     "observed": np.array([y[g].mean() for g in groups]),
                     "counts": np.array([g.size for g in groups])})
+    return out
+
+
+PREDICTIVE_INTERVAL = 0.9  # central mass of the replicated class counts drawn
+
+
+def class_frequencies(analysis) -> list[dict]:
+    """Per fit of a categorical response: each level's observed count, its expected count
+    at the MAP, sum_i P(y_i = level | MAP), and when sampled the central
+    ``PREDICTIVE_INTERVAL`` of its count over the posterior predictive replicates (from
+    the family's per-level PPC statistics, the share of each level, times n)."""
+    design = analysis.design
+    if design.classes is None:
+        return []
+    codes = np.asarray(design.y, dtype=int)
+    levels = list(design.classes)
+    observed = np.bincount(codes, minlength=len(levels)).astype(float)
+    out = []
+    for result in _discrete_fits(analysis, categorical=True):
+        entry = {"model": result.spec.model_id, "name": result.spec.name, "levels": levels,
+                 "reference": levels[0], "observed": observed,
+                 "expected": _map_means(result, design).sum(axis=0)}
+        if result.posterior is not None:
+            shares = [check.replicated for check in result.posterior.ppc.statistics.values()]
+            if len(shares) == len(levels):  # one share per level, in the levels' order
+                tail = (1.0 - PREDICTIVE_INTERVAL) / 2
+                counts = np.array(shares) * design.n
+                entry["low"], entry["high"] = np.quantile(counts, [tail, 1.0 - tail], axis=1)
+                entry["probability"] = PREDICTIVE_INTERVAL
+        out.append(entry)
+    return out
+
+
+def class_calibration(analysis, bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Per fit of a categorical response, per level c: the MAP's predicted P(y = c) against
+    the observed share of y = c in ``bins`` bins of equal counts of rows sorted by that
+    prediction (a one-against-the-rest reliability diagram per level)."""
+    design = analysis.design
+    if design.classes is None:
+        return []
+    codes = np.asarray(design.y, dtype=int)
+    out = []
+    for result in _discrete_fits(analysis, categorical=True):
+        p = _map_means(result, design)
+        curves = []
+        for c, level in enumerate(design.classes):
+            order = np.argsort(p[:, c], kind="stable")
+            groups = [g for g in np.array_split(order, min(bins, design.n)) if g.size]
+            curves.append({"level": level,
+                           "predicted": np.array([p[g, c].mean() for g in groups]),
+                           "observed": np.array([np.mean(codes[g] == c) for g in groups])})
+        out.append({"model": result.spec.model_id, "name": result.spec.name, "curves": curves})
+    return out
+
+
+def confusion_tables(analysis) -> list[dict]:
+    """Per fit of a categorical response: counts of (observed level, most probable level at
+    the MAP), rows observed, columns predicted, and the share on the diagonal (accuracy)."""
+    design = analysis.design
+    if design.classes is None:
+        return []
+    codes = np.asarray(design.y, dtype=int)
+    k = len(design.classes)
+    out = []
+    for result in _discrete_fits(analysis, categorical=True):
+        predicted = np.argmax(_map_means(result, design), axis=-1)
+        table = np.zeros((k, k), dtype=int)
+        np.add.at(table, (codes, predicted), 1)
+        out.append({"model": result.spec.model_id, "name": result.spec.name,
+                    "levels": list(design.classes), "counts": table,
+                    "accuracy": float(np.trace(table) / design.n)})
     return out

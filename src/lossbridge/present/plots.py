@@ -258,6 +258,8 @@ def plot_ppc(ax, data: dict, model: ModelId, response: str) -> None:
     ax.set_title(safe_label(model.label), loc="left", fontsize=10)
     ax.set_xlabel(safe_label(response))
     ax.set_yticks([])
+    if data.get("classes") is not None:  # one bin per level of a categorical y
+        ax.set_xticks(range(len(data["classes"])), [safe_label(c) for c in data["classes"]])
 
 
 def plot_loo_pit(ax, data: dict, model: ModelId) -> None:
@@ -307,3 +309,68 @@ def plot_scale_band(ax, data: dict) -> None:
     ax.set_ylabel(safe_label(f"{data['scale_name']}(x)"))
     ax.set_title(safe_label(data["model"].label), fontsize=9)
     ax.legend(fontsize=7, frameon=False)
+
+
+LEVEL_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf")  # matplotlib's tab10: levels told apart
+
+
+def level_color(code: int) -> str:
+    """The colour of a categorical response's level ``code`` (cycling beyond ten)."""
+    return LEVEL_COLORS[code % len(LEVEL_COLORS)]
+
+
+def _level_labels(levels, reference: str | None = None) -> list[str]:
+    return [safe_label(f"{level}\n(ref.)" if level == reference else level) for level in levels]
+
+
+def plot_class_frequencies(ax, data: dict) -> None:
+    """Observed count of each level (bars) with the expected count at the MAP and, when
+    sampled, the posterior predictive interval of the count."""
+    color = model_color(data["model"])
+    x = np.arange(len(data["levels"]))
+    ax.bar(x, data["observed"], width=0.7, color="#cccccc", edgecolor="#888888", lw=0.5,
+           label="observed")
+    if "low" in data:
+        ax.vlines(x, data["low"], data["high"], color=color, lw=3, alpha=0.7,
+                  label=f"{data['probability'] * 100:.0f}% posterior predictive")
+    ax.plot(x, data["expected"], "D", mfc="white", mec=color, ms=6, mew=1.5, ls="none",
+            label="expected at the MAP")
+    ax.set_xticks(x, _level_labels(data["levels"], data["reference"]))
+    ax.set_title(safe_label(f"{data['name']}: class frequencies"), loc="left", fontsize=10)
+    ax.set_xlabel("level of y")
+    ax.set_ylabel("rows")
+    ax.legend(fontsize=7, frameon=False)
+
+
+def plot_class_calibration(ax, data: dict) -> None:
+    """Per level, the observed share of that level against its predicted probability
+    (binned), with the diagonal."""
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8)
+    for code, curve in enumerate(data["curves"]):
+        ax.plot(curve["predicted"], curve["observed"], "o-", ms=3, lw=1,
+                color=level_color(code), label=safe_label(curve["level"]))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(safe_label(f"{data['name']}: calibration per level"), loc="left", fontsize=10)
+    ax.set_xlabel("predicted P(y = level) at the MAP (bin mean)")
+    ax.set_ylabel("observed share of the level")
+    ax.legend(title="level", fontsize=7, title_fontsize=7, frameon=False, ncol=2)
+
+
+def plot_confusion(ax, data: dict) -> None:
+    """Counts of (observed level, most probable level at the MAP), shaded by row share."""
+    counts = np.asarray(data["counts"])
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Greys", vmin=0, vmax=1.6, aspect="auto")
+    for (i, j), value in np.ndenumerate(counts):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                color="black" if i != j else "#8e0000", fontweight="bold" if i == j else None)
+    labels = [safe_label(level) for level in data["levels"]]
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("most probable level at the MAP")
+    ax.set_ylabel("observed level")
+    ax.set_title(safe_label(f"{data['name']}: confusion (accuracy {data['accuracy']:.3f})"),
+                 loc="left", fontsize=10)
+    ax.spines[:].set_visible(False)

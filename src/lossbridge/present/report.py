@@ -97,12 +97,16 @@ def _figures(analysis) -> dict[str, dict]:
     forest = plot_data.forest_frame(analysis)
     baselines = plot_data.forest_baselines(analysis)
     terms = list(design.terms)
-    fig, axes = plt.subplots(len(terms), 1, figsize=(7.5, 1.0 + 1.15 * len(terms)), squeeze=False)
-    for ax, term in zip(axes[:, 0], terms, strict=True):
-        plots.plot_forest_term(ax, forest, baselines, term)
+    if design.predictors > 1:  # a categorical y: one column of panels per non-reference level
+        fig, axes = _forest_grid(forest, baselines, design)
+    else:
+        fig, axes = plt.subplots(len(terms), 1, figsize=(7.5, 1.0 + 1.15 * len(terms)),
+                                 squeeze=False)
+        for ax, term in zip(axes[:, 0], terms, strict=True):
+            plots.plot_forest_term(ax, forest, baselines, term)
     if baselines:
         # beside the panels, never over a model's interval
-        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+        axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
                           frameon=False)
     fig.tight_layout()
     figures["forest"] = _encode(fig)
@@ -143,6 +147,10 @@ def _figures(analysis) -> dict[str, dict]:
         # discrete fits: no additive noise; observed against expected frequencies instead
         ("rootogram", plot_data.rootograms(analysis), plots.plot_rootogram),
         ("calibration", plot_data.calibration_curves(analysis), plots.plot_calibration),
+        # a categorical y: class frequencies, calibration per level, confusion counts
+        ("class_frequencies", plot_data.class_frequencies(analysis), plots.plot_class_frequencies),
+        ("class_calibration", plot_data.class_calibration(analysis), plots.plot_class_calibration),
+        ("confusion", plot_data.confusion_tables(analysis), plots.plot_confusion),
     ):
         if panels:  # none when no model has an exact counterpart
             figures[key] = _panel_row(panels, draw)
@@ -169,6 +177,31 @@ def _figures(analysis) -> dict[str, dict]:
         fig.tight_layout()
         figures["comparison"] = _encode(fig)
     return figures
+
+
+def _forest_grid(forest: pd.DataFrame, baselines: list[dict], design):
+    """The forest of a categorical y's p x (K - 1) coefficients as a grid: one row of panels
+    per column of X, one column per non-reference level (its coefficients against the
+    reference), each titled ``x[level]``; model names on the first column only."""
+    import matplotlib.pyplot as plt
+
+    columns, levels = list(design.columns), list(design.classes[1:])
+    models = forest["model"].nunique()
+    fig, axes = plt.subplots(len(columns), len(levels), squeeze=False,
+                             figsize=(min(2.4 * len(levels), 15.0),
+                                      0.9 + (0.55 + 0.25 * models) * len(columns)))
+    for c in range(len(levels)):
+        for j in range(len(columns)):
+            ax = axes[j, c]
+            plots.plot_forest_term(ax, forest, baselines, design.terms[c * len(columns) + j])
+            ax.tick_params(axis="x", labelsize=7)
+            if c:
+                ax.set_yticklabels([])
+    fig.suptitle(plots.safe_label(f"Coefficients of each level of {design.response} against "
+                                  f"the reference level {design.classes[0]!r} (columns: "
+                                  "levels; rows: terms)"), fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig, axes
 
 
 # ---------------------------------------------------------------------------- context

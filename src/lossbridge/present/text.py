@@ -42,6 +42,11 @@ def format_analysis(analysis) -> str:
         f"n = {design.n} rows, k = {design.k} coefficients, y hash {design.y_hash}"
         + (f", {design.dropped_rows} row(s) with missing values dropped" if design.dropped_rows else ""),
         *design.notes,  # e.g. the coding of a two-level response (--positive)
+        # a categorical y: the rows of each level (its codes' mean would mean nothing)
+        *([f"rows per level of {design.response!r}: " + ", ".join(
+            f"{level}: {count} ({100 * count / design.n:.1f}%)"
+            for level, count in design.class_counts().items())]
+          if design.classes is not None else []),
         *([f"model: {offset}"] if (offset := run_offset_statement(analysis)) else []),
         f"priors: {analysis.options['priors']}"
         + (f" (MAP = maximum likelihood{_learned_shape_caveat(analysis)})"
