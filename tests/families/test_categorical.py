@@ -400,3 +400,25 @@ def test_weak_priors_are_described_per_term(simulated):
             "Normal(0, 2.5) on the intercept at centred predictors")
         assert described[f"x[{level}]"] == f"Normal(0, {weak.coefficient_sd[1]:.4g})"
         assert described[f"z[{level}]"] == f"Normal(0, {weak.coefficient_sd[2]:.4g})"
+
+
+def test_two_levels_are_the_logistic_regression_and_the_reference_only_flips_signs():
+    """K = 2: one block of coefficients, kept as eta of shape (n, 1); the MAP is the
+    Bernoulli-logit MLE (an independent solver, estimation/glm.py, on y coded 0/1), and
+    choosing the other level as reference negates it while the data's hash is unchanged."""
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=200)
+    y = np.where(rng.random(200) < 1 / (1 + np.exp(-(0.4 + 1.1 * x))), "yes", "no")
+    frame = pd.DataFrame({"x": x, "y": y})
+    first = lossbridge.fit(frame, "y ~ x", likelihoods="categorical", sample=False)
+    other = lossbridge.fit(frame, "y ~ x", likelihoods="categorical", reference="yes",
+                           sample=False)
+    binary = lossbridge.fit(frame.assign(y=(frame.y == "yes").astype(float)), "y ~ x",
+                            likelihoods="bernoulli", sample=False)
+    assert first.design.terms == ("Intercept[yes]", "x[yes]")
+    assert first.fits[0].certified and other.fits[0].certified
+    np.testing.assert_allclose(first.fits[0].map.coefficients,
+                               binary.fits[0].map.coefficients, rtol=1e-10)
+    np.testing.assert_allclose(other.fits[0].map.coefficients,
+                               -binary.fits[0].map.coefficients, rtol=1e-10)
+    assert first.design.y_hash == other.design.y_hash

@@ -82,7 +82,7 @@ class Design:
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
         """eta = X beta (+ offset) for coefficients ``beta`` ((k,) or (draws, k)): rows last,
         or, with ``predictors`` m > 1, shape (..., n, m) (see :func:`linear_predictor`)."""
-        eta = linear_predictor(self.X, beta)
+        eta = linear_predictor(self.X, beta, by_level=self.classes is not None)
         return eta if self.offset is None else eta + _offset_axis(self.offset, eta)
 
     @property
@@ -111,7 +111,13 @@ class Design:
 
     @property
     def y_hash(self) -> str:
-        """SHA-256 (first 16 hex digits) of y as little-endian float64: identifies the data."""
+        """SHA-256 (first 16 hex digits) of y as little-endian float64: identifies the data.
+        A categorical y is hashed by its levels' names row by row, so the choice of the
+        reference level (which changes the codes) does not change the data's identity."""
+        if self.classes is not None:
+            labels = np.asarray(self.classes, dtype=object)[np.asarray(self.y, dtype=np.int64)]
+            text = "\x1f".join(map(str, labels)).encode()
+            return hashlib.sha256(b"levels\x1f" + text).hexdigest()[:16]
         return y_hash(self.y)
 
     @property
@@ -166,16 +172,17 @@ class Design:
         return {level: int(c) for level, c in zip(self.classes, counts, strict=True)}
 
 
-def linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+def linear_predictor(X: np.ndarray, beta: np.ndarray, by_level: bool = False) -> np.ndarray:
     """eta = X beta for ``beta`` of shape (..., k): (..., n) when k equals X's p columns;
     (..., n, m) when k = m p, beta holding m blocks of p coefficients (a categorical
-    response's one vector per non-reference level, level by level)."""
+    response's one vector per non-reference level, level by level). ``by_level``: a
+    categorical response, whose eta keeps that last axis with one block too (K = 2)."""
     beta = np.asarray(beta, dtype=float)
     p = X.shape[1]
     m, extra = divmod(beta.shape[-1], p)
     if extra or m == 0:
         raise ValueError(f"{beta.shape[-1]} coefficients do not fill blocks of {p} columns")
-    if m == 1:
+    if m == 1 and not by_level:
         return beta @ X.T
     blocks = beta.reshape(beta.shape[:-1] + (m, p))
     return np.einsum("...cp,np->...nc", blocks, X)

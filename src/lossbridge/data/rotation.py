@@ -31,9 +31,11 @@ class Rotation:
     column_norms: np.ndarray  # (k,)
     y_scale: float
     blocks: int = 1  # linear predictors per row (a categorical response's K - 1)
+    by_level: bool = False  # a categorical response: eta is (n, m), with m = 1 too
 
     @classmethod
-    def from_design(cls, X: np.ndarray, y: np.ndarray, blocks: int = 1) -> Rotation:
+    def from_design(cls, X: np.ndarray, y: np.ndarray, blocks: int = 1,
+                    by_level: bool = False) -> Rotation:
         n = X.shape[0]
         norms = np.linalg.norm(X, axis=0)
         q, r = np.linalg.qr(X / norms, mode="reduced")
@@ -41,12 +43,13 @@ class Rotation:
         spread = float(np.std(y))
         y_scale = spread if spread > 0 else float(np.max(np.abs(y))) or 1.0
         return cls(Q=q * root_n, R=r / root_n, column_norms=norms, y_scale=y_scale,
-                   blocks=int(blocks))
+                   blocks=int(blocks), by_level=bool(by_level or blocks > 1))
 
     @classmethod
     def of(cls, design) -> Rotation:
         """The rotation of a :class:`~lossbridge.data.design.Design` (its blocks too)."""
-        return cls.from_design(design.X, design.y, design.predictors)
+        return cls.from_design(design.X, design.y, design.predictors,
+                               by_level=design.classes is not None)
 
     def for_family(self, family) -> Rotation:
         """This rotation with the family's coordinate scale s (``Family.coordinate_scale``
@@ -91,7 +94,7 @@ class Rotation:
     def eta_of(self, theta: np.ndarray) -> np.ndarray:
         """s Q* theta: (n,) or, with blocks, (n, m)."""
         theta = np.asarray(theta, dtype=float)
-        if self.blocks == 1:
+        if not self.by_level:
             return self.y_scale * (self.Q @ theta)
         return self.y_scale * (self.Q @ theta.reshape(self.blocks, -1).T)
 
@@ -108,11 +111,12 @@ class Rotation:
         return scaled / np.outer(self.column_norms, self.column_norms)
 
 
-def rotated_linear_predictor(q, theta, blocks: int):
-    """s-free PyTensor linear predictor Q* theta: (n,), or (n, m) for ``blocks`` = m > 1
+def rotated_linear_predictor(q, theta, rotation: Rotation):
+    """s-free PyTensor linear predictor Q* theta: (n,), or (n, m) for a rotation by level
     (theta holding m blocks of p rotated coefficients, level by level)."""
     import pytensor.tensor as pt
 
-    if blocks == 1:
+    blocks = rotation.blocks
+    if not rotation.by_level:
         return pt.dot(q, theta)
     return pt.dot(q, theta.reshape((blocks, -1)).T)

@@ -99,7 +99,7 @@ class _LogLikelihoods:
         own = self.rotation.for_family(family).y_scale  # Family.coordinate_scale
         if own != self.rotation.y_scale:
             y_scale = pt.as_tensor_variable(np.float64(own))
-        eta = y_scale * rotated_linear_predictor(q, theta, self.rotation.blocks)
+        eta = y_scale * rotated_linear_predictor(q, theta, self.rotation)
         return eta if self._offset is None else eta + self._offset
 
     def elementwise(self, family: Family) -> Callable:

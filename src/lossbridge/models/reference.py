@@ -57,7 +57,7 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         y = pm.Data("y_observed", design.y)
         theta = pm.Flat(ROTATED, dims="rotated_term")
         beta = pm.Deterministic(COEFFICIENTS, pt.dot(to_beta, theta), dims="term")
-        eta = y_scale * rotated_linear_predictor(q, theta, rotation.blocks)
+        eta = y_scale * rotated_linear_predictor(q, theta, rotation)
         if design.offset is not None:  # log exposure (--exposure): a known term of eta
             eta = eta + pm.Data("offset", design.offset)
         mu = family.link.inverse_tensor(eta)
@@ -82,7 +82,7 @@ def build_model(spec: ModelSpec, design: Design, rotation: Rotation | None = Non
         shape = [p.prior_variable(p.name) for p in family.learned_shape]
         # The family's own log-density: the one definition the sampler and the MAP use too.
         # mu of a categorical response is a row of class probabilities: one core dimension
-        signature = None if rotation.blocks == 1 else "(c)" + ",()" * (1 + len(shape)) + "->()"
+        signature = None if not rotation.by_level else "(c)" + ",()" * (1 + len(shape)) + "->()"
         pm.CustomDist(OBSERVED, mu, scale, *shape,
                       logp=lambda value, m, s, *extra: family.logp(
                           value, m, s, **dict(zip(names, extra, strict=True))),

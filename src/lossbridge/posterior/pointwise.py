@@ -76,8 +76,10 @@ def offset_rows(design, rows=slice(None)) -> np.ndarray | None:
     return None if design.offset is None else design.offset[rows]
 
 
-def _eta(X: np.ndarray, beta: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
-    eta = linear_predictor(X, beta)  # (draws, rows), or (draws, rows, m) by blocks
+def _eta(X: np.ndarray, beta: np.ndarray, offset: np.ndarray | None,
+         family: Family) -> np.ndarray:
+    # (draws, rows), or (draws, rows, m) for a categorical response's m blocks
+    eta = linear_predictor(X, beta, by_level=family.categorical_response)
     return eta if offset is None else eta + (offset if eta.ndim == beta.ndim else offset[:, None])
 
 
@@ -88,7 +90,7 @@ def log_likelihood(family: Family, X: np.ndarray, y: np.ndarray, beta: np.ndarra
     (``scale``: (draws,) or :class:`RowScales` for those rows; ``shape``: each learned
     shape parameter's draws, ``ModelDraws.flat_shape``; ``offset``: those rows' offset,
     :func:`offset_rows`)."""
-    mu = family.link.inverse(_eta(X, beta, offset))
+    mu = family.link.inverse(_eta(X, beta, offset, family))
     return family.logpdf(y[None, :], mu, _per_draw(scale), **_shape_per_draw(shape))
 
 
@@ -112,5 +114,5 @@ def replicate(family: Family, X: np.ndarray, beta: np.ndarray, scale: np.ndarray
               offset: np.ndarray | None = None) -> np.ndarray:
     """(draws, n) posterior predictive draws y_rep ~ p(. | mu_s = g^-1(X beta_s), scale_s,
     shape_s)."""
-    mu = family.link.inverse(_eta(X, beta, offset))
+    mu = family.link.inverse(_eta(X, beta, offset, family))
     return family.replicate(mu, _per_draw(scale), rng, **_shape_per_draw(shape))
