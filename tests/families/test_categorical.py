@@ -422,3 +422,32 @@ def test_two_levels_are_the_logistic_regression_and_the_reference_only_flips_sig
     np.testing.assert_allclose(other.fits[0].map.coefficients,
                                -binary.fits[0].map.coefficients, rtol=1e-10)
     assert first.design.y_hash == other.design.y_hash
+
+
+def test_a_level_with_one_row_leaves_no_identified_refit_without_it():
+    """Leaving out the only row of a level removes that level from the data: its
+    coefficients have no MLE, so the exact LOO refit is refused (InputError, which the
+    refit loop skips) instead of fitting a design with a level missing."""
+    from lossbridge.core.errors import InputError
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=120)
+    y = np.where(rng.random(120) < 0.5, "a", "b").astype(object)
+    y[5] = "z"
+    design = build_design(load_table(pd.DataFrame({"x": x, "y": y})), "y ~ x", classes=True)
+    assert design.classes == ("a", "b", "z")
+    with pytest.raises(InputError, match="level 'z'.*no rows left"):
+        design.without_rows([5])
+    assert design.without_rows([6]).classes == design.classes  # other rows: refit as usual
+
+
+def test_a_numeric_reference_names_the_level_as_the_design_writes_it():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=90), "y": rng.integers(1, 4, size=90)})
+    by_number = lossbridge.fit(frame, "y ~ x", likelihoods="categorical", reference=2,
+                               sample=False)
+    by_text = lossbridge.fit(frame, "y ~ x", likelihoods="categorical", reference="2",
+                             sample=False)
+    assert by_number.design.classes == by_text.design.classes == ("2", "1", "3")
+    np.testing.assert_array_equal(by_number.fits[0].map.coefficients,
+                                  by_text.fits[0].map.coefficients)

@@ -198,3 +198,23 @@ def test_the_python_api_takes_the_reference():
     with pytest.raises(InputError, match=r"^reference must be one of the levels of 'colour'"):
         lossbridge.fit(frame, "colour ~ x1", likelihoods="categorical", reference="green",
                        sample=False, progress=False)
+
+
+def test_a_simulated_sidecar_is_left_aside_for_a_categorical_and_refused_when_named(
+        capsys, tmp_path):
+    """The exact cross-entropy table is for one linear predictor per row: a sidecar found
+    beside the CSV does not stop a categorical fit (it used to fail as 'not these data',
+    the hash being of the level names), and naming it is refused in one line."""
+    out = tmp_path / "logistic.csv"
+    code, _, err = run_cli(capsys, "simulate", "--law", "logistic", "--n", "200", "--seed", "1",
+                           "--out", str(out))
+    assert code == 0, err
+    code, text, err = run_cli(capsys, "fit", str(out), "-f", "y ~ x1",
+                              "--likelihood", "categorical", "--no-sample")
+    assert code == 0, err
+    assert "multinomial logit" in text
+    code, _, err = run_cli(capsys, "fit", str(out), "-f", "y ~ x1", "--likelihood",
+                           "categorical", "--no-sample", "--truth",
+                           str(out.with_suffix(".law.json")))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "one linear predictor per row" in err

@@ -127,6 +127,8 @@ OPTIONS = {
     "--link": st.sampled_from(["logit", "probit", "cloglog", "foo", ""]),
     # issue 13: the positive level of a two-level response (refused unless y has two levels)
     "--positive": st.sampled_from(["1", "0", "yes", "", "\x00"]),
+    # issue 13: the reference level of a categorical response (refused without one)
+    "--reference": st.sampled_from(["1", "0", "yes", "", "\x00"]),
     # issue 13: the law the data came from (a sidecar path), or none
     "--truth": st.sampled_from(["none", "d.csv", "nosuch.law.json", "", ".", "\x00"]),
 }

@@ -100,7 +100,8 @@ def test_import_is_lazy_but_complete():
                           env=ENV)
     assert done.returncode == 0, done.stderr
     # the built-in families
-    families = "['bernoulli', 'huber', 'laplace', 'negbin', 'normal', 'poisson', 'quantile', 'student']"
+    families = ("['bernoulli', 'categorical', 'huber', 'laplace', 'negbin', 'normal', 'poisson', "
+                "'quantile', 'student']")
     assert done.stdout.splitlines() == [f"[] {families} True fit", "lossbridge.core.jsonio",
                                         "module 'lossbridge' has no attribute 'nosuch'"]
 

@@ -130,6 +130,12 @@ class Design:
         keep[np.asarray(rows)] = False
         X = self.X[keep]
         _check_rank(X, self.columns)
+        if self.classes is not None:  # a level without rows has no MLE (its eta -> -inf)
+            missing = sorted(set(range(len(self.classes))) - set(np.unique(self.y[keep]).astype(int)))
+            if missing:
+                raise InputError(f"without rows {list(np.atleast_1d(rows))} the level "
+                                 f"{self.classes[missing[0]]!r} of {self.response!r} has no rows "
+                                 "left, so its coefficients are not identified")
         return Design(
             y=self.y[keep], X=X, terms=self.terms, response=self.response, classes=self.classes,
             x_terms=self.x_terms,

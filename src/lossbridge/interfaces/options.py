@@ -17,6 +17,7 @@ one, named after its ``scale_name`` (``sigma`` for the Normal, ``b`` for the Lap
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,16 @@ def _formula(name: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise InputError(f"{name} must be a string; got {value!r}")
+
+
+def _level(name: str, value: Any) -> str | None:
+    """A level of the response, as the design writes it: text, or a number (an integral
+    one without its decimals, so ``reference = 6`` in TOML names the level "6")."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    raise InputError(f"{name} must be a level of the response (text or a number); got {value!r}")
 
 
 def _names(name: str, value: Any, choices: tuple[str, ...], aliases: dict[str, list[str]]) -> list[str]:
@@ -270,7 +281,7 @@ def _declare() -> dict[str, Option]:
         Option("positive", None, _formula, "the level of a two-level response that is 1 "
                "(the other is 0), e.g. 'yes': a text response becomes a binary y",
                str, optional=True, flag="--positive", metavar="LEVEL"),
-        Option("reference", None, _formula, "the reference level of a categorical response "
+        Option("reference", None, _level, "the reference level of a categorical response "
                "(its coefficients are 0; default: the first level in order)", str,
                optional=True, flag="--reference", metavar="LEVEL"),
     ]

@@ -257,6 +257,15 @@ def run_pipeline(data: str | Path | pd.DataFrame, options: CheckedOptions) -> An
                           positive=checked["positive"],
                           classes=any(f.categorical_response for f in families.values()),
                           reference=checked["reference"])
+    if truth_spec is not None and design.classes is not None:
+        # the exact cross-entropy is for laws of one linear predictor (posterior/truth.py);
+        # a sidecar found beside the data is then left aside, an explicit one refused
+        if checked["truth"] is not None:
+            raise InputError(f"--truth {checked['truth']!r}: the exact cross-entropy table is "
+                             "computed for one linear predictor per row, and a categorical "
+                             "likelihood has one per level; fit without --truth (or with "
+                             "--likelihood bernoulli for a 0/1 y)")
+        truth_spec = None
     eta_true = None if truth_spec is None else truth_spec.eta(table.frame, design)
     if penalty is not None:  # the prior's rates use this n, in leave-one-out refits too
         penalty = penalty.for_rows(design.n)

@@ -232,7 +232,8 @@ def check_penalised_models(penalty: Penalty, families, scales, priors: str,
     """Refuse a penalty on a model whose MAP would not be the scikit-learn fit: a learned
     scale, a family whose NLL is not least squares, or weak priors on top of it."""
     name = penalty.sklearn_name
-    if "learned" in scales:
+    # a family without a scale has one model whatever the scales: not one to fix
+    if "learned" in scales and any(f.scale_name is not None for f in families):
         raise InputError(f"penalty {penalty.kind} with a learned scale: the MAP equals "
                          f"scikit-learn's {name} only at a fixed sigma; use {fix_scale}")
     others = [f.title for f in families if not _least_squares(f)]
