@@ -63,6 +63,43 @@ class GlmFit:
                 "unique": self.strict_minimum, "newton_steps": self.steps}
 
 
+def damped_newton(gamma: np.ndarray, objective: Callable[[np.ndarray], float],
+                  score: Callable[[np.ndarray], tuple]) -> tuple[np.ndarray, int]:
+    """Newton's method from ``gamma`` on a concave log-likelihood: ``score(gamma)`` gives
+    its gradient, information (minus the Hessian) and the gradient's rounding bound;
+    steps are halved until ``objective`` (the NLL, or a cancellation-free form of it)
+    does not rise. Returns the point and the steps taken."""
+    value, steps = objective(gamma), 0
+    for _ in range(MAX_STEPS):
+        steps += 1
+        gradient, information, bound = score(gamma)  # of the log-likelihood
+        # Stop at a zero gradient (within its rounding bound: the KKT certificate's own
+        # test), not on the objective's change, which is rounding noise near the optimum.
+        if np.all(np.abs(gradient) <= bound):
+            break
+        try:
+            step = np.linalg.solve(information, gradient)
+        except np.linalg.LinAlgError:
+            step = gradient / max(float(np.max(np.abs(np.diag(information)))), 1.0)
+        # The Newton decrement g'H^-1 g (twice the predicted decrease): once it is at the
+        # objective's rounding, the quadratic model is exact and the full step is taken.
+        decrement = float(gradient @ step)
+        tiny = decrement <= 1e3 * np.finfo(float).eps * max(abs(value), 1.0)
+        for _ in range(60):  # halve until the objective does not rise
+            candidate = gamma + step
+            new = objective(candidate)
+            if tiny or new <= value + 1e-15 * abs(value):
+                break
+            step = step / 2.0
+        else:
+            break
+        moved = np.max(np.abs(candidate - gamma)) > 0
+        gamma, value = candidate, new
+        if not moved:
+            break
+    return gamma, steps
+
+
 def newton_glm(family: Family, X: np.ndarray, y: np.ndarray, shape: dict | None = None,
                offset: np.ndarray | None = None, beta_start: np.ndarray | None = None) -> GlmFit:
     """Minimise the family's NLL over beta by damped Newton on unit-norm columns."""
@@ -99,34 +136,7 @@ def newton_glm(family: Family, X: np.ndarray, y: np.ndarray, shape: dict | None 
     else:
         start = family.initial_linear_predictor(y) - offset
         gamma, *_ = np.linalg.lstsq(Xs, start, rcond=None)
-    value, steps = objective(gamma), 0
-    for _ in range(MAX_STEPS):
-        steps += 1
-        gradient, information, bound = score(gamma)  # of the log-likelihood
-        # Stop at a zero gradient (within its rounding bound: the KKT certificate's own
-        # test), not on the objective's change, which is rounding noise near the optimum.
-        if np.all(np.abs(gradient) <= bound):
-            break
-        try:
-            step = np.linalg.solve(information, gradient)
-        except np.linalg.LinAlgError:
-            step = gradient / max(float(np.max(np.abs(np.diag(information)))), 1.0)
-        # The Newton decrement g'H^-1 g (twice the predicted decrease): once it is at the
-        # objective's rounding, the quadratic model is exact and the full step is taken.
-        decrement = float(gradient @ step)
-        tiny = decrement <= 1e3 * np.finfo(float).eps * max(abs(value), 1.0)
-        for _ in range(60):  # halve until the objective does not rise
-            candidate = gamma + step
-            new = objective(candidate)
-            if tiny or new <= value + 1e-15 * abs(value):
-                break
-            step = step / 2.0
-        else:
-            break
-        moved = np.max(np.abs(candidate - gamma)) > 0
-        gamma, value = candidate, new
-        if not moved:
-            break
+    gamma, steps = damped_newton(gamma, objective, score)
     eta = Xs @ gamma + offset
     d, w = family.eta_derivatives(y, eta, 1.0, **shape)
     beta = gamma / norms

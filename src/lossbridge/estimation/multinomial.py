@@ -31,7 +31,7 @@ import numpy as np
 from ..data.design import Design
 from ..families.base import Family
 from ..families.categorical import log_softmax
-from .glm import GRADIENT_SAFETY, MAX_STEPS, GlmFit
+from .glm import GRADIENT_SAFETY, GlmFit, damped_newton
 
 
 def _blocks(gamma: np.ndarray, p: int) -> np.ndarray:
@@ -81,31 +81,8 @@ def newton_multinomial(family: Family, X: np.ndarray, y: np.ndarray,
     else:
         start = family.initial_linear_predictor(codes)
         gamma = np.linalg.lstsq(Xs, start, rcond=None)[0].T.reshape(-1)
-    value, steps = nll(gamma), 0
-    for _ in range(MAX_STEPS):
-        steps += 1
-        gradient, information, bound = derivatives(gamma, Xs)
-        # Stop at a zero gradient within its rounding bound (the certificate's own test).
-        if np.all(np.abs(gradient) <= bound):
-            break
-        try:
-            step = np.linalg.solve(information, gradient)
-        except np.linalg.LinAlgError:
-            step = gradient / max(float(np.max(np.abs(np.diag(information)))), 1.0)
-        # the Newton decrement at the objective's rounding: the quadratic model is exact
-        tiny = float(gradient @ step) <= 1e3 * np.finfo(float).eps * max(abs(value), 1.0)
-        for _ in range(60):  # halve until the NLL does not rise
-            candidate = gamma + step
-            new = nll(candidate)
-            if tiny or new <= value + 1e-15 * abs(value):
-                break
-            step = step / 2.0
-        else:
-            break
-        moved = np.max(np.abs(candidate - gamma)) > 0
-        gamma, value = candidate, new
-        if not moved:
-            break
+    gamma, steps = damped_newton(gamma, nll, lambda point: derivatives(point, Xs))
+    value = nll(gamma)
     beta = (gamma.reshape(-1, p) / norms).reshape(-1)
     # the certificate on the original columns: what the user's X' D = 0 means
     gradient, _, bound = derivatives(beta, X)
