@@ -19,7 +19,7 @@ from lossbridge.interfaces.cli import main
 from lossbridge.posterior.misfit import MISFIT_CODES
 
 from ..posterior.test_verdict import html_headline
-from ..present.test_categorical_report import categorical_frame
+from ..present.test_categorical_report import CATEGORICAL_FIGURES, categorical_frame
 from .test_cli import ROOT
 
 QUICK = {"draws": 200, "tune": 200, "chains": 2, "cores": 1, "progress": False}
@@ -135,11 +135,7 @@ def test_run_the_anes96_spec(capsys, tmp_path):
                                            "5": 150, "6": 175}  # statsmodels' anes96, counted
     html = report.read_text(encoding="utf-8")
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
-    assert alts == ["forest plot of every coefficient across the models",
-                    "observed and predicted frequency of each level",
-                    "calibration of the predicted probability of each level",
-                    "observed level against the most probable level at the MAP",
-                    "posterior predictive checks"]
+    assert alts == CATEGORICAL_FIGURES
     assert html_headline(html) == doc["verdict"]["headline"]
 
 

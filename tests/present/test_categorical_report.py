@@ -29,6 +29,12 @@ from lossbridge.present.text import format_analysis
 
 LEVELS = ("blue", "red", "a&b<i>")
 FORMULA = "colour ~ x1 + x2"
+# The figures of a categorical y's report, in order (their alt texts).
+CATEGORICAL_FIGURES = ["forest plot of every coefficient across the models",
+                       "observed and predicted frequency of each level",
+                       "calibration of the predicted probability of each level",
+                       "observed level against the most probable level at the MAP",
+                       "posterior predictive checks"]
 
 
 def categorical_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -139,11 +145,7 @@ def test_no_rootogram_or_binary_calibration_for_a_categorical_y(analysis):
 
 def test_the_report_shows_levels_escaped_and_the_categorical_figures(html):
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
-    assert alts == ["forest plot of every coefficient across the models",
-                    "observed and predicted frequency of each level",
-                    "calibration of the predicted probability of each level",
-                    "observed level against the most probable level at the MAP",
-                    "posterior predictive checks"]
+    assert alts == CATEGORICAL_FIGURES
     assert "a&b<i>" not in html and "a&amp;b&lt;i&gt;" in html  # every level escaped
     assert "response levels (rows)" in html and "response mean / sd" not in html
     assert "<th>p(share blue)</th>" in html and "p(mean)" not in html
