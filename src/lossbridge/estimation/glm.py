@@ -158,17 +158,24 @@ def exact_glm(family: Family, design: Design, progress: Callable[[str], None] | 
     curvature; its ``objective`` (the NLL) is what the MAP is compared on. ``shape``:
     values of the family's learned shape parameters to solve at (keywords of its
     density); fixed settings are the family's own."""
-    from .exact import ExactFit, negative_log_posterior
-
     shape = dict(shape or {})
     fit = newton_glm(family, design.X, design.y, shape, getattr(design, "offset", None))
+    return glm_exact_fit("glm", "Newton's method", "X'd = 0", fit, family, design, shape)
+
+
+def glm_exact_fit(key: str, method: str, gradient: str, fit: GlmFit, family: Family,
+                  design: Design, shape: dict):
+    """The :class:`~lossbridge.estimation.exact.ExactFit` of a Newton solution ``fit``
+    (solver ``key``), certified by its gradient and curvature (:meth:`GlmFit.kkt`);
+    ``objective`` (the NLL at the fit) is what the MAP is compared on."""
+    from .exact import ExactFit, negative_log_posterior
+
     beta = fit.coefficients
     mu = family.link.inverse(design.linear_predictor(beta))
     verdict = "certified" if fit.kkt()["holds"] else "NOT certified"
-    text = (f"maximum likelihood by Newton's method ({fit.steps} steps, step halving); "
-            f"{verdict} by the gradient X'd = 0 within its rounding bound (KKT) and a "
-            "positive-definite information matrix")
+    text = (f"maximum likelihood by {method} ({fit.steps} steps, step halving); {verdict} by "
+            f"the gradient {gradient} within its rounding bound (KKT) and a positive-definite "
+            "information matrix")
     objective = negative_log_posterior(family, design, beta, 1.0, shape)
-    return ExactFit("glm", text, beta, family.loss_of(design.y, mu, 1.0, **shape), None,
-                    unique=fit.strict_minimum, kkt=fit.kkt(), objective=objective,
-                    shape=shape)
+    return ExactFit(key, text, beta, family.loss_of(design.y, mu, 1.0, **shape), None,
+                    unique=fit.strict_minimum, kkt=fit.kkt(), objective=objective, shape=shape)

@@ -31,7 +31,7 @@ import numpy as np
 from ..data.design import Design
 from ..families.base import Family
 from ..families.categorical import log_softmax
-from .glm import GRADIENT_SAFETY, GlmFit, damped_newton
+from .glm import GRADIENT_SAFETY, GlmFit, damped_newton, glm_exact_fit
 
 
 def _blocks(gamma: np.ndarray, p: int) -> np.ndarray:
@@ -99,17 +99,8 @@ def exact_multinomial(family: Family, design: Design,
     """The maximum-likelihood multinomial logit on ``design`` as an
     :class:`~lossbridge.estimation.exact.ExactFit` certified by its gradient (KKT) and
     curvature; ``objective`` (the NLL) is what the MAP is compared on."""
-    from .exact import ExactFit, negative_log_posterior
-
     if design.classes is None:
         raise ValueError("the multinomial logit needs a design built with classes=True")
     fit = newton_multinomial(family, design.X, design.y)
-    beta = fit.coefficients
-    mu = family.link.inverse(design.linear_predictor(beta))
-    verdict = "certified" if fit.kkt()["holds"] else "NOT certified"
-    text = (f"maximum likelihood by Newton's method on the vectorised score ({fit.steps} "
-            f"steps, step halving); {verdict} by the gradient X'D = 0 within its rounding "
-            "bound (KKT) and a positive-definite information matrix")
-    objective = negative_log_posterior(family, design, beta, 1.0, {})
-    return ExactFit("multinomial", text, beta, family.loss_of(design.y, mu, 1.0), None,
-                    unique=fit.strict_minimum, kkt=fit.kkt(), objective=objective, shape={})
+    return glm_exact_fit("multinomial", "Newton's method on the vectorised score", "X'D = 0",
+                         fit, family, design, {})
