@@ -21,10 +21,18 @@ def test_benchmark_quick_mode(tmp_path):
     assert document["quick"] is True
     cases = document["cases"]
     assert {key.split("@")[0] for key in cases} == {
-        "analysis", "plain_pymc", "plain_pymc_4chains", "normal_fit", "lad", "ols", "laplace_nuts", "csv",
-        "lad_randhie", "lad_fair", "lad_binary", "lad_tied"}
+        "cli_analysis", "plain_script", "cli_lad", "quantreg_script", "family_quantile", "lad", "ols",
+        "laplace_nuts", "lad_randhie", "lad_fair", "lad_binary", "lad_tied"}
     for result in cases.values():
         assert result["seconds"] > 0 and result["peak_mb"] > 0
+        assert result["process_seconds"] >= result["seconds"]
+    # the whole-process cases ran the CLI and the plain scripts on the same CSV
+    assert cases["cli_lad@3000"]["certified"] is True
+    lad_coefficients = cases["cli_lad@3000"]["coefficients"]
+    quantreg_coefficients = cases["quantreg_script@3000"]["coefficients"]
+    assert max(abs(a - b) for a, b in zip(lad_coefficients, quantreg_coefficients, strict=True)) < 0.05
+    targets = {row["target"].split(",")[0] for row in document["targets"]}
+    assert "default four-model analysis" in targets and "same analysis" in targets
     assert cases["lad@2000"]["certified"] is True
     # The exact LAD is never worse than statsmodels' approximate one.
     assert cases["lad@2000"]["sad_ours"] <= cases["lad@2000"]["sad_quantreg"] * (1 + 1e-12)

@@ -530,6 +530,22 @@ class Family(ABC):
         """
         return None
 
+    def batch_log_likelihood(self, design, rotation, centre: np.ndarray) -> Callable | None:
+        """The summed log-likelihood at many rotated coefficient vectors at once, in NumPy:
+        ``f(theta (S, k), scale (S,)) -> (S,)``, for the independence sampler; None where
+        the family cannot give it (a learned shape parameter, a categorical response).
+
+        ``rotation`` is the family's own (``Rotation.for_family``); ``centre`` the MAP's
+        rotated coefficients (the proposals lie around it). The default evaluates
+        :meth:`logpdf` row by row in chunks (:class:`lossbridge.families.batched.GenericBatch`);
+        a family with a faster exact form overrides it.
+        """
+        if self.learned_shape or self.categorical_response:
+            return None
+        from .batched import GenericBatch
+
+        return GenericBatch(self, design, rotation)
+
     def exact_posterior(self, design, rotation, exact, scale_mode: str,
                         fixed_scale: float | None) -> ClosedFormPosterior | None:
         """The exact posterior under flat priors, or None where none is known."""

@@ -50,6 +50,13 @@ class Laplace(Family):
     def logpdf(self, y, mu, scale):
         return -np.log(2.0 * scale) - np.abs(y - mu) / scale
 
+    def batch_log_likelihood(self, design, rotation, centre):
+        from .batched import PiecewiseLinearBatch
+
+        # |r| = -r below zero, r above; the constant per row is log(2b)
+        return PiecewiseLinearBatch(design, rotation, centre, -1.0, 1.0,
+                                    lambda scale: np.log(2.0 * scale))
+
     def replicate(self, mu, scale, rng):
         return mu + scale * rng.laplace(size=np.shape(mu))
 

@@ -123,6 +123,13 @@ class Normal(Family):
 
         return log_likelihood
 
+    def batch_log_likelihood(self, design, rotation, centre):
+        if self.link is not IDENTITY:
+            return super().batch_log_likelihood(design, rotation, centre)
+        from .batched import QuadraticBatch
+
+        return QuadraticBatch(NormalSufficientStatistics(design, rotation))
+
     def exact_posterior(self, design, rotation, exact, scale_mode, fixed_scale):
         """Flat priors: beta | sigma Normal around OLS; sigma learned: multivariate t for
         beta and an inverse-gamma for sigma^2 (Gelman et al., BDA3, section 14.2)."""

@@ -99,6 +99,14 @@ class Quantile(Family):
         rho = pt.switch(pt.lt(r, 0.0), (self.tau - 1.0) * r, self.tau * r)
         return n * (self._log_constant() - pt.log(scale)) - pt.sum(rho) / scale
 
+    def batch_log_likelihood(self, design, rotation, centre):
+        from .batched import PiecewiseLinearBatch
+
+        # pinball: (tau - 1) r below zero, tau r above; the constant per row log sigma - log c
+        log_constant = self._log_constant()
+        return PiecewiseLinearBatch(design, rotation, centre, self.tau - 1.0, self.tau,
+                                    lambda scale: np.log(scale) - log_constant)
+
     def logpdf(self, y, mu, scale):
         return self._log_constant() - np.log(scale) - pinball(np.asarray(y) - mu, self.tau) / scale
 

@@ -42,6 +42,7 @@ from ..models.penalties import (
     penalty_from_options,
 )
 from ..models.priors import PRIOR_CHOICES
+from ..posterior.independence import SAMPLER_CHOICES
 
 SCALE_CHOICES = (*SCALE_MODES, "both")
 SPELLINGS = ("python", "cli", "toml")
@@ -120,6 +121,10 @@ def _scales(name: str, value: Any) -> list[str]:
 
 def _priors(name: str, value: Any) -> str:
     return check_choice(name, value, PRIOR_CHOICES)
+
+
+def _sampler(name: str, value: Any) -> str:
+    return check_choice(name, value, SAMPLER_CHOICES)
 
 
 def _penalty(name: str, value: Any) -> str:
@@ -300,6 +305,11 @@ def _declare() -> dict[str, Option]:
                metavar="R"),
         Option("sample", True, _boolean, "MAP and exact fits only: no NUTS, no LOO comparison",
                bool, flag="--no-sample", action="store_false"),
+        Option("sampler", "auto", _sampler, "auto (default: independence Metropolis-Hastings "
+               "from the MAP for each model whose proposal passes its tests (Pareto k <= 0.5, "
+               "bounded weights), "
+               "NUTS for the others) or nuts (NUTS for every model)", str, flag="--sampler",
+               choices=SAMPLER_CHOICES),
         Option("draws", 1000, _draws, f"posterior draws per chain, at least {MIN_DRAWS} "
                "(%(default)s)", int, flag="--draws", metavar="N"),
         Option("tune", 1000, check_positive_int, "tuning steps per chain (%(default)s)", int,

@@ -21,6 +21,10 @@ from ..core.quiet import quiet_arviz
 from .pointwise import logsumexp
 
 quiet_arviz(az)
+# ArviZ compiles its numba kernels (ESS, R-hat, PSIS) afresh in every process when numba is
+# installed (PyTensor brings it): seconds per run, more than they save on one analysis'
+# arrays. Its NumPy code computes the same statistics.
+az.Numba.disable_numba()
 
 SUMMARY_COLUMNS = {
     "mean": "mean",
@@ -73,12 +77,14 @@ def inference_data(*, posterior: dict, sample_stats, observed: np.ndarray, terms
     """Assemble one model's InferenceData from arrays shaped (chain, draw, ...).
 
     ``posterior`` maps names to arrays; ``beta`` and ``theta`` get the ``term`` dimension.
-    ``sample_stats`` is the xarray Dataset of the NUTS run.
+    ``sample_stats`` is the xarray Dataset of the NUTS run, or a mapping of name to
+    (chain, draw) arrays (an independence sampler's acceptances).
     """
     dims = {"beta": ["term"], "theta": ["rotated_term"], "y": ["obs_id"]}
     coords = {"term": list(terms), "rotated_term": list(range(len(terms))),
               "obs_id": np.arange(observed.size)}
-    stats = {name: np.asarray(sample_stats[name]) for name in sample_stats.data_vars}
+    names = sample_stats.data_vars if hasattr(sample_stats, "data_vars") else list(sample_stats)
+    stats = {name: np.asarray(sample_stats[name]) for name in names}
     kwargs = {}
     if log_likelihood is not None:
         kwargs["log_likelihood"] = {"y": log_likelihood}
@@ -110,6 +116,15 @@ def elpd_data(pointwise: np.ndarray, p_loo: float, n_samples: int, pareto_k: np.
 def bfmi(idata) -> np.ndarray:
     """Bayesian fraction of missing information, one value per chain."""
     return np.asarray(az.bfmi(idata), dtype=float)
+
+
+def pareto_smoothed_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """ArviZ's ``psislw`` on one set of importance log-weights (independent draws, so
+    r_eff = 1): the smoothed, normalised log-weights and the Pareto shape k̂."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        smoothed, k = az.psislw(np.asarray(log_weights, dtype=float).copy(), reff=1.0)
+    return np.asarray(smoothed, dtype=float), float(np.asarray(k))
 
 
 def psis(log_lik: np.ndarray, posterior: dict) -> dict:

@@ -117,6 +117,20 @@ def _mad(values: np.ndarray, axis: int) -> np.ndarray:
     return np.mean(np.abs(values - median), axis=axis)
 
 
+def _statistics_of(chosen: dict, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Each statistic of ``chosen`` over the rows of ``values`` (replicates, n). For the
+    generic set the median is found once and the MAD reuses it: the two partitions of
+    n values were half of the check's time at n = 10^6."""
+    if chosen is not STATISTICS:
+        return {name: statistic(values, axis=1) for name, statistic in chosen.items()}
+    out = {name: statistic(values, axis=1) for name, statistic in chosen.items()
+           if name not in ("median", "mean abs dev from median")}
+    median = np.median(values, axis=1)
+    out["median"] = median
+    out["mean abs dev from median"] = np.mean(np.abs(values - median[:, None]), axis=1)
+    return out
+
+
 STATISTICS = {
     "mean": lambda v, axis: np.mean(v, axis=axis),
     "sd": lambda v, axis: np.std(v, axis=axis, ddof=1),
@@ -160,19 +174,26 @@ def posterior_predictive_checks(spec: ModelSpec, design: Design, draws: ModelDra
         y_rep = replicate(spec.family, design.X, beta[index], scale[index], rng,
                           {name: values[index] for name, values in shape.items()},
                           offset_rows(design))
-        for name, statistic in chosen_statistics.items():
-            replicated_stats[name][start:start + index.size] = statistic(y_rep, axis=1)
+        for name, values in _statistics_of(chosen_statistics, y_rep).items():
+            replicated_stats[name][start:start + index.size] = values
         for row in y_rep[for_histograms[start:start + index.size]]:
-            histograms.append(np.histogram(row, bins=edges, density=True)[0])
+            histograms.append(_histogram(row, edges))
     statistics = {}
     for name, statistic in chosen_statistics.items():
         observed = float(statistic(y, axis=0))
         statistics[name] = StatisticCheck(observed,
                                           float(np.mean(replicated_stats[name] >= observed)),
                                           replicated_stats[name])
-    histogram = PpcHistogram(edges, np.histogram(y, bins=edges, density=True)[0],
+    histogram = PpcHistogram(edges, _histogram(y, edges),
                              np.array(histograms))
     return PpcResult(statistics, used, histogram, np.asarray(pit, dtype=float), pit_estimator)
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(values, edges, density=True)`` for equally spaced ``edges``, by NumPy's
+    fast path for a bin count and range (no sort of the values: O(n), not O(n log n));
+    it checks each index against the edges themselves, so the counts are the same."""
+    return np.histogram(values, bins=edges.size - 1, range=(edges[0], edges[-1]), density=True)[0]
 
 
 def ks_distance(pit: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Posterior sampling with NUTS: one function hides the sampler choice.
+"""Posterior sampling: one function hides the sampler choice (NUTS or independence MH).
 
 PyMC's own NUTS (C backend) is used: measured on this 2-core machine, it finishes the
 four small-data models sooner end to end than nutpie, whose numba compilation costs
@@ -29,8 +29,9 @@ from ..core.validation import check_positive_int
 from ..data.design import Design
 from ..data.rotation import Rotation
 from ..estimation.map import MapEstimate
-from ..models.joint import block_name, build_joint_model, shape_coordinate
-from ..models.spec import ModelSpec
+from ..models.joint import block_name, build_joint_model, log_scale_unit, shape_coordinate
+from ..models.spec import NO_SCALE_VALUE, ModelSpec
+from .independence import SAMPLER_CHOICES, independence_sample
 from .pointwise import RowScales
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -38,7 +39,13 @@ _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 @dataclass(frozen=True)
 class SamplerOptions:
-    """NUTS settings shared by every model of an analysis."""
+    """Sampler settings shared by every model of an analysis.
+
+    ``sampler``: "auto" samples each model by independence Metropolis-Hastings from its
+    MAP where that model's proposal passes its tests (Pareto k̂, bounded weights)
+    (:mod:`lossbridge.posterior.independence`) and by NUTS otherwise; "nuts" samples
+    every model by NUTS.
+    """
 
     draws: int = 1000
     tune: int = 1000
@@ -46,6 +53,7 @@ class SamplerOptions:
     cores: int | None = None
     target_accept: float = 0.8
     progress: bool | None = None  # None: show progress bars on a terminal only
+    sampler: str = "auto"
 
     def __post_init__(self) -> None:
         check_positive_int("draws", self.draws)
@@ -53,6 +61,8 @@ class SamplerOptions:
         check_positive_int("chains", self.chains)
         if self.cores is not None:
             check_positive_int("cores", self.cores)
+        if self.sampler not in SAMPLER_CHOICES:
+            raise ValueError(f"sampler {self.sampler!r}: one of {SAMPLER_CHOICES}")
 
     @property
     def resolved_cores(self) -> int:
@@ -84,6 +94,14 @@ class ModelDraws:
     scale_design: np.ndarray | None = None  # its Z (n, p)
     # Draws of each learned shape parameter ({"nu": (chain, draw)}); empty when none is learned.
     shape: dict = field(default_factory=dict)
+    # "nuts" (PyMC's NUTS) or "independence" (independence Metropolis-Hastings from the MAP,
+    # posterior/independence.py); ``independence`` holds that run's acceptance and Pareto k̂.
+    method: str = "nuts"
+    independence: dict | None = None
+
+    @property
+    def nuts(self) -> bool:
+        return self.method == "nuts"
 
     @property
     def flat_beta(self) -> np.ndarray:
@@ -120,8 +138,95 @@ def sample_models(
     and ``sampler_setup`` (the rest of ``pm.sample``: compilation and worker processes).
     """
     timings = {} if timings is None else timings
-    for key in ("nuts", "sampler_setup"):
+    for key in ("nuts", "sampler_setup", "independence"):
         timings.setdefault(key, 0.0)
+    out: dict[str, ModelDraws] = {}
+    if options.sampler == "auto":
+        clock = time.perf_counter()
+        # Its own stream, so that the NUTS run of the other models draws as before.
+        independent_rng = np.random.default_rng([seed, 1])
+        for spec, estimate in zip(specs, estimates, strict=True):
+            draws = independence_draws(spec, design, rotation, estimate, options, independent_rng)
+            if draws is not None:
+                out[spec.name] = draws
+        timings["independence"] += time.perf_counter() - clock
+    rest = [(spec, estimate) for spec, estimate in zip(specs, estimates, strict=True)
+            if spec.name not in out]
+    if rest:
+        out.update(_nuts_models([s for s, _ in rest], design, rotation, [e for _, e in rest],
+                                options, seed, timings))
+    return {spec.name: out[spec.name] for spec in specs}
+
+
+def independence_supported(spec: ModelSpec) -> bool:
+    """Whether ``spec``'s posterior has the NumPy log-density the independence sampler
+    needs: flat priors, no penalty, a constant scale, no learned shape parameter, and a
+    family batch form (:meth:`~lossbridge.families.base.Family.batch_log_likelihood`)."""
+    return (spec.priors == "flat" and spec.penalty is None and not spec.modelled_scale
+            and not spec.family.learned_shape and not spec.family.categorical_response)
+
+
+def independence_log_target(spec: ModelSpec, design: Design, rotation: Rotation,
+                            estimate: MapEstimate):
+    """The log posterior density of ``spec`` in the joint model's standardised coordinates
+    (z, and v for a learned scale), as a NumPy batch function, or None (not supported).
+
+    The same density the joint model gives NUTS: flat priors on theta and a HalfFlat on the
+    scale, scale = scale_MAP exp(c v) with the log-Jacobian log(scale) (+ the constant log c).
+    """
+    if not independence_supported(spec):
+        return None
+    family = spec.family
+    own = rotation.for_family(family)
+    batch = family.batch_log_likelihood(design, own, np.asarray(estimate.theta))
+    if batch is None:
+        return None
+    k, n = design.k, design.n
+    centre = np.asarray(estimate.theta, dtype=float)
+    unit = estimate.location_scale / (own.y_scale * np.sqrt(n))
+    if spec.scale == "learned":
+        c = log_scale_unit(spec, n)
+
+        def log_target(x):
+            scale = estimate.scale * np.exp(c * x[:, k])
+            return batch(centre + unit * x[:, :k], scale) + np.log(scale)
+
+        return log_target
+    fixed = spec.fixed_scale if spec.has_scale else NO_SCALE_VALUE
+
+    def log_target_fixed(x):
+        return batch(centre + unit * x[:, :k], np.full(x.shape[0], float(fixed)))
+
+    return log_target_fixed
+
+
+def independence_draws(spec: ModelSpec, design: Design, rotation: Rotation,
+                       estimate: MapEstimate, options: SamplerOptions,
+                       rng: np.random.Generator) -> ModelDraws | None:
+    """``spec`` sampled by :func:`~lossbridge.posterior.independence.independence_sample`,
+    or None when it is not supported or its proposal fails the Pareto k̂ test (NUTS then)."""
+    log_target = independence_log_target(spec, design, rotation, estimate)
+    if log_target is None:
+        return None
+    k, n = design.k, design.n
+    learned = spec.scale == "learned"
+    run = independence_sample(log_target, k + int(learned), options.chains, options.draws, rng)
+    if run is None:
+        return None
+    own = rotation.for_family(spec.family)
+    unit = estimate.location_scale / (own.y_scale * np.sqrt(n))
+    theta = np.asarray(estimate.theta) + unit * run.x[..., :k]
+    scale = estimate.scale * np.exp(log_scale_unit(spec, n) * run.x[..., k]) if learned else None
+    return ModelDraws(theta=theta, beta=own.to_beta(theta), scale=scale,
+                      sample_stats={"accepted": run.accepted},
+                      fixed_scale=spec.fixed_scale, run_models=(spec.name,),
+                      method="independence",
+                      independence={"acceptance": run.acceptance, "pareto_k": run.pareto_k,
+                                    "adapt_rounds": run.adapt_rounds,
+                                    "evaluations": run.evaluations})
+
+
+def _nuts_models(specs, design, rotation, estimates, options, seed, timings):
     rng = np.random.default_rng(seed)
     cores = options.resolved_cores
     if cores > 1:

@@ -64,11 +64,17 @@ class PosteriorResult:
         return {name: {k: float(row[k]) for k in keys} for name, row in self.summary.iterrows()}
 
     def diagnostics_dict(self) -> dict:
+        independence = self.draws.independence or {}
         return {
+            # "nuts" or "independence" (independence Metropolis-Hastings from the MAP)
+            "sampler": self.draws.method,
+            "sampler_text": sampler_text(self.draws),
+            "acceptance": independence.get("acceptance"),
+            "proposal_pareto_k": independence.get("pareto_k"),
             "divergences": self.divergences,
             "bfmi": [float(v) for v in self.bfmi],
             # divergences and E-BFMI are statistics of the NUTS run these models shared
-            "nuts_run_models": list(self.draws.run_models),
+            "nuts_run_models": list(self.draws.run_models) if self.draws.nuts else [],
             "min_ess_bulk": float(self.summary["ess_bulk"].min()),
             "min_ess_tail": float(self.summary["ess_tail"].min()),
             "max_r_hat": float(self.summary["r_hat"].max()),
@@ -109,6 +115,16 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
     return arviz_bridge.inference_data(posterior=posterior, sample_stats=draws.sample_stats,
                                        observed=design.y, terms=list(design.terms),
                                        log_likelihood=log_lik, posterior_predictive=y_rep)
+
+
+def sampler_text(draws: ModelDraws) -> str:
+    """How the model was sampled, in one phrase (terminal, JSON, HTML)."""
+    if draws.nuts:
+        return "NUTS (PyMC)"
+    run = draws.independence
+    return ("independence Metropolis-Hastings from the certified MAP (multivariate-t proposal "
+            f"fitted by importance sampling; acceptance {run['acceptance']:.2f}, proposal "
+            f"Pareto k {run['pareto_k']:.2f} <= 0.5, weights falling off outward)")
 
 
 def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,
@@ -157,9 +173,11 @@ def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws
     if draws.gamma is not None:  # rows "scale: log sigma[term]" (models/heteroscedastic.py)
         summary = pd.concat([summary, arviz_bridge.gamma_summary(
             light, gamma_labels(family.scale_name, design.scale_terms), hdi_prob)])
-    divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
-    total_draws = int(np.prod(draws.sample_stats["diverging"].shape))
-    bfmi = arviz_bridge.bfmi(light)
+    total_draws = int(np.prod(draws.beta.shape[:2]))
+    divergences, bfmi = 0, np.array([])  # NUTS statistics: none for an independence sampler
+    if draws.nuts:
+        divergences = int(np.asarray(draws.sample_stats["diverging"]).sum())
+        bfmi = arviz_bridge.bfmi(light)
     exact = exact_posterior(spec, design, rotation, baseline) if baseline is not None else None
     oracle = check_against_exact(summary, exact) if exact is not None else None
     if loo.pit is not None:  # exact, from the closed-form LOO predictive

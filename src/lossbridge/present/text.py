@@ -114,8 +114,11 @@ def _posterior_sections(analysis) -> list[str]:
     opts = analysis.options
     hdi = f"{100 * opts['hdi_prob']:g}% HDI"
     chains = "1 chain" if opts["chains"] == 1 else f"{opts['chains']} chains"
-    lines = ["", f"Posterior ({chains} x {opts['draws']} draws after {opts['tune']} "
-             f"tuning steps, seed {opts['seed']}; hdi_low/hdi_high: {hdi})"]
+    tuning = (f" after {opts['tune']} tuning steps (NUTS)"
+              if any(r.posterior.draws.nuts for r in analysis.fits) else "")
+    lines = ["", f"Posterior ({chains} x {opts['draws']} draws per model{tuning}, seed "
+             f"{opts['seed']}; hdi_low/hdi_high: {hdi}; each model's sampler under 'Sampler "
+             "diagnostics')"]
     if opts["chains"] < 2:
         lines.append(f"  {RHAT_NOTE}")
     for result in analysis.fits:
@@ -136,11 +139,16 @@ def _posterior_sections(analysis) -> list[str]:
         lines += ["", f"Exact-posterior oracle ({' and '.join(titles)} likelihood, flat priors): z "
                   "in Monte Carlo standard errors, limit 4", _table(oracle[columns]),
                   *("  " + v for v in verdicts)]
-    diag = {r.spec.name: {**r.posterior.diagnostics_dict(), "bfmi": min(r.posterior.bfmi),
+    diag = {r.spec.name: {**r.posterior.diagnostics_dict(),
+                          "bfmi": min(r.posterior.bfmi, default=float("nan")),
                           "loo": r.posterior.loo.method} for r in analysis.fits}
+    samplers = [f"  {name}: {row.pop('sampler_text')}" for name, row in diag.items()]
+    for row in diag.values():
+        if row["sampler"] != "nuts":  # NUTS statistics: none for another sampler
+            row.update(divergences="-", nuts_run_models="-")
     rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
     lines += ["", f"Sampler diagnostics (min E-BFMI over chains{rhat})",
-              _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"}))]
+              _table(pd.DataFrame(diag).T.rename(columns={"bfmi": "min_bfmi"})), *samplers]
     ppc = pd.DataFrame({r.spec.name: r.posterior.ppc.p_values for r in analysis.fits}).T
     # LOO-PIT of continuous models only: the non-randomised PIT of a discrete predictive
     # is not uniform even for the true model (Czado, Gneiting and Held 2009)
