@@ -121,7 +121,8 @@ def case_cli_analysis(n, quick, data):
             "stages": document["timing"]["seconds"],
             "samplers": {f["model"]: f["diagnostics"]["sampler"] for f in document["fits"]},
             "certified": bool(document["all_certified"]),
-            "preferred": document["comparison"]["preferred"] if document["comparison"] else None}
+            "preferred": next((row["model"] for row in document["comparison"] or [] if row["rank"] == 0),
+                              None)}
 
 
 def case_plain_script(n, quick, data):
@@ -420,8 +421,17 @@ def plan(quick: bool) -> list[tuple]:
     )
 
 
-def summarise(results: dict) -> tuple[list[dict], list[str]]:
-    """Target rows and a Markdown table."""
+def _size(n: int) -> str:
+    """10^k as "1e6", other sizes as they are."""
+    exponent = len(str(n)) - 1
+    return f"1e{exponent}" if 10**exponent == n else f"{n:,}"
+
+
+def summarise(results: dict, quick: bool = False) -> tuple[list[dict], list[str]]:
+    """Target rows and a Markdown table (``quick``: the quick plan's sizes stand in for
+    n = 10^3 and 10^6)."""
+    small_n, large_n = (300, 3000) if quick else (1000, 1_000_000)
+    family_large = {name: 3000 for name in FAMILY_DATA} if quick else FAMILY_LARGE
     def get(case, n):
         return results.get(f"{case}@{n}")
 
@@ -430,9 +440,9 @@ def summarise(results: dict) -> tuple[list[dict], list[str]]:
     def stages(r):
         return ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if k != "total" and v >= 0.05)
 
-    ours, plain = get("cli_analysis", 1000), get("plain_script", 1000)
+    ours, plain = get("cli_analysis", small_n), get("plain_script", small_n)
     if ours and plain:
-        rows.append({"target": "default four-model analysis, n=1e3, lossbridge / plain PyMC script, "
+        rows.append({"target": f"default four-model analysis, n={_size(small_n)}, lossbridge / plain PyMC script, "
                                "whole processes (min ESS at least the script's) <= 1/3",
                      "measured": ours["process_seconds"] / plain["process_seconds"], "goal": 1 / 3,
                      "lower_is_better": True,
@@ -441,33 +451,34 @@ def summarise(results: dict) -> tuple[list[dict], list[str]]:
                                f"{plain['seconds']:.1f} s); min ESS {ours['min_ess_bulk']:.0f} vs "
                                f"{plain['min_ess_bulk']:.0f}; samplers "
                                f"{sorted(set(ours['samplers'].values()))}; stages s: {stages(ours)}"})
-    big = get("cli_analysis", 1_000_000)
+    big = get("cli_analysis", large_n)
     if ours and big:
-        rows.append({"target": "same analysis, n=1e6 / n=1e3 (whole processes) <= 2",
+        rows.append({"target": f"same analysis, n={_size(large_n)} / n={_size(small_n)} (whole processes) <= 2",
                      "measured": big["process_seconds"] / ours["process_seconds"], "goal": 2.0,
                      "lower_is_better": True,
                      "detail": f"{big['process_seconds']:.1f} s vs {ours['process_seconds']:.1f} s; "
-                               f"min ESS {big['min_ess_bulk']:.0f}; stages s at n=1e6: {stages(big)}"})
-    cli_lad, quantreg = get("cli_lad", 1_000_000), get("quantreg_script", 1_000_000)
+                               f"min ESS {big['min_ess_bulk']:.0f}; stages s at n={_size(large_n)}: {stages(big)}"})
+    cli_lad, quantreg = get("cli_lad", large_n), get("quantreg_script", large_n)
     if cli_lad and quantreg:
         diff = max(abs(a - b) for a, b in zip(cli_lad["coefficients"], quantreg["coefficients"], strict=True))
-        rows.append({"target": "certified LAD n=1e6, whole process / statsmodels QuantReg whole process <= 0.5",
+        rows.append({"target": f"certified LAD n={_size(large_n)}, whole process / statsmodels QuantReg whole "
+                               "process <= 0.5",
                      "measured": cli_lad["process_seconds"] / quantreg["process_seconds"], "goal": 0.5,
                      "lower_is_better": True,
                      "detail": f"{cli_lad['process_seconds']:.2f} s vs {quantreg['process_seconds']:.2f} s; "
                                f"certified {cli_lad['certified']}; max |coef diff| {diff:.1e}; "
                                f"stages s: {stages(cli_lad)}"})
     for name in FAMILY_DATA:
-        small, large = get(f"family_{name}", 1000), get(f"family_{name}", FAMILY_LARGE[name])
+        small, large = get(f"family_{name}", small_n), get(f"family_{name}", family_large[name])
         if small and large:
-            n_large = FAMILY_LARGE[name]
-            rows.append({"target": f"{name} (MAP + sampling + LOO), n={n_large:.0e} / n=1e3 "
+            n_large = family_large[name]
+            rows.append({"target": f"{name} (MAP + sampling + LOO), n={_size(n_large)} / n={_size(small_n)} "
                                    "(whole processes) <= 3",
                          "measured": large["process_seconds"] / small["process_seconds"], "goal": 3.0,
                          "lower_is_better": True,
                          "detail": f"{large['process_seconds']:.1f} s vs {small['process_seconds']:.1f} s; "
                                    f"samplers {sorted(set(large['samplers'].values()))}; min ESS "
-                                   f"{large['min_ess_bulk']:.0f}; stages s at n={n_large:.0e}: "
+                                   f"{large['min_ess_bulk']:.0f}; stages s at n={_size(n_large)}: "
                                    f"{stages(large)}"})
     lad = get("lad", 1_000_000)
     if lad:
@@ -486,7 +497,7 @@ def summarise(results: dict) -> tuple[list[dict], list[str]]:
                                f"OPENBLAS_NUM_THREADS in both samplers' chain processes: "
                                f"{nuts['blas_threads_per_worker']}"})
     if big:
-        rows.append({"target": "peak memory, full analysis at n=1e6 <= 1.5 GB",
+        rows.append({"target": f"peak memory, full analysis at n={_size(large_n)} <= 1.5 GB",
                      "measured": big["peak_mb"] / 1024, "goal": 1.5, "lower_is_better": True,
                      "detail": f"{big['peak_mb']:.0f} MB (bound: the process + {min(4, os.cpu_count() or 1)} "
                                f"x its largest child, if any)"})
@@ -558,7 +569,7 @@ def main() -> int:
             print(f"bench: {case} n={n:,} ({reps} repetition(s){', after a warm-up' if warmup else ''})",
                   file=sys.stderr, flush=True)
             results[f"{case}@{n}"] = measure(case, n, args.quick, reps, warmup)
-    rows, lines = summarise(results)
+    rows, lines = summarise(results, args.quick)
     document = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                             "platform": platform.platform()},
                 "quick": args.quick, "targets": rows, "cases": results}

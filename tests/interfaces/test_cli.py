@@ -167,6 +167,7 @@ BAD_INPUTS = {
     "one-draw": (["fit", "{csv}", "-f", "y ~ x", "--draws", "1", "--tune", "1", "--chains", "1"],
                  "--draws must be at least 4"),
     "bad-priors": (["fit", "{csv}", "-f", "y ~ x", "--priors", "cauchy"], "priors must be one of"),
+    "bad-sampler": (["fit", "{csv}", "-f", "y ~ x", "--sampler", "hmc"], "sampler must be one of"),
     "bad-seed": (["fit", "{csv}", "-f", "y ~ x", "--seed", "-3"], "seed must be a non-negative integer"),
     "zero-draws": (["fit", "{csv}", "-f", "y ~ x", "--draws", "0"], "--draws must be a positive integer (>= 1); got '0'"),
     "text-tune": (["fit", "{csv}", "-f", "y ~ x", "--tune", "many"], "--tune must be a positive integer; got 'many'"),

@@ -103,6 +103,7 @@ OPTIONS = {
     "--sigma": st.sampled_from(["2.5", "0.5", "40"]) | HOSTILE_NUMBERS | st.floats().map(repr),
     "--b": st.sampled_from(["2.5", "0.5", "40"]) | HOSTILE_NUMBERS | st.floats().map(repr),
     "--priors": st.sampled_from(["weak", "flat", "strong"]),
+    "--sampler": st.sampled_from(["auto", "nuts", "hmc", ""]),
     "--hdi-prob": st.sampled_from(["0.9", "0.5"]) | HOSTILE_NUMBERS | st.floats(0, 1).map(repr),
     "--seed": st.integers(-5, 2**33).map(str) | HOSTILE_NUMBERS,
     "--draws": st.sampled_from(["200", "1"]) | HOSTILE_NUMBERS,
