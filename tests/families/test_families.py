@@ -80,3 +80,16 @@ def test_smallest_scale_is_where_the_loss_term_reaches_the_limit(name):
     for loss in (1e-6, 3.7, 2.5e9):
         scale = family.smallest_scale(loss, 1e7)
         assert family.nll_loss_term(loss, scale) == pytest.approx(1e7, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_replicate_draws_the_density(name):
+    """Posterior predictive draws follow the family's own law: a KS test against SciPy's
+    distribution at mu = 1.5, scale 0.7 (200,000 draws; at level 1e-3 a correct sampler
+    fails one seed in a thousand, and this seed is fixed)."""
+    family = get_family(name)
+    draws = family.replicate(np.full(200_000, 1.5), 0.7, np.random.default_rng(12))
+    dist = stats.norm if name == "normal" else stats.laplace
+    assert stats.kstest(draws, dist(loc=1.5, scale=0.7).cdf).pvalue > 1e-3
+    # both signs of the noise, equally often (binomial sd 0.0011 of the share)
+    assert abs(np.mean(draws > 1.5) - 0.5) < 0.005
