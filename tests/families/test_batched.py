@@ -132,3 +132,19 @@ def test_independence_target_is_the_joint_models_density(likelihood, scales):
             point[block_name(result.spec, "v")] = row[design.k]
         want = float(logp(point))
         assert value == pytest.approx(want, rel=1e-10, abs=1e-9)
+
+
+def test_poisson_canonical_form_carries_the_exposure_offset():
+    rng = np.random.default_rng(13)
+    frame = _frame(250, 5, "counts")
+    frame["t"] = rng.uniform(0.5, 3.0, size=len(frame))
+    design = build_design(load_table(frame), "y ~ x1 + x2", exposure="t")
+    family = get_family("poisson")
+    rotation = Rotation.of(design).for_family(family)
+    centre = rotation.theta_from_eta(family.initial_linear_predictor(design.y) - design.offset)
+    theta = centre + 0.1 * rng.standard_normal((40, design.k))
+    batch = family.batch_log_likelihood(design, rotation, centre)
+    got = batch(theta, np.ones(40))
+    for th, value in zip(theta, got, strict=True):
+        terms = family.logpdf(design.y, np.exp(design.X @ rotation.to_beta(th) + design.offset), 1.0)
+        assert abs(value - terms.sum()) <= 4 * design.n * EPS * np.abs(terms).sum()

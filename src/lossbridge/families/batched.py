@@ -10,6 +10,8 @@ returns the S summed log-likelihoods. Three forms, chosen by the family
 * :class:`GenericBatch`: the family's own NumPy ``logpdf`` on eta = s Q* theta, in
   chunks of proposals so that no n × S array is held (O(n k S) work);
 * :class:`QuadraticBatch`: the Normal's sufficient statistics, O(k²) per proposal;
+* :class:`CanonicalBatch`: a canonical-link exponential family (the Poisson), whose
+  y-terms are sufficient statistics: one pass of the cumulant per proposal;
 * :class:`PiecewiseLinearBatch`: a loss that is linear on each side of zero (the
   Laplace's |r|, the quantile's pinball loss). Around the MAP, a row whose residual is
   far from zero cannot change sign for any proposal within distance D of it
@@ -25,8 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Rows × proposals held at once by the chunked forms (16 MB of float64).
-CHUNK_ELEMENTS = 2_000_000
+# Rows × proposals held at once by the chunked forms (64 MB of float64; fewer passes
+# over Q* than smaller chunks: 30 against 57 ms per proposal at n = 10^6, Poisson).
+CHUNK_ELEMENTS = 8_000_000
 # Proposals evaluated together by the piecewise-linear form (sorted by distance, so
 # that one group's exact rows are those of its farthest proposal).
 GROUP = 128
@@ -58,6 +61,34 @@ class GenericBatch:
                 eta += self.offset[:, None]
             mu = self.family.link.inverse(eta)
             out[part] = self.family.logpdf(self.y[:, None], mu, scale[part][None, :]).sum(axis=0)
+        return out
+
+
+class CanonicalBatch:
+    """An exponential family with its canonical link: log f = y eta - A(eta) + c(y), so the
+    sum over rows is s (Q*'y)' theta + y'offset - sum A(eta) + sum c(y): the y-terms are
+    sufficient statistics, computed once, and each proposal costs one pass of A (the
+    Poisson's exp) instead of the full density (its log-gamma of every y, every time)."""
+
+    def __init__(self, design, rotation, cumulant, constant: float):
+        self.q, self.s = _rotated(rotation)
+        self.offset = design.offset
+        self.cumulant = cumulant
+        self.linear = self.s * (self.q.T @ design.y)
+        self.constant = float(constant) + (0.0 if design.offset is None
+                                           else float(design.y @ design.offset))
+
+    def __call__(self, theta: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        n = self.q.shape[0]
+        out = theta @ self.linear + self.constant
+        step = max(1, CHUNK_ELEMENTS // max(n, 1))
+        for start in range(0, theta.shape[0], step):
+            part = slice(start, start + step)
+            eta = self.s * (self.q @ theta[part].T)
+            if self.offset is not None:
+                eta += self.offset[:, None]
+            out[part] -= self.cumulant(eta).sum(axis=0)
         return out
 
 

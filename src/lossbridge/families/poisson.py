@@ -76,6 +76,14 @@ class Poisson(CountFamily):
 
         return y * pt.log(mu) - mu - pt.gammaln(y + 1.0)
 
+    def batch_log_likelihood(self, design, rotation, centre):
+        from scipy.special import gammaln
+
+        from .batched import CanonicalBatch
+
+        # log f = y eta - exp(eta) - log y!: the log link is the Poisson's canonical one
+        return CanonicalBatch(design, rotation, np.exp, -float(gammaln(design.y + 1.0).sum()))
+
     def logpdf(self, y, mu, scale):
         from scipy.special import gammaln, xlogy
 
