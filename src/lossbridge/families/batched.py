@@ -150,13 +150,16 @@ class PiecewiseLinearBatch:
             members = order[start:start + GROUP]
             # strictly farther than the group's largest radius: the sign cannot change
             m = int(np.searchsorted(self.distance, radius[members].max(), side="right"))
-            part = delta[members]
-            linear = self.suffix_value[m] - self.s * (part @ self.suffix_gradient[m])
-            if m:
-                r = self.residual[:m, None] - self.s * (self.q[:m] @ part.T)
-                rho = np.where(r < 0, self.below * r, self.above * r)
-                linear = linear + rho.sum(axis=0)
-            out[members] = linear
+            # far proposals need many exact rows: at most CHUNK_ELEMENTS values at once
+            step = max(1, CHUNK_ELEMENTS // max(m, 1))
+            for first in range(0, members.size, step):
+                chunk = members[first:first + step]
+                part = delta[chunk]
+                value = self.suffix_value[m] - self.s * (part @ self.suffix_gradient[m])
+                if m:
+                    r = self.residual[:m, None] - self.s * (self.q[:m] @ part.T)
+                    value = value + np.where(r < 0, self.below * r, self.above * r).sum(axis=0)
+                out[chunk] = value
         return out
 
     def __call__(self, theta: np.ndarray, scale: np.ndarray) -> np.ndarray:
