@@ -246,20 +246,3 @@ def test_whatever_csv_writer_writes_reads_back(tmp_path_factory, rows, delimiter
     # pandas' default float converter is not correctly rounded: allow a few units in the last place.
     assert np.allclose(frame["f"].to_numpy(float), [f for _, f, _ in rows], rtol=4 * np.finfo(float).eps, atol=0)
 
-
-# ---------------------------------------------------------------- the vectorised width check
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from lossbridge.data.tables import _LINE_END, _unquoted_widths  # noqa: E402
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab1,;|\t\r\n \x0b\x0c\x1c\u00a0\u2003\u3000é\x85")),
-               max_size=60),
-       st.sampled_from([",", ";", "|", "\t"]))
-def test_unquoted_widths_equal_the_line_by_line_definition(text, delimiter):
-    """NumPy's per-line field counts are those of splitting at CRLF/CR/LF and counting
-    delimiters, a blank line (str.strip, Unicode spaces included) counting as the header's."""
-    want = [line.count(delimiter) + 1 if line.strip() else 3 for line in _LINE_END.split(text)]
-    assert list(_unquoted_widths(text, delimiter, 3)) == want

