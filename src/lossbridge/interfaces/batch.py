@@ -212,8 +212,8 @@ def _write_refusal(out: Path, refused: EntryError) -> Outcome:
     return Outcome(refused.name, refused.slug, "failed", dict(refused.group), error=refused.error)
 
 
-def _prepare_folder(out: Path) -> None:
-    """The results folder: new, or one this command wrote before (resume)."""
+def _check_folder(out: Path) -> None:
+    """The results folder must be new, or one this command wrote before (resume)."""
     if out.exists():
         if not out.is_dir():
             raise InputError(f"--out {str(out)!r} exists and is not a folder; give a folder for "
@@ -223,8 +223,14 @@ def _prepare_folder(out: Path) -> None:
                              "give a new folder, or the results folder of an earlier batch to resume")
     else:
         check_output(out, what="results folder", option="--out", kind="folder")
-        out.mkdir()
-    (out / "entries").mkdir(exist_ok=True)
+
+
+def _make_folder(out: Path) -> None:
+    try:
+        (out / "entries").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {str(out)!r}: cannot create the results folder "
+                         f"({exc.strerror or exc})") from None
 
 
 # ----------------------------------------------------------------------------- the cluster
@@ -381,19 +387,19 @@ def batch(
     entries = _entries(sources, by, options)
     unique_names(entries)
     out = Path(out)
-    _prepare_folder(out)
+    _check_folder(out)
 
     outcomes: dict[str, Outcome] = {}
+    refused: list[EntryError] = []
     pending: list[CheckedEntry] = []
     for entry in entries:
         if isinstance(entry, EntryError):
-            outcomes[entry.name] = _write_refusal(out, entry)
+            refused.append(entry)
             continue
         try:
             checked = checked_entry(entry, data_digest(entry.data))
         except InputError as exc:
-            outcomes[entry.name] = _write_refusal(out, EntryError(entry.name, entry.where, str(exc),
-                                                                   entry.group))
+            refused.append(EntryError(entry.name, entry.where, str(exc), entry.group))
             continue
         stored = _finished(out, checked)
         if stored is not None:
@@ -401,13 +407,21 @@ def batch(
                                            checked.digest, checked.seed, document=stored)
         else:
             pending.append(checked)
-    bar = _Progress(len(entries), progress)
-    for outcome in outcomes.values():
-        bar.update(outcome) if outcome.status == "failed" else None
-    bar.done = sum(o.status == "resumed" for o in outcomes.values())
-    if pending:
-        _run(pending, out, outcomes, bar, client, scheduler, workers, reports, on_outcome,
-             command)
+    # Connected before anything is written: an unreachable scheduler leaves no folder.
+    connection = _connect(client, scheduler, workers, progress) if pending else (None, None)
+    try:
+        _make_folder(out)
+        bar = _Progress(len(entries), progress)
+        bar.done = len(outcomes)
+        for entry in refused:
+            outcomes[entry.name] = _write_refusal(out, entry)
+            bar.update(outcomes[entry.name])
+        if pending:
+            _run(pending, out, outcomes, bar, connection[0], reports, on_outcome, command)
+    finally:
+        if connection[1] is not None:  # a local cluster started here
+            connection[0].close()
+            connection[1].close()
     bar.close()
     ordered = [outcomes[e.name] for e in entries]
     summary = summary_frame(ordered, by)
@@ -420,10 +434,9 @@ def batch(
 
 
 def _run(pending: list[CheckedEntry], out: Path, outcomes: dict[str, Outcome], bar: _Progress,
-         client, scheduler, workers, reports, on_outcome, command) -> None:
+         client, reports, on_outcome, command) -> None:
     from distributed import as_completed
 
-    client, cluster = _connect(client, scheduler, workers, bar.enabled)
     futures = {}
     try:
         client.register_plugin(WorkerSetup())
@@ -452,9 +465,6 @@ def _run(pending: list[CheckedEntry], out: Path, outcomes: dict[str, Outcome], b
         for future in futures:
             if not future.done():
                 future.cancel()
-        if cluster is not None:
-            client.close()
-            cluster.close()
 
 
 def _write_summary(out: Path, summary: pd.DataFrame, outcomes: list[Outcome], by: list[str],
