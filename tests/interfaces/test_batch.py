@@ -73,6 +73,7 @@ def client():
 
 # ----------------------------------------------------------------------------- with a cluster
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
 def test_grouped_run_matches_each_group_alone(client, tmp_path):
     frame = _groups()
     result = lossbridge.batch(frame, by="income", out=tmp_path / "out", client=client,
@@ -111,6 +112,7 @@ def test_grouped_run_matches_each_group_alone(client, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
 def test_resume_after_interruption(client, tmp_path):
     frame = _groups()
     out = tmp_path / "out"
@@ -147,6 +149,7 @@ def test_resume_after_interruption(client, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
 def test_manifest_with_a_bad_row_and_simulation_study(client, tmp_path):
     _, gauss = simulate_replicates("gaussian", 2, tmp_path / "gauss.csv", seed=11, n=60)
     _, lap = simulate_replicates("laplace", 2, tmp_path / "lap.csv", seed=12, n=60)
@@ -188,6 +191,7 @@ def test_manifest_with_a_bad_row_and_simulation_study(client, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
 def test_worker_killed_mid_run(client, tmp_path):
     frame = _groups()
     killed: list[str] = []
@@ -206,10 +210,12 @@ def test_worker_killed_mid_run(client, tmp_path):
 
     out = tmp_path / "out"
     result = lossbridge.batch(frame[frame.income != 99], by="income", out=out, client=client,
-                              progress=False, on_outcome=kill_one, **{**FIT, "seed": 3})
+                              progress=False, on_outcome=kill_one, reports=False,
+                              **{**FIT, "seed": 3})
     assert killed, "no worker was busy to be killed"
     assert [o.status for o in result.outcomes] == ["done"] * 3
     assert not _no_temporaries(out)
+    assert not list(out.glob("entries/*.html")) and result.summary["report"].isna().all()
     for outcome in result.outcomes:
         json.loads((out / "entries" / f"{outcome.slug}.json").read_text())  # whole files
 
@@ -338,3 +344,42 @@ def test_index_escapes_user_text():
                                             "seconds": 0.1, "command": hostile})
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert study_statistics([outcome]) is None
+
+
+@pytest.mark.slow
+def test_cli_interrupted_by_sigint_then_resumed(tmp_path):
+    """A real ``lossbridge batch`` process: SIGINT after its first result ends it with 130,
+    its local cluster's processes gone and no temporary left; the same command resumes."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    data = tmp_path / "groups.csv"
+    _groups().query("income != 99").to_csv(data, index=False)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lossbridge", "batch", str(data), "--by", "income",
+               "--formula", FIT["formula"], "--likelihood", "normal", "--likelihood", "laplace",
+               "--scale", "learned", "--draws", "100", "--tune", "100", "--chains", "2",
+               "--workers", "2", "--no-reports", "--out", str(out)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": str(Path(lossbridge.__file__).resolve().parents[1])}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(out.glob("entries/*.json")):
+        time.sleep(0.1)
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children, "the local cluster's processes"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == "lossbridge: interrupted"
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive
+    assert not _no_temporaries(out)
+    kept = len(list(out.glob("entries/*.json")))
+    assert 1 <= kept <= 3
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"3 analyses: 3 finished ({kept} resumed), 0 failed" in again.stdout

@@ -68,6 +68,7 @@ class Outcome:
     error: str | None = None
     seconds: float | None = None
     document: dict | None = None  # the analysis' JSON (to_dict), when it ran
+    report: bool = False  # its own HTML report is in the folder
 
 
 @dataclass(frozen=True)
@@ -197,8 +198,11 @@ def _write_result(out: Path, checked: CheckedEntry, reply: dict) -> Outcome:
         outputs.commit()
     if document is not None:
         error.unlink(missing_ok=True)  # an earlier failure of this entry is superseded
+        if reply.get("html") is None:
+            report.unlink(missing_ok=True)  # a report of an earlier, different analysis
     return Outcome(entry.name, entry.slug, reply["status"], dict(entry.group), checked.digest,
-                   checked.seed, reply.get("error"), reply.get("seconds"), document)
+                   checked.seed, reply.get("error"), reply.get("seconds"), document,
+                   report=reply.get("html") is not None)
 
 
 def _write_refusal(out: Path, refused: EntryError) -> Outcome:
@@ -403,8 +407,9 @@ def batch(
             continue
         stored = _finished(out, checked)
         if stored is not None:
-            outcomes[entry.name] = Outcome(entry.name, entry.slug, "resumed", dict(entry.group),
-                                           checked.digest, checked.seed, document=stored)
+            outcomes[entry.name] = Outcome(
+                entry.name, entry.slug, "resumed", dict(entry.group), checked.digest, checked.seed,
+                document=stored, report=_entry_paths(out, entry.slug)[1].is_file())
         else:
             pending.append(checked)
     # Connected before anything is written: an unreachable scheduler leaves no folder.

@@ -66,7 +66,7 @@ def summary_row(outcome, by: Sequence[str]) -> dict[str, Any]:
         (document or {}).get("batch_entry", {}).get("seconds"))
     stem = f"entries/{outcome.slug}"
     row["result"] = f"{stem}.json" if document is not None else f"{stem}.error.json"
-    row["report"] = f"{stem}.html" if document is not None else None
+    row["report"] = f"{stem}.html" if outcome.report else None
     return row
 
 
