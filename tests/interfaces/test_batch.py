@@ -339,10 +339,12 @@ def test_simulated_replicates_and_manifest(tmp_path):
 def test_index_escapes_user_text():
     hostile = '<script>alert("x")</script>'
     outcome = Outcome(hostile, "s-1", "failed", {"g": hostile}, error=f"bad {hostile}")
-    rows = summary_frame([outcome], ["g"]).to_dict("records")
-    html = render_index(rows, ["g"], None, {"entries": 1, "done": 0, "resumed": 0, "failed": 1,
+    zip_code = Outcome("z", "z-1", "failed", {"g": 10001.0}, error="e")
+    rows = summary_frame([outcome, zip_code], ["g"]).to_dict("records")
+    html = render_index(rows, ["g"], None, {"entries": 2, "done": 0, "resumed": 0, "failed": 2,
                                             "seconds": 0.1, "command": hostile})
     assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<td>10001</td>" in html  # a group value as written, not 1e+04
     assert study_statistics([outcome]) is None
 
 

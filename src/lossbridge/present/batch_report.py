@@ -156,7 +156,17 @@ def render_index(rows: Sequence[Mapping[str, Any]], by: Sequence[str],
     template = _environment().get_template("batch_index.html.j2")
     return template.render(rows=rows, by=list(by), study=study, record=record,
                            figures={k: v for k, v in figures.items() if v is not None},
-                           num=_format_number)
+                           num=_format_number, label=_label)
+
+
+def _label(value) -> str:
+    """A group value as written: an integral float without its decimals (income 12, not
+    12.0 or 1.2e+01), anything else as text."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _missing(value) -> bool:
