@@ -157,7 +157,7 @@ def test_manifest_with_a_bad_row_and_simulation_study(client, tmp_path):
     bad.write_text("name,data,draws\nbroken,gauss-001.csv,2\n")
     result = lossbridge.batch([gauss, lap, bad], out=tmp_path / "out", client=client,
                               progress=False, likelihoods=["normal", "laplace"], scales="learned",
-                              draws=100, tune=100, chains=2)
+                              draws=100, tune=100, chains=2, posteriors=True)
     status = {o.name: o.status for o in result.outcomes}
     assert status == {"gauss-001": "done", "gauss-002": "done", "lap-001": "done",
                       "lap-002": "done", "broken": "failed"}
@@ -188,6 +188,11 @@ def test_manifest_with_a_bad_row_and_simulation_study(client, tmp_path):
         assert row["se"] == pytest.approx(math.sqrt(p * (1 - p) / 2), abs=1e-15)
     assert {(c["law"], c["model"], c["term"]): c["successes"] for c in study["coverage"]} == covered
     assert "Simulation study (4 replicates)" in (tmp_path / "out" / "index.html").read_text()
+    # The saved posteriors load as fit's --save folder does, with the same analysis.
+    first = result.outcomes[0]
+    saved = lossbridge.load(tmp_path / "out" / "entries" / f"{first.slug}.posteriors")
+    assert sorted(saved.models) == ["laplace-learned", "normal-learned"]
+    assert _comparable(saved.document) == _comparable(first.document)
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -115,8 +116,9 @@ class WorkerSetup(WorkerPlugin):
             os.environ.setdefault(name, value)  # for child libraries; NumPy's pool is set
 
 
-def run_entry(data, options: dict, command: str, report: bool) -> dict:
-    """Run one analysis (in a worker): its JSON and report as text, or its one-line error.
+def run_entry(data, options: dict, command: str, report: bool, posteriors: bool = False) -> dict:
+    """Run one analysis (in a worker): its JSON and report as text (and, with
+    ``posteriors``, the files of its save folder as bytes), or its one-line error.
 
     ``options`` are TOML-named and were validated by the client; they are validated again
     here (cheap) because typed options are made only by ``validate_options``.
@@ -143,8 +145,9 @@ def run_entry(data, options: dict, command: str, report: bool) -> dict:
                 from ..present.report import render_html
 
                 html = render_html(analysis, command)
+            saved = _save_folder_files(analysis) if posteriors and analysis.sampled else None
             return {"status": "done", "json": dumps(analysis.to_dict()), "html": html,
-                    "seconds": time.perf_counter() - clock}
+                    "posteriors": saved, "seconds": time.perf_counter() - clock}
     except InputError as exc:
         return {"status": "failed", "error": str(exc), "seconds": time.perf_counter() - clock}
     except Exception as exc:  # one line, like the CLI's internal errors; the batch goes on
@@ -153,10 +156,30 @@ def run_entry(data, options: dict, command: str, report: bool) -> dict:
                 "seconds": time.perf_counter() - clock}
 
 
+def _save_folder_files(analysis) -> dict[str, bytes]:
+    """The files ``lossbridge.load`` reads (one netCDF per model, LOO values, manifest),
+    as bytes: written in the worker's temporary folder, sent back with the reply."""
+    import dask
+
+    from .persistence import write_save_folder
+
+    # Inside a Dask task xarray would take a cluster-wide write lock named by its target
+    # (a BytesIO here, unknown to the scheduler); this process writes alone, so a local
+    # scheduler (and xarray's in-process lock) is the right one.
+    with tempfile.TemporaryDirectory(prefix="lossbridge-batch-") as folder, \
+            dask.config.set(scheduler="synchronous"):
+        write_save_folder(analysis, Path(folder))
+        return {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+
+
 # ----------------------------------------------------------------------------- results folder
 def _entry_paths(out: Path, slug: str) -> tuple[Path, Path, Path]:
     folder = out / "entries"
     return folder / f"{slug}.json", folder / f"{slug}.html", folder / f"{slug}.error.json"
+
+
+def _posteriors_path(out: Path, slug: str) -> Path:
+    return out / "entries" / f"{slug}.posteriors"
 
 
 def _finished(out: Path, checked: CheckedEntry) -> dict | None:
@@ -190,6 +213,13 @@ def _write_result(out: Path, checked: CheckedEntry, reply: dict) -> Outcome:
             document["batch_entry"] = {**_record(checked, entry), "seconds": reply["seconds"]}
             if reply.get("html") is not None:
                 outputs.text(report, reply["html"], "report")
+            if reply.get("posteriors"):
+                saved = _posteriors_path(out, entry.slug)
+                if saved.exists():  # an earlier, different analysis of this entry
+                    shutil.rmtree(saved)
+                folder = outputs.folder(saved, "posteriors")
+                for name, data in reply["posteriors"].items():
+                    (folder / name).write_bytes(data)
             outputs.text(result, dumps(document) + "\n", "result")
         else:
             document = None
@@ -332,6 +362,7 @@ def batch(
     scheduler: str | None = None,
     workers: int | None = None,
     reports: bool = True,
+    posteriors: bool = False,
     progress: bool | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     command: str | None = None,
@@ -360,6 +391,9 @@ def batch(
         Worker processes of the local cluster (default: the number of cores).
     reports : bool
         Write each entry's own HTML report (the index links to it).
+    posteriors : bool
+        Also save each sampled analysis' posteriors in ``entries/SLUG.posteriors/``, a
+        folder :func:`lossbridge.load` reads (``--save`` of ``fit``).
     progress : bool, optional
         The progress line on stderr (default: when stderr is a terminal).
     on_outcome : callable, optional
@@ -422,7 +456,8 @@ def batch(
             outcomes[entry.name] = _write_refusal(out, entry)
             bar.update(outcomes[entry.name])
         if pending:
-            _run(pending, out, outcomes, bar, connection[0], reports, on_outcome, command)
+            _run(pending, out, outcomes, bar, connection[0], reports, posteriors, on_outcome,
+                 command)
     finally:
         if connection[1] is not None:  # a local cluster started here
             connection[0].close()
@@ -439,7 +474,7 @@ def batch(
 
 
 def _run(pending: list[CheckedEntry], out: Path, outcomes: dict[str, Outcome], bar: _Progress,
-         client, reports, on_outcome, command) -> None:
+         client, reports, posteriors, on_outcome, command) -> None:
     from distributed import as_completed
 
     futures = {}
@@ -447,7 +482,7 @@ def _run(pending: list[CheckedEntry], out: Path, outcomes: dict[str, Outcome], b
         client.register_plugin(WorkerSetup())
         for checked in pending:
             future = client.submit(run_entry, checked.entry.data, checked.options,
-                                   command or "lossbridge batch", reports,
+                                   command or "lossbridge batch", reports, posteriors,
                                    key=f"lossbridge-{checked.entry.slug}-{checked.digest[:16]}",
                                    pure=False)
             futures[future] = checked

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -198,7 +199,8 @@ def _resolve(data: Any, folder: Path, where: str) -> str:
     if data in BUNDLED:
         return data
     path = Path(data)
-    return str(path if path.is_absolute() else folder / path)
+    # absolute: the stored results name it, and a resumed batch may run from elsewhere
+    return os.path.abspath(path if path.is_absolute() else folder / path)
 
 
 def _options_of(content: Mapping[str, Any], where: str, folder: Path) -> dict[str, Any]:
@@ -210,7 +212,7 @@ def _options_of(content: Mapping[str, Any], where: str, folder: Path) -> dict[st
     options = {k: content[k] for k in keys if k in content}
     truth = options.get("truth")
     if isinstance(truth, str) and truth.strip().lower() != "none" and not Path(truth).is_absolute():
-        options["truth"] = str(folder / truth)  # like data: relative to the file's folder
+        options["truth"] = os.path.abspath(folder / truth)  # like data: the file's folder
     return options
 
 

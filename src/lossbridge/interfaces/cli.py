@@ -213,6 +213,9 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
                         "else a local cluster)")
     parser.add_argument("--no-reports", dest="reports", action="store_false",
                         help="no HTML report per entry (the index is still written)")
+    parser.add_argument("--save-posteriors", action="store_true",
+                        help="also save each analysis' posteriors (entries/SLUG.posteriors/, "
+                        "read by lossbridge.load)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     parser.add_argument("--progress", action="store_true",
                         help="progress output even when stderr is not a terminal")
@@ -230,7 +233,7 @@ def _batch(args: argparse.Namespace, command: str) -> int:
     options = {name: checked[name] for name in given}
     workers = None if args.workers is None else check_positive_int("--workers", args.workers)
     result = batch(args.sources, out=args.out, by=args.by, scheduler=args.scheduler,
-                   workers=workers, reports=args.reports,
+                   workers=workers, reports=args.reports, posteriors=args.save_posteriors,
                    progress=_progress_flag(args) if (args.quiet or args.progress) else None,
                    command=command, **options)
     failed = len(result.failed)
