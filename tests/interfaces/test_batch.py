@@ -286,6 +286,10 @@ def test_unreachable_scheduler_leaves_nothing(tmp_path, monkeypatch):
         lossbridge.batch(_groups(), by="income", out=tmp_path / "out",
                          scheduler="tcp://127.0.0.1:9", progress=False, **FIT)
     assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")
+    with pytest.raises(InputError, match=r"^DASK_SCHEDULER_ADDRESS 'tcp://127.0.0.1:9': cannot"):
+        lossbridge.batch(_groups(), by="income", out=tmp_path / "out", progress=False, **FIT)
+    assert not (tmp_path / "out").exists()
 
 
 def test_results_folder_must_be_a_batch_folder(tmp_path):

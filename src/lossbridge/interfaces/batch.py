@@ -276,10 +276,11 @@ def _connect(client, scheduler: str | None, workers: int | None, progress: bool)
         return client, None
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
+        given = "--scheduler" if scheduler else "DASK_SCHEDULER_ADDRESS"
         try:
             return Client(address, timeout=SCHEDULER_TIMEOUT), None
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"--scheduler {address!r}: cannot reach a Dask scheduler there "
+            raise InputError(f"{given} {address!r}: cannot reach a Dask scheduler there "
                              f"within {SCHEDULER_TIMEOUT} s ({type(exc).__name__}); give the "
                              "address 'tcp://HOST:PORT' of a running dask scheduler") from None
     import importlib.util

@@ -32,6 +32,11 @@ def _colours(names: Sequence[str]) -> dict[str, str]:
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
+def _winner_colours(rows: list[dict]) -> dict[str, str]:
+    """One colour per winning model, the same in every figure."""
+    return _colours(sorted({r["best"] for r in rows if r.get("best")}))
+
+
 def _winners_figure(rows: list[dict]):
     import matplotlib.pyplot as plt
 
@@ -44,7 +49,7 @@ def _winners_figure(rows: list[dict]):
     names = sorted(counts, key=lambda k: (-counts[k], k))
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.4 * len(names)))
     ax.barh(range(len(names)), [counts[n] for n in names],
-            color=[_colours(names)[n] for n in names])
+            color=[_winner_colours(rows)[n] for n in names])
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel("entries where leave-one-out ranks this model first")
@@ -61,7 +66,7 @@ def _differences_figure(rows: list[dict]):
         return None
     points = sorted(points, key=lambda r: float(r["runner_up_diff"]))[-MAX_ROWS_PLOTTED:]
     winners = sorted({r["best"] for r in points})
-    colours = _colours(winners)
+    colours = _winner_colours(rows)
     fig, ax = plt.subplots(figsize=(7.2, 0.8 + 0.22 * len(points)))
     for i, row in enumerate(points):
         ax.errorbar(float(row["runner_up_diff"]), i, xerr=2 * float(row["runner_up_dse"]),
