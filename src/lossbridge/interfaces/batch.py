@@ -113,7 +113,12 @@ class WorkerSetup(WorkerPlugin):
             os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags,
                                                                   f"base_compiledir={folder}"]))
         for name, value in WORKER_ENV.items():
-            os.environ.setdefault(name, value)  # for child libraries; NumPy's pool is set
+            os.environ.setdefault(name, value)  # for libraries loaded from now on
+        try:  # a worker started elsewhere may have loaded BLAS with its own thread pool
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        threadpool_limits(limits=1)
 
 
 def run_entry(data, options: dict, command: str, report: bool, posteriors: bool = False) -> dict:
