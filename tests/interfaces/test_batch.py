@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -372,7 +373,7 @@ def test_cli_interrupted_by_sigint_then_resumed(tmp_path):
     command = [sys.executable, "-m", "lossbridge", "batch", str(data), "--by", "income",
                "--formula", FIT["formula"], "--likelihood", "normal", "--likelihood", "laplace",
                "--scale", "learned", "--draws", "100", "--tune", "100", "--chains", "2",
-               "--workers", "2", "--no-reports", "--out", str(out)]
+               "--workers", "2", "--no-reports", "--progress", "--out", str(out)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore",
            "PYTHONPATH": str(Path(lossbridge.__file__).resolve().parents[1])}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -385,7 +386,11 @@ def test_cli_interrupted_by_sigint_then_resumed(tmp_path):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130
-    assert err.strip().splitlines()[-1] == "lossbridge: interrupted"
+    lines = err.strip().splitlines()
+    assert lines[-1] == "lossbridge: interrupted"
+    assert lines[0].startswith("lossbridge batch: local cluster of 2 worker process(es), ")
+    assert any(re.fullmatch(r"\[#* *\] [1-3] done, 0 failed, [0-2] remaining; elapsed "
+                            r"\d+m\d\ds, ETA \d+m\d\ds", line) for line in lines)
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive
     assert not _no_temporaries(out)
