@@ -234,6 +234,23 @@ def test_bundled_anes96_has_at_least_20_income_groups():
     assert sum(len(e.data) for e in entries) == 944
 
 
+def test_groups_of_a_bundled_dataset_take_its_defaults():
+    (first, *_) = grouped_entries("anes96", ["educ"], {})
+    assert first.options == {"formula": "PID ~ logpopul + selfLR + age + educ + income",
+                             "likelihoods": ["categorical"]}
+    (given, *_) = grouped_entries("anes96", ["educ"], {"formula": "selfLR ~ age"})
+    assert given.options == {"formula": "selfLR ~ age", "likelihoods": ["categorical"]}
+
+
+def test_a_toml_spec_is_one_entry_whose_own_keys_win():
+    spec = Path(__file__).resolve().parents[2] / "models" / "engel.toml"
+    (entry,) = source_entries(spec, {"draws": 50, "seed": 1})
+    assert (entry.name, entry.data) == ("engel", "engel")
+    assert entry.options == {"draws": 50, "seed": 20261201, "formula": "foodexp ~ income",
+                             "likelihoods": ["normal", "laplace"], "scales": "both",
+                             "priors": "flat"}
+
+
 def test_unknown_by_column():
     with pytest.raises(InputError, match=r"^--by 'nosuch': no such column in anes96 \(bundled\); "
                                          r"columns: popul, TVnews"):

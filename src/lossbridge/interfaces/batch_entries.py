@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import InputError
-from ..data.datasets import BUNDLED, bundled_path
+from ..data.datasets import BUNDLED, bundled_likelihoods, bundled_path, resolve_formula
 from ..data.simulation import sidecar_path
 from ..data.tables import load_table
 from .options import OPTIONS, validate_options
@@ -179,6 +179,14 @@ def grouped_entries(data: str | Path | pd.DataFrame, by: Sequence[str],
                              + ", ".join(map(str, frame.columns)))
     if len(set(by)) != len(by):
         raise InputError(f"--by names a column twice: {', '.join(by)}")
+    # A group is a DataFrame: a bundled dataset's default formula and likelihoods are
+    # filled in here, as fit would for the dataset's name.
+    options = dict(options)
+    if not isinstance(data, pd.DataFrame):
+        if options.get("formula") is None and str(data) in BUNDLED and not Path(str(data)).exists():
+            options["formula"] = resolve_formula(data, None)
+        if options.get("likelihoods") is None and (chosen := bundled_likelihoods(data)) is not None:
+            options["likelihoods"] = chosen
     out = []
     for values, rows in frame.groupby(by, sort=True, dropna=True):
         values = values if isinstance(values, tuple) else (values,)
