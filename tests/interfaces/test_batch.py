@@ -326,6 +326,17 @@ def test_cli_bad_input_exits_2(capsys, tmp_path):
     assert code == 2 and "--workers" in capsys.readouterr().err
 
 
+def test_cli_batch_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for flag in ("--by COLUMN", "--workers N", "--scheduler tcp://HOST:PORT", "--save-posteriors",
+                 "--no-reports", "--draws"):
+        assert flag in text
+    assert "(1000)" in text  # the declared default of --draws, named although not filled in
+
+
 def test_entries_need_by_for_a_data_file():
     with pytest.raises(InputError, match="'anes96' does not exist or is not a file"):
         entries_of("anes96")

@@ -199,7 +199,9 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS.values():  # only the flags given: an entry's own options win
         if option.flag and option.toml:
             flags = [option.flag] + ([option.short] if option.short else [])
-            settings = {"dest": option.name, "default": argparse.SUPPRESS, "help": option.help,
+            # not given: not in the namespace; the help still names the default
+            settings = {"dest": option.name, "default": argparse.SUPPRESS,
+                        "help": option.help.replace("%(default)s", str(option.default)),
                         "action": option.action}
             if option.action in ("store", "append") and option.metavar:
                 settings["metavar"] = option.metavar
