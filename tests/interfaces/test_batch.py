@@ -374,6 +374,15 @@ def test_simulated_replicates_and_manifest(tmp_path):
     assert data_digest(entries[0].data) != before
 
 
+def test_simulate_replicates_bad_input(capsys, tmp_path):
+    for value in ("0", "x", "2.5"):
+        code = main(["simulate", "--law", "gaussian", "--replicates", value, "--out",
+                     str(tmp_path / "s.csv")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("lossbridge: error: --replicates must be an integer")
+    assert not list(tmp_path.iterdir())
+
+
 def test_index_escapes_user_text():
     hostile = '<script>alert("x")</script>'
     outcome = Outcome(hostile, "s-1", "failed", {"g": hostile}, error=f"bad {hostile}")
