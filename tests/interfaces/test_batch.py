@@ -198,6 +198,28 @@ def test_manifest_with_a_bad_row_and_simulation_study(client, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
+def test_runs_on_a_scheduler_address(client, tmp_path, monkeypatch):
+    """An existing cluster by its address (as --scheduler / DASK_SCHEDULER_ADDRESS): the
+    batch's own client is closed afterwards, the cluster is left running."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", client.scheduler.address)
+    def clients():
+        return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.clients))
+
+    before, connected = len(client.run(os.getpid)), clients()
+    frame = _groups().query("income == 1")
+    result = lossbridge.batch(frame, by="income", out=tmp_path / "out", progress=False,
+                              reports=False, **FIT)
+    assert [o.status for o in result.outcomes] == ["done"]
+    assert len(client.run(os.getpid)) == before  # the workers are still there
+    for _ in range(50):  # the batch's client is gone (its departure reaches the scheduler)
+        if clients() == connected:
+            break
+        time.sleep(0.1)
+    assert clients() == connected
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::lossbridge.SamplingWarning")
 def test_worker_killed_mid_run(client, tmp_path):
     frame = _groups()
     killed: list[str] = []

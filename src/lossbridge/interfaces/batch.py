@@ -274,16 +274,18 @@ def _make_folder(out: Path) -> None:
 
 # ----------------------------------------------------------------------------- the cluster
 def _connect(client, scheduler: str | None, workers: int | None, progress: bool):
-    """The client to run on and, when started here, the local cluster to close."""
+    """The client to run on and what to close after the batch: nothing for the caller's
+    client, the client of a scheduler address, or the client and the local cluster."""
     from distributed import Client, LocalCluster
 
     if client is not None:
-        return client, None
+        return client, ()
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         given = "--scheduler" if scheduler else "DASK_SCHEDULER_ADDRESS"
         try:
-            return Client(address, timeout=SCHEDULER_TIMEOUT), None
+            connected = Client(address, timeout=SCHEDULER_TIMEOUT)
+            return connected, (connected,)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"{given} {address!r}: cannot reach a Dask scheduler there "
                              f"within {SCHEDULER_TIMEOUT} s ({type(exc).__name__}); give the "
@@ -300,7 +302,8 @@ def _connect(client, scheduler: str | None, workers: int | None, progress: bool)
                  "no dashboard (it needs the bokeh package)")
         print(f"lossbridge batch: local cluster of {n} worker process(es), {where}",
               file=sys.stderr)
-    return Client(cluster), cluster
+    started = Client(cluster)
+    return started, (started, cluster)
 
 
 class _Progress:
@@ -453,7 +456,7 @@ def batch(
         else:
             pending.append(checked)
     # Connected before anything is written: an unreachable scheduler leaves no folder.
-    connection = _connect(client, scheduler, workers, progress) if pending else (None, None)
+    connection = _connect(client, scheduler, workers, progress) if pending else (None, ())
     try:
         _make_folder(out)
         bar = _Progress(len(entries), progress)
@@ -465,9 +468,8 @@ def batch(
             _run(pending, out, outcomes, bar, connection[0], reports, posteriors, on_outcome,
                  command)
     finally:
-        if connection[1] is not None:  # a local cluster started here
-            connection[0].close()
-            connection[1].close()
+        for opened in connection[1]:  # a client and a local cluster opened here
+            opened.close()
     bar.close()
     ordered = [outcomes[e.name] for e in entries]
     summary = summary_frame(ordered, by)
