@@ -39,6 +39,8 @@ _LAZY: dict[str, str] = {
     "Analysis": "interfaces.results",
     "FitResult": "interfaces.results",
     "fit": "interfaces.pipeline",
+    "batch": "interfaces.batch",
+    "BatchResult": "interfaces.batch",
     "Comparison": "posterior.comparison",
     "compare": "interfaces.compare",
     "FAMILIES": "families.registry",
@@ -52,6 +54,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "Analysis",
+    "BatchResult",
     "CertificateWarning",
     "Comparison",
     "SamplingWarning",
@@ -67,6 +70,7 @@ __all__ = [
     "ModelSpec",
     "NonUniqueSolutionWarning",
     "Verdict",
+    "batch",
     "fit",
     "get_family",
     "simulate",

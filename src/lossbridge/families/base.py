@@ -269,6 +269,11 @@ class Family(ABC):
     scale_option: str | None = None
     # Fitted when the user names no likelihood (Normal and Laplace: the original question).
     in_default_set: bool = True
+    # The simulation law (``data.simulation.LAW_PARAMETERS``) this likelihood contains: a
+    # fit of the family to data from that law is correctly specified, so a simulation
+    # study counts leave-one-out ranking this family first as picking the true law.
+    # None: no law of the simulator is of this family.
+    noise_law: str | None = None
     # The density with its normalising constant, in words, for the report's dictionary
     # panel ("exp(-r²/(2σ²)) / (σ √(2π))"); "" where the family does not say.
     density_formula: str = ""

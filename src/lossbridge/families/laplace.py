@@ -14,6 +14,7 @@ from .base import Family
 
 class Laplace(Family):
     name = "laplace"
+    noise_law = "laplace"
     cross_entropy_moment = "first"
     title = "Laplace"
     scale_name = "b"

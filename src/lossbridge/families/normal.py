@@ -40,6 +40,7 @@ class NormalSufficientStatistics:
 
 class Normal(Family):
     name = "normal"
+    noise_law = "gaussian"
     cross_entropy_moment = "second"
     title = "Normal"
     scale_name = "sigma"

@@ -57,6 +57,7 @@ class CountFamily(Family):
 
 class Poisson(CountFamily):
     name = "poisson"
+    noise_law = "poisson"
     title = "Poisson"
     scale_name = None
     loss_name = "Poisson deviance"

@@ -31,6 +31,7 @@ NU = ShapeParameter(
 
 class Student(Family):
     name = "student"
+    noise_law = "student-t"
     cross_entropy_moment = "log"
     title = "Student-t"
     scale_name = "sigma"

@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    arguments=partial(_fit_arguments, report=True))
     sub.add_parser("run", help="run a TOML analysis spec (models/NAME.toml) and write "
                    "reports/NAME.html", arguments=_run_arguments)
+    sub.add_parser("batch", help="many analyses as one job on Dask: one per group of DATA "
+                   "(--by COLUMN), per TOML spec, or per manifest row; results, summary and "
+                   "index report in --out DIR (rerun to resume)", arguments=_batch_arguments)
     sub.add_parser("datasets", help="list the bundled datasets")
     sub.add_parser("simulate", help="write a CSV drawn from a declared law (y = X beta + noise, "
                    "or logistic / Poisson y) and its law, seed and true beta in PATH.law.json",
@@ -177,7 +180,69 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"{' or '.join(PREDICTOR_LAWS)}: x_j ~ N(0, 1) or Uniform(-1, 1)")
     parser.add_argument("--out", "-o", required=True, metavar="PATH.csv",
                         help="the CSV; its law goes to PATH.law.json beside it")
+    parser.add_argument("--replicates", default=None, metavar="N",
+                        help="write N datasets PATH-001.csv ... (each with its sidecar; seeds "
+                        "derived from --seed) and PATH.manifest.csv for 'lossbridge batch'")
     _hidden_debug(parser)
+
+
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    from .options import OPTIONS
+
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="DATA (a CSV path or bundled name) with --by, or TOML specs "
+                        "(models/*.toml), TOML manifests ([[entry]] tables) or CSV manifests "
+                        "(a 'data' column, one row per analysis)")
+    parser.add_argument("--by", action="append", metavar="COLUMN",
+                        help="one analysis per group of rows with equal COLUMN values "
+                        "(repeat for several columns)")
+    for option in OPTIONS.values():  # only the flags given: an entry's own options win
+        if option.flag and option.toml:
+            flags = [option.flag] + ([option.short] if option.short else [])
+            # not given: not in the namespace; the help still names the default
+            settings = {"dest": option.name, "default": argparse.SUPPRESS,
+                        "help": option.help.replace("%(default)s", str(option.default)),
+                        "action": option.action}
+            if option.action in ("store", "append") and option.metavar:
+                settings["metavar"] = option.metavar
+            parser.add_argument(*flags, **settings)
+    parser.add_argument("--out", "-o", required=True, metavar="DIR",
+                        help="results folder (an earlier batch's folder: resume)")
+    parser.add_argument("--workers", default=None, metavar="N",
+                        help="worker processes of the local cluster (default: the cores)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="run on this Dask scheduler (default: DASK_SCHEDULER_ADDRESS, "
+                        "else a local cluster)")
+    parser.add_argument("--no-reports", dest="reports", action="store_false",
+                        help="no HTML report per entry (the index is still written)")
+    parser.add_argument("--save-posteriors", action="store_true",
+                        help="also save each analysis' posteriors (entries/SLUG.posteriors/, "
+                        "read by lossbridge.load)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    parser.add_argument("--progress", action="store_true",
+                        help="progress output even when stderr is not a terminal")
+    _hidden_debug(parser)
+
+
+def _batch(args: argparse.Namespace, command: str) -> int:
+    from ..core.validation import check_positive_int
+    from .batch import batch
+    from .options import OPTIONS, validate_options
+
+    given = {name: getattr(args, name) for name, option in OPTIONS.items()
+             if option.toml and hasattr(args, name)}
+    checked = validate_options(given, spelling="cli")  # the flags, once, under their names
+    options = {name: checked[name] for name in given}
+    workers = None if args.workers is None else check_positive_int("--workers", args.workers)
+    result = batch(args.sources, out=args.out, by=args.by, scheduler=args.scheduler,
+                   workers=workers, reports=args.reports, posteriors=args.save_posteriors,
+                   progress=_progress_flag(args) if (args.quiet or args.progress) else None,
+                   command=command, **options)
+    failed = len(result.failed)
+    print(f"{len(result.outcomes)} analyses: {len(result.outcomes) - failed} finished "
+          f"({sum(o.status == 'resumed' for o in result.outcomes)} resumed), {failed} failed, "
+          f"{result.seconds:.1f} s; summary {result.out / 'summary.csv'}, index {result.index}")
+    return EXIT_OK
 
 
 # The likelihoods the simulate hint names (any registered family may be fitted; these are
@@ -203,6 +268,22 @@ def _simulate(args: argparse.Namespace) -> int:
         n = int(args.n)
     except ValueError:
         raise InputError(f"--n must be an integer >= 2; got {args.n!r}") from None
+    if args.replicates is not None:
+        from ..data.replicates import simulate_replicates
+
+        try:
+            replicates = int(args.replicates)
+        except ValueError:
+            raise InputError(f"--replicates must be an integer >= 1; got {args.replicates!r}") from None
+        simulations, manifest = simulate_replicates(
+            args.law, replicates, args.out, seed=args.seed, n=n, beta=args.beta,
+            predictors=args.predictors, **parameters)
+        print(f"wrote {len(simulations)} datasets ({simulations[0].n} rows each, "
+              f"{simulations[0].law.label}) with their sidecars and {manifest}; run them with: "
+              f"lossbridge batch {manifest} --out RESULTS "
+              + " ".join(f"--likelihood {name}" for name in _SUGGESTED.get(
+                  simulations[0].law.name, _SUGGESTED_CONTINUOUS)))
+        return EXIT_OK
     check_output(args.out, what="simulated data", option="--out")
     check_output(sidecar_path(args.out), what="law sidecar", option="--out")
     simulation = simulate(args.law, n=n, seed=args.seed, beta=args.beta,
@@ -311,6 +392,8 @@ def _run(args: argparse.Namespace, command: str) -> int:
         return EXIT_OK
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "batch":
+        return _batch(args, command)
     # Warnings are collected in the analysis and printed with the tables, not twice.
     # (By class, not module: under `python -m lossbridge.interfaces.cli` the CLI's module is __main__.)
     warnings.filterwarnings("ignore", category=LossbridgeWarning)
