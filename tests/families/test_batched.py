@@ -104,17 +104,21 @@ def test_piecewise_linear_form_is_exact_with_zero_residuals_and_ties():
     assert near < 0.1 * n
 
 
-@pytest.mark.parametrize(("likelihood", "scales"),
-                         [(name, mode) for name in ("normal", "laplace", "quantile")
-                          for mode in ("learned", "fixed")] + [("poisson", "both")])
-def test_independence_target_is_the_joint_models_density(likelihood, scales):
-    """The sampler's NumPy log-density equals PyMC's log-density of the joint model NUTS
+@pytest.mark.parametrize(("likelihood", "scales", "options"),
+                         [(name, mode, {}) for name in ("normal", "laplace", "quantile", "huber")
+                          for mode in ("learned", "fixed")]
+                         + [("poisson", "both", {}), ("bernoulli", "both", {}),
+                            ("negbin", "both", {"nb_alpha": 0.7})])
+def test_independence_target_is_the_joint_models_density(likelihood, scales, options):
+    """For every family the independence sampler is offered (log-concave, no learned
+    shape), its NumPy log-density equals PyMC's log-density of the joint model NUTS
     samples (same standardised coordinates z, v), to rounding. (A family without a
-    scale, the Poisson, has one model whatever ``scales`` says.)"""
-    response = "counts" if likelihood == "poisson" else "laplace"
+    scale has one model whatever ``scales`` says.)"""
+    response = {"poisson": "counts", "negbin": "counts", "bernoulli": "binary"}.get(likelihood,
+                                                                                    "laplace")
     frame = _frame(200, 11, response)
     analysis = lossbridge.fit(frame, "y ~ x1 + x2", likelihoods=likelihood, scales=scales,
-                              sample=False)
+                              sample=False, **options)
     result = analysis.fits[0]
     design = analysis.design
     rotation = Rotation.of(design)

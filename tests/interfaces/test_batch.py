@@ -458,3 +458,22 @@ def test_cli_interrupted_by_sigint_then_resumed(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"3 analyses: 3 finished ({kept} resumed), 0 failed" in again.stdout
+
+
+def test_index_figures_draw_dollar_signs_literally():
+    """Group values and model names go to matplotlib labels, where an unescaped ``$`` starts
+    mathtext: "$\\frac$" raised ValueError (and, the summary being written in one step,
+    left the user with no summary at all); "$10k-$20k" was typeset."""
+    from lossbridge.present import batch_report
+
+    names = ["grp=$\\frac$", "$10k-$20k"]
+    rows = [{"entry": name, "best": f"model {name}", "runner_up_diff": 1.5, "runner_up_dse": 0.5}
+            for name in names]
+    assert batch_report._winners_figure(rows) is not None
+    assert batch_report._differences_figure(rows) is not None
+    assert batch_report._warnings_figure({name: {"low_$ess$": 1} for name in names}) is not None
+    study = {"pick_rates": [{"law": "$x$", "rate": 0.5, "se": 0.1}],
+             "coverage": [{"law": "$a", "model": "$\\frac$", "term": "x", "rate": 0.9, "se": 0.05}],
+             "hdi_prob": 0.94}
+    assert batch_report._study_figure(study) is not None
+    assert batch_report._plain("$10k-$20k") == "\\$10k-\\$20k"

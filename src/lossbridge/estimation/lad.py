@@ -412,10 +412,9 @@ def _solve_with_highs(X, y, seed, progress, tau=None) -> LadVertex:
     n, k = X.shape
     rows, inverse, weights = _merge_duplicates(X, y)
     Xc, yc = X[rows], y[rows]
-    if (tau is None and rows.size > LP_MAX_ROWS
-            and globbing_subsample_size(rows.size, k) is not None):
+    if rows.size > LP_MAX_ROWS and globbing_subsample_size(rows.size, k) is not None:
         _say(progress, f"exact LAD: {rows.size:,} distinct rows, Portnoy-Koenker globbing")
-        beta, hint_c, solver = _globbed(Xc, yc, weights, seed, progress)
+        beta, hint_c, solver = _globbed(Xc, yc, weights, seed, progress, tau)
     else:
         if progress is not None and rows.size > 10_000:
             _say(progress, f"exact LAD: HiGHS dual LP on {rows.size:,} distinct rows")
@@ -475,26 +474,32 @@ def globbing_subsample_size(n: int, k: int) -> int | None:
     return m if n > GLOBBING_MIN_ROWS and m <= n // 2 else None
 
 
-def _globbed(X, y, weights, seed, progress: Progress = None):
-    """Weighted LAD by globbing: returns beta, a dual hint per row, and the solver's name.
+def _globbed(X, y, weights, seed, progress: Progress = None, tau=None):
+    """Weighted LAD (or the ``tau``-th regression quantile) by globbing: returns beta, a
+    dual hint per row, and the solver's name.
 
     A preliminary fit (HiGHS on m random rows) puts most rows surely above or surely
     below the optimal hyperplane; each side enters the LP as one summed pseudo-row (its
-    contribution is linear in beta while its signs hold), the band is solved by HiGHS,
-    and rows on the wrong side are moved back into the band until every sign holds.
+    contribution is linear in beta while its signs hold: with a hugely negative y the
+    pinball loss of the pseudo-row is (tau - 1)(y - x'beta), with a hugely positive one
+    tau (y - x'beta), the sums of its rows' losses up to a constant), the band is solved
+    by HiGHS, and rows on the wrong side are moved back into the band until every sign
+    holds. Portnoy and Koenker (1997) state it for any quantile; the band is centred on
+    the tau-th quantile of the preliminary residuals.
     """
     n, k = X.shape
     m = globbing_subsample_size(n, k)
     rng = np.random.default_rng(seed)
     sub = rng.choice(n, size=m, replace=False)
-    beta = _highs_dual(X[sub], y[sub], weights[sub])[0]
+    beta = _highs_dual(X[sub], y[sub], weights[sub], tau)[0]
+    centre = 0.5 if tau is None else tau
     norms = np.linalg.norm(X, axis=0)
     factor = np.linalg.cholesky(np.linalg.inv((X.T @ X) / np.outer(norms, norms)))
     band = np.sqrt(np.einsum("ij,ij->i", *(2 * [X @ (factor / norms[:, None])])))
     residuals = y - X @ beta
     half = 0.8 * m / (2 * n)
     low, high = np.quantile(residuals / np.maximum(band, 1e-300),
-                            [max(1.0 / n, 0.5 - half), min(0.5 + half, (n - 1.0) / n)])
+                            [max(1.0 / n, centre - half), min(centre + half, (n - 1.0) / n)])
     below = residuals < band * low
     above = residuals > band * high
     for round_ in range(1, 51):
@@ -506,14 +511,15 @@ def _globbed(X, y, weights, seed, progress: Progress = None):
         reduced_X = np.vstack([X[middle], glob_low, glob_high])
         reduced_y = np.concatenate([y[middle], [-huge, huge]])
         beta, d_reduced = _highs_dual(reduced_X, reduced_y,
-                                      np.concatenate([weights[middle], [1.0, 1.0]]))
+                                      np.concatenate([weights[middle], [1.0, 1.0]]), tau)
         residuals = y - X @ beta
         wrong = (below & (residuals >= 0)) | (above & (residuals <= 0))
         if not wrong.any():
             break
         below &= ~wrong
         above &= ~wrong
-    hint = np.where(below, -1.0, np.where(above, 1.0, 0.0))
+    lower, upper = _bounds(tau)  # the dual of a row surely below / above the fit
+    hint = np.where(below, lower, np.where(above, upper, 0.0))
     hint[middle] = d_reduced[: middle.size]
     return beta, hint, f"Portnoy-Koenker globbing (band of {middle.size:,} rows) + HiGHS dual LP"
 

@@ -294,6 +294,10 @@ class Family(ABC):
     scale_dependent_fit: bool = False
     smooth: bool = True
     piecewise_linear: bool = False
+    # The log-likelihood is concave in the coefficients at a fixed scale (and the density
+    # a location-scale one, for a learned scale): the flat-prior posterior is unimodal, so
+    # the independence sampler may take it (posterior/sampling.py). False is the safe default.
+    log_concave: bool = False
     # At a fixed scale the NLL is RSS/(2 scale²) + const (the Normal): a ridge, lasso or
     # elastic-net prior's MAP is then scikit-learn's fit (models/penalties.py).
     least_squares: bool = False

@@ -136,9 +136,10 @@ class PiecewiseLinearBatch:
         slope = np.where(self.residual < 0, self.below, self.above)
         # suffix sums: rows [m, n) contribute A[m] - s B[m]' delta
         self.suffix_value = np.append(np.cumsum((slope * self.residual)[::-1])[::-1], 0.0)
-        weighted = slope[:, None] * self.q
-        self.suffix_gradient = np.vstack([np.cumsum(weighted[::-1], axis=0)[::-1],
-                                          np.zeros((1, q.shape[1]))])
+        # suffix sums of slope * q, built in place (one n x k array, not three)
+        self.suffix_gradient = np.zeros((design.n + 1, q.shape[1]))
+        np.multiply(slope[:, None], self.q, out=self.suffix_gradient[:-1])
+        np.cumsum(self.suffix_gradient[-2::-1], axis=0, out=self.suffix_gradient[-2::-1])
 
     def loss(self, theta: np.ndarray) -> np.ndarray:
         """L(theta) for each row of ``theta`` (S, k)."""

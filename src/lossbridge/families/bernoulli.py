@@ -132,6 +132,7 @@ def eta_log_probabilities(name: str, eta: np.ndarray) -> tuple[np.ndarray, np.nd
 
 class Bernoulli(Family):
     name = "bernoulli"
+    log_concave = True  # log p and log(1 - p) are concave in eta for the logit, probit and cloglog links
     title = "Bernoulli"
     scale_name = None
     loss_name = "binary cross-entropy (log loss)"

@@ -52,6 +52,7 @@ def normalising_constant(c: float) -> float:
 
 class Huber(Family):
     name = "huber"
+    log_concave = True  # -rho_c(r/σ) with rho_c convex
     cross_entropy_moment = "first"
     title = "Huber"
     scale_name = "sigma"

@@ -14,6 +14,7 @@ from .base import Family
 
 class Laplace(Family):
     name = "laplace"
+    log_concave = True  # -|r|/b is concave in the coefficients
     noise_law = "laplace"
     cross_entropy_moment = "first"
     title = "Laplace"

@@ -61,6 +61,7 @@ def _log_rising_minus(y, r, log1p, gammaln_, log, switch):
 
 class NegativeBinomial(CountFamily):
     name = "negbin"
+    log_concave = True  # at a fixed alpha, y eta - (y + 1/alpha) log(1 + alpha e^eta) is concave in eta
     title = "negative binomial"
     loss_name = "negative binomial deviance"
     loss_symbol = "D_NB"

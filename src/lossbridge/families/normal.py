@@ -40,6 +40,7 @@ class NormalSufficientStatistics:
 
 class Normal(Family):
     name = "normal"
+    log_concave = True  # -r²/(2σ²) is concave in the coefficients
     noise_law = "gaussian"
     cross_entropy_moment = "second"
     title = "Normal"

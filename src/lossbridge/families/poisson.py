@@ -57,6 +57,7 @@ class CountFamily(Family):
 
 class Poisson(CountFamily):
     name = "poisson"
+    log_concave = True  # y eta - e^eta is concave in eta
     noise_law = "poisson"
     title = "Poisson"
     scale_name = None

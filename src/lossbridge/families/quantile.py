@@ -42,6 +42,7 @@ def pymc_parameters(tau: float, sigma):
 
 class Quantile(Family):
     name = "quantile"
+    log_concave = True  # -pinball(r)/σ is concave in the coefficients
     cross_entropy_moment = "first"
     title = "Asymmetric Laplace"
     scale_name = "sigma"

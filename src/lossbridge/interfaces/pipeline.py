@@ -187,7 +187,7 @@ def fit(
     sample : bool, default True
         Sample every model with NUTS, then summarise, check and compare them.
     sampler : {"auto", "nuts"}, default "auto"
-        ``auto``: each model by independence Metropolis-Hastings from its certified MAP
+        ``auto``: each model by independence Metropolis-Hastings from its MAP
         where the proposal fitted to its posterior passes its tests (Pareto k̂ <= 0.5 and
         importance weights falling off in the tails; no gradient, one vectorised pass:
         :mod:`lossbridge.posterior.independence`), else

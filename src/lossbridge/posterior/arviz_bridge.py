@@ -6,6 +6,7 @@ move one file's work. Functions take InferenceData and return plain pandas/numpy
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -21,10 +22,24 @@ from ..core.quiet import quiet_arviz
 from .pointwise import logsumexp
 
 quiet_arviz(az)
-# ArviZ compiles its numba kernels (ESS, R-hat, PSIS) afresh in every process when numba is
-# installed (PyTensor brings it): seconds per run, more than they save on one analysis'
-# arrays. Its NumPy code computes the same statistics.
-az.Numba.disable_numba()
+
+
+@contextlib.contextmanager
+def _numpy_kernels():
+    """ArviZ's NumPy code instead of its numba kernels, for the calls inside.
+
+    ArviZ compiles its numba kernels (ESS, R-hat, PSIS) afresh in every process when numba
+    is installed (PyTensor brings it): 0.35-0.45 s per analysis here, more than they save
+    on one analysis' arrays; the NumPy code computes the same statistics. ArviZ's switch
+    is global, so it is restored afterwards: a user's own ArviZ calls keep their setting.
+    """
+    was_on = bool(az.Numba.numba_flag)
+    az.Numba.disable_numba()
+    try:
+        yield
+    finally:
+        if was_on:
+            az.Numba.enable_numba()
 
 SUMMARY_COLUMNS = {
     "mean": "mean",
@@ -46,7 +61,7 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
     (a term may be called ``sigma`` itself), then ``shape: nu`` per learned shape parameter.
     """
     var_names = ["beta"] + ([scale_name] if scale_name else []) + list(shape_names)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _numpy_kernels():
         warnings.simplefilter("ignore")
         table = az.summary(idata, var_names=var_names, hdi_prob=hdi_prob, round_to="none")
     hdi_columns = [c for c in table.columns if c.startswith("hdi_")]
@@ -60,7 +75,7 @@ def posterior_summary(idata, terms: list[str], scale_name: str | None, hdi_prob:
 
 def gamma_summary(idata, labels: list[str], hdi_prob: float) -> pd.DataFrame:
     """As :func:`posterior_summary`, for a modelled scale's ``gamma`` (rows ``labels``)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _numpy_kernels():
         warnings.simplefilter("ignore")
         table = az.summary(idata, var_names=["gamma"], hdi_prob=hdi_prob, round_to="none")
     hdi_columns = [c for c in table.columns if c.startswith("hdi_")]
@@ -115,13 +130,14 @@ def elpd_data(pointwise: np.ndarray, p_loo: float, n_samples: int, pareto_k: np.
 
 def bfmi(idata) -> np.ndarray:
     """Bayesian fraction of missing information, one value per chain."""
-    return np.asarray(az.bfmi(idata), dtype=float)
+    with _numpy_kernels():
+        return np.asarray(az.bfmi(idata), dtype=float)
 
 
 def pareto_smoothed_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     """ArviZ's ``psislw`` on one set of importance log-weights (independent draws, so
     r_eff = 1): the smoothed, normalised log-weights and the Pareto shape k̂."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _numpy_kernels():
         warnings.simplefilter("ignore")
         smoothed, k = az.psislw(np.asarray(log_weights, dtype=float).copy(), reff=1.0)
     return np.asarray(smoothed, dtype=float), float(np.asarray(k))
@@ -140,7 +156,7 @@ def psis(log_lik: np.ndarray, posterior: dict) -> dict:
     """
     chains, draws, rows = log_lik.shape
     n_samples = chains * draws
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _numpy_kernels():
         warnings.simplefilter("ignore")
         ess = az.ess(az.convert_to_dataset(posterior), method="mean")
         reff = float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
@@ -163,7 +179,7 @@ def compare(loo_results: dict) -> pd.DataFrame:
     ELPDData), such as :class:`lossbridge.posterior.loo.LooResult`.
     """
     elpd = {name: result.elpd_data for name, result in loo_results.items()}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _numpy_kernels():
         warnings.simplefilter("ignore")
         table = az.compare(elpd, ic="loo", method="stacking", scale="log")
     table = table.rename(columns={"elpd_loo": "elpd_loo", "warning": "pareto_warning"})

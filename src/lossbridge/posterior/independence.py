@@ -1,8 +1,8 @@
-"""Independence Metropolis-Hastings from the certified MAP, where the posterior allows it.
+"""Independence Metropolis-Hastings from the MAP, where the posterior allows it.
 
 NUTS pays, per draw, several gradient evaluations in PyTensor's Python loop, and at
-large n each is an O(n) pass. Around a certified MAP, in the standardised coordinates
-the joint model already uses (:func:`lossbridge.models.joint.build_joint_model`:
+large n each is an O(n) pass. Around the MAP, in the standardised coordinates the joint
+model already uses (:func:`lossbridge.models.joint.build_joint_model`:
 z = (theta - theta_MAP)/u and v = log(scale/scale_MAP)/c, posterior sd near 1), a
 regression posterior is close to a Gaussian. An independence sampler then needs no
 gradient at all, and its proposals do not depend on the chain's state, so every
@@ -12,28 +12,31 @@ proposal's log-density is evaluated up front in one vectorised pass
 The algorithm (Tierney 1994, "Markov chains for exploring posterior distributions",
 *Ann. Statist.* 22(4), section 2.3.2):
 
-1. Proposal q: a multivariate t with 7 degrees of freedom. Its centre and scale matrix
-   start at 0 and I (the standardisation's promise) and are refitted in up to
-   ``ADAPT_ROUNDS`` rounds of importance sampling: the Pareto-smoothed weighted mean
-   and covariance of the round's draws (Vehtari, Simpson, Gelman, Yao and Gabry 2024,
-   "Pareto smoothed importance sampling", *JMLR* 25).
-2. The proposals of all chains are drawn at once, and their importance log-weights
-   w = log p - log q computed. Two tests decide whether q is good enough, else the
-   caller samples the model with NUTS instead:
+1. Proposal q: a multivariate t with ``degrees_of_freedom`` (7 unless the caller needs
+   heavier tails, see below). Its centre and scale matrix start at 0 and I (the
+   standardisation's promise) and are refitted in up to ``ADAPT_ROUNDS`` rounds of
+   importance sampling: the Pareto-smoothed weighted mean and covariance of the round's
+   draws (Vehtari, Simpson, Gelman, Yao and Gabry 2024, "Pareto smoothed importance
+   sampling", *JMLR* 25).
+2. Two tests decide whether q is good enough, else the caller samples the model with
+   NUTS (:class:`Declined` says why):
 
-   * the Pareto shape k̂ of the weights is at most ``PARETO_K_MAX`` (0.5: below it the
-     weights have a finite variance, the same paper, section 3);
-   * the weights fall off outward: along each principal axis of q, both ways, and along
-     random directions, w at ``TAIL_RADII`` (in q's own scale, far beyond any draw)
-     decreases. An independence chain is uniformly ergodic when the weights are bounded
-     and not even geometrically ergodic when they are not (Mengersen and Tweedie 1996,
-     *Ann. Statist.* 24(1), theorem 2.1); a target with heavier tails than q (a
-     Cauchy-like posterior) can pass k̂ on a few thousand draws, not this probe. A
-     log-concave posterior (flat priors and a log-concave likelihood: the Normal, the
-     Laplace, the quantile, the GLMs with canonical links) always passes it: its
-     log-density falls at least linearly, log q only logarithmically.
-3. Each chain starts at an importance-resampled draw of the last adaptation round and
-   accepts proposal j with probability min(1, exp(w_j - w_current)).
+   * the weights fall off outward: along each principal axis of q (both ways) and along
+     random directions, w = log p - log q at ``TAIL_RADII`` (in q's own scale, far
+     beyond any draw) decreases. An independence chain is uniformly ergodic when the
+     weights are bounded and not even geometrically ergodic when they are not
+     (Mengersen and Tweedie 1996, *Ann. Statist.* 24(1), theorem 2.1). A target with
+     heavier tails than q along a straight line (a Cauchy-like posterior) can pass k̂
+     on a few thousand draws, not this probe. The probe looks along straight lines
+     only: what it cannot see is ruled out by the caller (the scale ridge, a second
+     mode; :mod:`lossbridge.posterior.sampling`);
+   * the Pareto shape k̂ of the weights of ``ADAPT_DRAWS`` fresh draws of q is at most
+     ``PARETO_K_MAX`` (0.5: below it the weights have a finite variance; the same
+     paper, section 3). The draws are kept apart from the chains' proposals, so the
+     test does not select the chains' own draws.
+3. The proposals of all chains are drawn at once; each chain starts at an
+   importance-resampled draw of the last adaptation round and accepts proposal j with
+   probability min(1, exp(w_j - w_current)).
 
 The chains are then ordinary MCMC chains: R-hat, ESS and MCSE apply as for NUTS.
 """
@@ -81,6 +84,7 @@ class IndependenceRun:
     pareto_k: float
     adapt_rounds: int
     evaluations: int
+    degrees_of_freedom: float = 7.0
 
     @property
     def acceptance(self) -> float:
@@ -148,14 +152,18 @@ def _refit(x: np.ndarray, weights: np.ndarray, old: _Proposal) -> _Proposal:
 def weights_fall_off_outward(log_target: Callable, proposal: _Proposal,
                              rng: np.random.Generator) -> tuple[bool, int]:
     """Whether the log-weight decreases from radius to radius of ``TAIL_RADII`` along
-    every probed direction (see module docstring), and the evaluations it took. A
+    every probed direction (see module docstring), and the evaluations it took. The
+    directions are the principal axes of the proposal's scale matrix (its eigenvectors,
+    in units of their own sd), both ways, and ``TAIL_RANDOM_DIRECTIONS`` random ones. A
     direction where the target is impossible far out (-inf) passes."""
     d = proposal.dim
-    axes = np.vstack([np.eye(d), -np.eye(d)])
+    values, vectors = np.linalg.eigh(proposal.chol @ proposal.chol.T)
+    axes = vectors * np.sqrt(np.maximum(values, 0.0))  # columns: the principal axes
     random = rng.standard_normal((TAIL_RANDOM_DIRECTIONS, d))
-    directions = np.vstack([axes, random / np.linalg.norm(random, axis=1, keepdims=True)])
+    random = (random / np.linalg.norm(random, axis=1, keepdims=True)) @ proposal.chol.T
+    directions = np.vstack([axes.T, -axes.T, random])
     radii = np.asarray(TAIL_RADII)
-    points = (proposal.centre + (radii[:, None, None] * directions[None]) @ proposal.chol.T)
+    points = proposal.centre + radii[:, None, None] * directions[None]
     log_weights = _log_weights(log_target, proposal, points.reshape(-1, d)).reshape(radii.size, -1)
     with np.errstate(invalid="ignore"):
         falling = np.all((np.diff(log_weights, axis=0) < 0) | ~np.isfinite(log_weights[1:]),
@@ -163,12 +171,25 @@ def weights_fall_off_outward(log_target: Callable, proposal: _Proposal,
     return bool(falling.all()), int(log_weights.size)
 
 
+@dataclass(frozen=True)
+class Declined:
+    """Why the independence sampler declined a model (it is then sampled by NUTS)."""
+
+    reason: str
+
+
 def independence_sample(log_target: Callable[[np.ndarray], np.ndarray], dim: int, chains: int,
-                        draws: int, rng: np.random.Generator) -> IndependenceRun | None:
+                        draws: int, rng: np.random.Generator,
+                        degrees_of_freedom: float = DEGREES_OF_FREEDOM) -> IndependenceRun | Declined:
     """Sample ``log_target`` (a batch (S, dim) -> (S,) unnormalised log-density in
-    standardised coordinates) by independence Metropolis-Hastings; None when the
-    proposal's Pareto k̂ exceeds ``PARETO_K_MAX`` (see module docstring)."""
-    proposal = _Proposal(np.zeros(dim), np.eye(dim))
+    standardised coordinates) by independence Metropolis-Hastings, or say why not
+    (:class:`Declined`: too few finite weights, the tail probe, or k̂ above
+    ``PARETO_K_MAX``; see the module docstring).
+
+    k̂ is estimated on ``ADAPT_DRAWS`` draws of the final proposal kept apart from the
+    chains' proposals, so that the test does not select the chains' own draws.
+    """
+    proposal = _Proposal(np.zeros(dim), np.eye(dim), degrees_of_freedom)
     evaluations, rounds = 0, 0
     pilot = pilot_weights = None
     for _ in range(ADAPT_ROUNDS):
@@ -178,7 +199,7 @@ def independence_sample(log_target: Callable[[np.ndarray], np.ndarray], dim: int
         evaluations += ADAPT_DRAWS
         weights, k = _smoothed(log_weights)
         if not np.isfinite(k):
-            return None
+            return Declined("fewer than 10 proposals with a finite density")
         pilot, pilot_weights = x, weights
         proposal = _refit(x, weights, proposal)
         if k <= ADAPTED_K:
@@ -186,13 +207,16 @@ def independence_sample(log_target: Callable[[np.ndarray], np.ndarray], dim: int
     tail_ok, probes = weights_fall_off_outward(log_target, proposal, rng)
     evaluations += probes
     if not tail_ok:
-        return None
+        return Declined("its importance weights grow in the tails (the posterior has heavier "
+                        "tails than the proposal)")
+    test = proposal.draw(rng, ADAPT_DRAWS)
+    _, k = _smoothed(_log_weights(log_target, proposal, test))
+    evaluations += ADAPT_DRAWS
+    if not np.isfinite(k) or k > PARETO_K_MAX:
+        return Declined(f"the proposal's Pareto k is {k:.2f} > {PARETO_K_MAX}")
     x = proposal.draw(rng, chains * draws)
     log_weights = _log_weights(log_target, proposal, x)
     evaluations += chains * draws
-    _, k = _smoothed(log_weights)
-    if not np.isfinite(k) or k > PARETO_K_MAX:
-        return None
     x = x.reshape(chains, draws, dim)
     log_weights = log_weights.reshape(chains, draws)
     # Starts: importance-resampled pilot draws (approximately from the posterior), one per chain.
@@ -210,4 +234,4 @@ def independence_sample(log_target: Callable[[np.ndarray], np.ndarray], dim: int
         state_weight = np.where(take, log_weights[:, j], state_weight)
         out[:, j] = state
         accepted[:, j] = take
-    return IndependenceRun(out, accepted, float(k), rounds, evaluations)
+    return IndependenceRun(out, accepted, float(k), rounds, evaluations, degrees_of_freedom)

@@ -65,14 +65,18 @@ class PosteriorResult:
 
     def diagnostics_dict(self) -> dict:
         independence = self.draws.independence or {}
+        nuts = self.draws.nuts
         return {
             # "nuts" or "independence" (independence Metropolis-Hastings from the MAP)
             "sampler": self.draws.method,
             "sampler_text": sampler_text(self.draws),
             "acceptance": independence.get("acceptance"),
             "proposal_pareto_k": independence.get("pareto_k"),
-            "divergences": self.divergences,
-            "bfmi": [float(v) for v in self.bfmi],
+            # why a model offered to the independence sampler went to NUTS (None: it did not)
+            "independence_declined": independence.get("declined"),
+            # NUTS statistics: null for another sampler (it has no divergences to count)
+            "divergences": self.divergences if nuts else None,
+            "bfmi": [float(v) for v in self.bfmi] if nuts else None,
             # divergences and E-BFMI are statistics of the NUTS run these models shared
             "nuts_run_models": list(self.draws.run_models) if self.draws.nuts else [],
             "min_ess_bulk": float(self.summary["ess_bulk"].min()),
@@ -119,12 +123,14 @@ def _inference_data(spec: ModelSpec, design: Design, draws: ModelDraws, seed: in
 
 def sampler_text(draws: ModelDraws) -> str:
     """How the model was sampled, in one phrase (terminal, JSON, HTML)."""
+    run = draws.independence or {}
     if draws.nuts:
-        return "NUTS (PyMC)"
-    run = draws.independence
-    return ("independence Metropolis-Hastings from the certified MAP (multivariate-t proposal "
-            f"fitted by importance sampling; acceptance {run['acceptance']:.2f}, proposal "
-            f"Pareto k {run['pareto_k']:.2f} <= 0.5, weights falling off outward)")
+        declined = run.get("declined")
+        return "NUTS (PyMC)" + (f"; not the independence sampler: {declined}" if declined else "")
+    return (f"independence Metropolis-Hastings from the MAP (multivariate-t proposal with "
+            f"{run['degrees_of_freedom']:g} degrees of freedom fitted by importance sampling; "
+            f"acceptance {run['acceptance']:.2f}, proposal Pareto k {run['pareto_k']:.2f} <= 0.5, "
+            "weights falling off outward)")
 
 
 def analyse_posterior(spec: ModelSpec, design: Design, rotation: Rotation, draws: ModelDraws,

@@ -37,6 +37,12 @@ def _winner_colours(rows: list[dict]) -> dict[str, str]:
     return _colours(sorted({r["best"] for r in rows if r.get("best")}))
 
 
+def _plain(text) -> str:
+    """``text`` as matplotlib draws it literally: an unescaped ``$`` starts mathtext (a group
+    called "$10k-$20k" would be typeset, one called "$\\frac$" would stop the figure)."""
+    return str(text).replace("$", r"\$")
+
+
 def _winners_figure(rows: list[dict]):
     import matplotlib.pyplot as plt
 
@@ -50,7 +56,7 @@ def _winners_figure(rows: list[dict]):
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.4 * len(names)))
     ax.barh(range(len(names)), [counts[n] for n in names],
             color=[_winner_colours(rows)[n] for n in names])
-    ax.set_yticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), [_plain(n) for n in names])
     ax.invert_yaxis()
     ax.set_xlabel("entries where leave-one-out ranks this model first")
     for i, n in enumerate(names):
@@ -72,10 +78,10 @@ def _differences_figure(rows: list[dict]):
         ax.errorbar(float(row["runner_up_diff"]), i, xerr=2 * float(row["runner_up_dse"]),
                     fmt="o", color=colours[row["best"]], ms=4, capsize=2)
     ax.axvline(0.0, color="#888", lw=0.8)
-    ax.set_yticks(range(len(points)), [str(r["entry"]) for r in points], fontsize=8)
+    ax.set_yticks(range(len(points)), [_plain(r["entry"]) for r in points], fontsize=8)
     ax.set_xlabel("elpd of the first model minus the second's (± 2 se of the difference)")
     for name in winners:
-        ax.plot([], [], "o", color=colours[name], label=f"first: {name}")
+        ax.plot([], [], "o", color=colours[name], label=_plain(f"first: {name}"))
     ax.legend(fontsize=8, loc="lower right")
     return _encode(fig)
 
@@ -91,8 +97,8 @@ def _warnings_figure(warnings: Mapping[str, Mapping[str, int]]):
     grid = np.array([[warnings[e].get(c, 0) for c in codes] for e in entries], dtype=float)
     fig, ax = plt.subplots(figsize=(1.6 + 0.6 * len(codes), 0.9 + 0.22 * len(entries)))
     image = ax.imshow(grid, cmap="Oranges", aspect="auto", vmin=0)
-    ax.set_xticks(range(len(codes)), codes, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(entries)), entries, fontsize=8)
+    ax.set_xticks(range(len(codes)), [_plain(c) for c in codes], rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(entries)), [_plain(e) for e in entries], fontsize=8)
     for (i, j), value in np.ndenumerate(grid):
         if value:
             ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7)
@@ -111,13 +117,13 @@ def _study_figure(study: Mapping[str, Any]):
     ax = axes[0]
     for i, p in enumerate(picks):
         ax.errorbar(p["rate"], i, xerr=2 * p["se"], fmt="o", color="#1f5fa8", capsize=3)
-    ax.set_yticks(range(len(picks)), [p["law"] for p in picks])
+    ax.set_yticks(range(len(picks)), [_plain(p["law"]) for p in picks])
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("rate leave-one-out ranks the true law first (± 2 binomial se)")
     ax = axes[1]
     for i, c in enumerate(cover):
         ax.errorbar(c["rate"], i, xerr=2 * c["se"], fmt="o", color="#1b7f3b", capsize=3)
-    ax.set_yticks(range(len(cover)), [f"{c['law']}: {c['model']} {c['term']}" for c in cover],
+    ax.set_yticks(range(len(cover)), [_plain(f"{c['law']}: {c['model']} {c['term']}") for c in cover],
                   fontsize=7)
     if study.get("hdi_prob") is not None:
         ax.axvline(study["hdi_prob"], color="#c0392b", lw=1, label="nominal")

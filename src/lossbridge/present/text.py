@@ -144,6 +144,7 @@ def _posterior_sections(analysis) -> list[str]:
                           "loo": r.posterior.loo.method} for r in analysis.fits}
     samplers = [f"  {name}: {row.pop('sampler_text')}" for name, row in diag.items()]
     for row in diag.values():
+        row.pop("independence_declined")  # in the sampler line
         if row["sampler"] != "nuts":  # NUTS statistics: none for another sampler
             row.update(divergences="-", nuts_run_models="-")
     rhat = "; max_r_hat '-': R-hat needs ≥ 2 chains" if opts["chains"] < 2 else ""
