@@ -147,6 +147,16 @@ def test_resume_after_interruption(client, tmp_path):
     # A third run has nothing to do: every result is there under the same hash.
     again = lossbridge.batch(frame, by="income", out=out, client=client, progress=False, **FIT)
     assert [o.status for o in again.outcomes].count("resumed") == 3
+    # An output asked for now but missing (its report) makes the entry unfinished: run again,
+    # unless the run does not ask for it.
+    resumed = next(o for o in again.outcomes if o.status == "resumed")
+    report = out / "entries" / f"{resumed.slug}.html"
+    report.unlink()
+    without = lossbridge.batch(frame, by="income", out=out, client=client, progress=False,
+                               reports=False, **FIT)
+    assert [o.status for o in without.outcomes].count("resumed") == 3
+    with_reports = lossbridge.batch(frame, by="income", out=out, client=client, progress=False, **FIT)
+    assert [o.status for o in with_reports.outcomes].count("done") == 1 and report.is_file()
 
 
 @pytest.mark.slow

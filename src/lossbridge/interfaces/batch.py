@@ -187,16 +187,23 @@ def _posteriors_path(out: Path, slug: str) -> Path:
     return out / "entries" / f"{slug}.posteriors"
 
 
-def _finished(out: Path, checked: CheckedEntry) -> dict | None:
-    """The stored result of ``checked`` when it has the same hash (resume), else None."""
-    path = _entry_paths(out, checked.entry.slug)[0]
+def _finished(out: Path, checked: CheckedEntry, reports: bool, posteriors: bool) -> dict | None:
+    """The stored result of ``checked`` when it has the same hash and every output asked for
+    now (resume), else None: an entry run with ``--no-reports`` is run again when reports
+    are wanted, one without ``--save-posteriors`` when posteriors are."""
+    path, report, _ = _entry_paths(out, checked.entry.slug)
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(stored, dict) and stored.get("batch_entry", {}).get("hash") == checked.digest:
-        return stored
-    return None
+    if not (isinstance(stored, dict) and stored.get("batch_entry", {}).get("hash") == checked.digest):
+        return None
+    if reports and not report.is_file():
+        return None
+    sampled = any(fit.get("posterior") for fit in stored.get("fits", []))
+    if posteriors and sampled and not _posteriors_path(out, checked.entry.slug).is_dir():
+        return None
+    return stored
 
 
 def _record(checked: CheckedEntry | None, entry_like) -> dict:
@@ -448,7 +455,7 @@ def batch(
         except InputError as exc:
             refused.append(EntryError(entry.name, entry.where, str(exc), entry.group))
             continue
-        stored = _finished(out, checked)
+        stored = _finished(out, checked, reports, posteriors)
         if stored is not None:
             outcomes[entry.name] = Outcome(
                 entry.name, entry.slug, "resumed", dict(entry.group), checked.digest, checked.seed,
