@@ -139,9 +139,27 @@ def test_loo_pit_warning_uses_the_reference_of_the_models_own_number_of_values()
     assert "too wide" in warning["message"]
 
 
+def test_ppc_tail_level_holds_for_any_number_of_replicates():
+    """(k + 1)/(R + 1) <= 0.001 needs k <= (R + 1)/1000 - 1: at R = 400 not even k = 0
+    qualifies (its raw p = 0 happens 1 time in 401 under the null); at R = 4000, k <= 3."""
+    assert misfit.monte_carlo_tail(0.0, 400) == (1 / 401, 1.0)
+    assert misfit.ppc_tail_warnings("m", {**CALM, "max": 0.0}, 400) == []
+    assert misfit.ppc_tail_warnings("m", {**CALM, "max": 1.0}, 400) == []
+    assert misfit.ppc_tail_warnings("m", {**CALM, "max": 3 / 4000}, 4000)
+    assert misfit.ppc_tail_warnings("m", {**CALM, "max": 4 / 4000}, 4000) == []
+    # exactly: the share of null replications in which it fires is at most the level
+    rng = np.random.default_rng(3)
+    R = 1999
+    ranks = rng.integers(0, R + 1, size=200_000)  # k is uniform on 0..R under the null
+    fired = [(k + 1) / (R + 1) <= misfit.PPC_TAIL for k in ranks]
+    assert np.mean(fired) <= misfit.PPC_TAIL + 4 * np.sqrt(misfit.PPC_TAIL / ranks.size)
+
+
 def test_ppc_tail_warning_names_the_statistics_beyond_the_thresholds():
     assert misfit.ppc_tail_warnings("a", {**CALM, "min": 0.0011, "max": 0.9989}, 4000) == []
-    [warning] = misfit.ppc_tail_warnings("a", {**CALM, "mean": 0.0, "max": 0.999}, 4000)
+    # the upper side at R = 4000: (R - k + 1)/(R + 1) <= 0.001 from k = 3997 on
+    assert misfit.ppc_tail_warnings("a", {**CALM, "max": 3996 / 4000}, 4000) == []
+    [warning] = misfit.ppc_tail_warnings("a", {**CALM, "mean": 0.0, "max": 3997 / 4000}, 4000)
     assert warning["code"] == "ppc_tail"
     assert "above almost every replicate for mean (p = 0)" in warning["message"]
     assert "below almost every replicate for max (p = 0.999)" in warning["message"]
@@ -247,13 +265,14 @@ def test_no_misfit_warnings_on_gaussian_data_with_normal_models():
     # 20 data sets x 2 models x 4 checks. Bonferroni bound on the false-alarm rate per
     # model: LOO-PIT 0.001 + p-values 0.012 + p_loo and Pareto k (~0: exact LOO has no
     # k, p_loo > 2p needs a 2x excess); the expected number of alarms is below
-    # 40 x 0.013 = 0.5, and the observed rate on the 20 seeds is zero.
+    # 40 x 0.013 = 0.5, and the observed rate on the 20 seeds is zero. With 500 x 2
+    # replicated data sets the p-value check can fire ((k + 1)/1001 <= 0.001 at k = 0).
     alarms = []
     for seed in range(20):
         with warnings.catch_warnings():
             warnings.simplefilter("error", MisfitWarning)
             analysis = lossbridge.fit(_simulated("normal", 40, seed), "y ~ x", likelihoods="normal",
-                                      draws=200, tune=200, chains=2, seed=seed, progress=False)
+                                      draws=500, tune=200, chains=2, seed=seed, progress=False)
         alarms += [w for w in analysis.warnings if w["code"] in misfit.MISFIT_CODES]
         assert analysis.misfit.misfit_models == frozenset()
     assert alarms == []
@@ -261,8 +280,8 @@ def test_no_misfit_warnings_on_gaussian_data_with_normal_models():
 
 @pytest.mark.slow
 def test_t2_noise_is_named_misfit_for_the_normal_models():
-    with pytest.warns(MisfitWarning):
-        analysis = lossbridge.fit(_simulated("t2", 300, 1), "y ~ x", draws=200, tune=200,
+    with pytest.warns(MisfitWarning):  # 1,000 replicated data sets: the tail check can fire
+        analysis = lossbridge.fit(_simulated("t2", 300, 1), "y ~ x", draws=500, tune=200,
                                   chains=2, seed=1, progress=False)
     named = {(w["model"], w["code"]) for w in analysis.warnings if w["code"] in misfit.MISFIT_CODES}
     assert {"normal-learned", "normal-fixed"} <= analysis.misfit.misfit_models
@@ -297,9 +316,9 @@ def test_discrete_models_skip_loo_pit_and_the_tied_side_of_the_p_values():
     """A binary y's min and max equal every replicate's: p = 1 by ties, not a misfit; its
     LOO-PIT is not uniform even under the true model (Czado, Gneiting and Held 2009)."""
     p_values = {"min": 1.0, "max": 1.0, "sd": 0.5}
-    assert misfit.ppc_tail_warnings("m", p_values, 400)  # a continuous model: flagged
-    assert misfit.ppc_tail_warnings("m", p_values, 400, discrete=True) == []
-    low = misfit.ppc_tail_warnings("m", {**p_values, "sd": 0.0}, 400, discrete=True)
+    assert misfit.ppc_tail_warnings("m", p_values, 4000)  # a continuous model: flagged
+    assert misfit.ppc_tail_warnings("m", p_values, 4000, discrete=True) == []
+    low = misfit.ppc_tail_warnings("m", {**p_values, "sd": 0.0}, 4000, discrete=True)
     assert len(low) == 1 and "sd (p = 0)" in low[0]["message"] and "min" not in low[0]["message"]
 
 

@@ -20,8 +20,10 @@ Checks per sampled model, and why their thresholds:
   they are not (posterior predictive p-values of statistics the model fits, such as
   the mean and sd, concentrate near 0.5 under a correct model: Meng 1994, *Annals of
   Statistics* 22; Robins, van der Vaart and Ventura 2000, *JASA* 95), so the rate is
-  lower. The message gives the count of replicated data sets, whose number bounds how
-  small an estimated p-value can be.
+  lower. A p-value estimated from R replicated data sets is judged as (k + 1)/(R + 1),
+  k of them at least as extreme (:func:`monte_carlo_tail`), so the level holds for any R;
+  below 999 replicates the check cannot fire (the default 4 × 1000 draws give 4,000). The
+  message gives the count of replicated data sets.
 * ``p_loo_large``: p_loo above twice the number of parameters p (coefficients plus a
   scale learned or plugged in from the same data). Vehtari's LOO glossary (loo package,
   "LOO package glossary", section
@@ -195,12 +197,26 @@ def loo_pit_warnings(model: str, pit: np.ndarray, distance: float) -> list[dict]
                      f"{reading}")]
 
 
+def monte_carlo_tail(p: float, replicated: int) -> tuple[float, float]:
+    """The two one-sided Monte Carlo p-values of an estimate ``p`` = k/R (k of R replicates
+    with T(y_rep) >= T(y)): (k + 1)/(R + 1) and (R - k + 1)/(R + 1). Under the null
+    P((k + 1)/(R + 1) <= alpha) <= alpha for any R (Davison and Hinkley 1997, *Bootstrap
+    Methods and their Application*, eq. 4.11), where the raw k/R <= 0.001 at R = 400 means
+    k = 0, which happens 1 time in 401: 2.5 times the level it claims."""
+    k = round(p * replicated)
+    return (k + 1) / (replicated + 1), (replicated - k + 1) / (replicated + 1)
+
+
 def ppc_tail_warnings(model: str, p_values: dict[str, float], replicated: int,
                       discrete: bool = False) -> list[dict]:
-    low = {k: p for k, p in p_values.items() if p <= PPC_TAIL}
+    """A ``ppc_tail`` warning when a statistic's Monte Carlo p-value (see
+    :func:`monte_carlo_tail`) is at most ``PPC_TAIL`` on either side: it needs at least
+    1/PPC_TAIL - 1 = 999 replicated data sets to be able to fire at all."""
+    tails = {k: monte_carlo_tail(p, replicated) for k, p in p_values.items()}
+    low = {k: p for k, p in p_values.items() if tails[k][0] <= PPC_TAIL}
     # P(T(y_rep) >= T(y)) counts ties: a discrete y's min, max or median equals that of
     # almost every replicate (always, for a binary y), so p near 1 says nothing there
-    high = {} if discrete else {k: p for k, p in p_values.items() if p >= 1.0 - PPC_TAIL}
+    high = {} if discrete else {k: p for k, p in p_values.items() if tails[k][1] <= PPC_TAIL}
     if not low and not high:
         return []
     parts = []
